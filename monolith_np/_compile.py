@@ -1,0 +1,182 @@
+"""The only module that calls numba's decorators.
+
+A rule is a plain Python function (no decorator) over scalars and 1-D views.
+``cpu_jit`` compiles it, or a batch driver built on it, for the CPU;
+``gpu_device`` compiles the same function as a CUDA device function and
+``gpu_kernel`` compiles a CUDA kernel. The GPU helpers import ``numba.cuda``
+only when called, so importing :mod:`monolith_np` never touches CUDA.
+
+Leaf helpers that rules call are wrapped with :func:`jitable`, which makes them
+callable from both CPU and GPU compiled code.
+
+Caching
+-------
+numba's own ``cache=True`` checks only the source file of the cached function,
+so an edit to a rule in another file would replay stale machine code (STYLE
+pitfall 4). Kernels of this package are therefore cached under
+``<CACHE_ROOT>/<version>-<digest>/`` where ``digest`` hashes every source file
+of the package: any edit, or a new release, starts a fresh cache. If the
+directory is not writable the kernels are simply compiled in memory.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from pathlib import Path
+
+import numba
+from numba.extending import register_jitable
+
+from . import _config
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@functools.lru_cache(maxsize=1)
+def package_digest() -> str:
+    """Return a digest of every ``.py`` file of the package (the cache key)."""
+    h = hashlib.sha256()
+    for path in sorted(_PACKAGE_DIR.rglob("*.py")):
+        h.update(str(path.relative_to(_PACKAGE_DIR)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("monolith-np")
+    except Exception:  # not installed (running from a checkout)
+        return "dev"
+
+
+def _install_cache_locator() -> bool:
+    """Register a numba cache locator for this package's kernels; False if impossible."""
+    try:
+        from numba.core import caching
+    except ImportError:  # pragma: no cover - very old or very new numba
+        return False
+    base = getattr(caching, "_SourceFileBackedLocatorMixin", None)
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
+    if base is None or impl is None or not hasattr(impl, "_locator_classes"):
+        return False
+
+    class _ReleaseCacheLocator(base, caching._CacheLocator):
+        """Caches package kernels under a directory keyed by release and source digest."""
+
+        def __init__(self, py_func, py_file):
+            self._py_file = py_file
+            self._lineno = py_func.__code__.co_firstlineno
+            rel = Path(py_file).resolve().relative_to(_PACKAGE_DIR)
+            self._cache_path = os.path.join(
+                _config.CACHE_ROOT, f"{_version()}-{package_digest()}", str(rel.parent)
+            )
+
+        def get_cache_path(self):
+            return self._cache_path
+
+        def get_source_stamp(self):
+            return package_digest()
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            try:
+                Path(py_file).resolve().relative_to(_PACKAGE_DIR)
+            except (ValueError, OSError):
+                return None
+            return super().from_function(py_func, py_file)
+
+    if not any(c.__name__ == "_ReleaseCacheLocator" for c in impl._locator_classes):
+        impl._locator_classes.insert(0, _ReleaseCacheLocator)
+    return True
+
+
+_CACHE_ON = _config.CACHE and _install_cache_locator()
+
+
+def jitable(fn):
+    """Make a leaf helper callable from CPU- and GPU-compiled rules.
+
+    Parameters
+    ----------
+    fn : callable
+        A plain Python function using only scalars and numba-supported operations.
+
+    Returns
+    -------
+    callable
+        ``fn`` itself, registered with numba (it still runs as Python when called
+        from Python).
+    """
+    return register_jitable(fn)
+
+
+def cpu_jit(fn=None, *, parallel: bool = False, fastmath: bool = False):
+    """Compile ``fn`` for the CPU with the package's numba options.
+
+    Parameters
+    ----------
+    fn : callable, optional
+        The function; when omitted a decorator is returned.
+    parallel : bool, default False
+        Enable ``prange`` parallel loops.
+    fastmath : bool, default False
+        Use the package's single safe flag set :data:`monolith_np._config.FASTMATH`
+        (never ``nnan``/``ninf``). Opt in only after parity tests pass with it.
+
+    Returns
+    -------
+    numba.core.registry.CPUDispatcher
+        The compiled dispatcher (compiled lazily on first call, cached on disk).
+    """
+    options = dict(
+        nogil=True,
+        cache=_CACHE_ON,
+        error_model="numpy",
+        parallel=parallel,
+        fastmath=set(_config.FASTMATH) if fastmath else False,
+    )
+    if fn is None:
+        return lambda f: numba.njit(**options)(f)
+    return numba.njit(**options)(fn)
+
+
+def _cuda():
+    from numba import cuda
+
+    return cuda
+
+
+def gpu_device(fn):
+    """Compile a rule as a CUDA device function (fastmath off, see STYLE E).
+
+    Parameters
+    ----------
+    fn : callable
+        The same plain rule that :func:`cpu_jit` compiles for the CPU.
+
+    Returns
+    -------
+    numba.cuda dispatcher
+        A device function callable from kernels built with :func:`gpu_kernel`.
+    """
+    return _cuda().jit(device=True, fastmath=False)(fn)
+
+
+def gpu_kernel(fn):
+    """Compile a CUDA kernel (no signature strings: dtypes dispatch lazily).
+
+    Parameters
+    ----------
+    fn : callable
+        The kernel body, written with ``numba.cuda`` intrinsics.
+
+    Returns
+    -------
+    numba.cuda dispatcher
+        A kernel launched as ``kernel[blocks, threads, stream](...)``.
+    """
+    return _cuda().jit(fastmath=False)(fn)

@@ -1,0 +1,30 @@
+"""Settings read by the compile helpers and the GPU launchers.
+
+Everything here is read on the host at call time (never inside a kernel), so
+tests may patch ``THREADS_PER_BLOCK`` to a small value to make the CUDA
+simulator run several blocks.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: The one fastmath flag set (STYLE E): no ``nnan``/``ninf``, so NaN and Inf
+#: checks keep working. Kernels start with fastmath off; a kernel opts in only
+#: after its parity tests pass with it on.
+FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+
+#: Threads per CUDA block for 1-D launches.
+THREADS_PER_BLOCK = 256
+
+#: Upper bound on the number of blocks of a grid-stride launch.
+MAX_BLOCKS = 65535
+
+#: Whether compiled CPU kernels are cached on disk (``MONOLITH_NP_CACHE=0`` turns it off).
+CACHE = os.environ.get("MONOLITH_NP_CACHE", "1") not in ("0", "false", "False", "")
+
+#: Root of the on-disk kernel cache; a sub-directory per release and source hash is used.
+CACHE_ROOT = os.environ.get(
+    "MONOLITH_NP_CACHE_DIR",
+    os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "monolith_np"),
+)
