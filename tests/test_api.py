@@ -1,0 +1,121 @@
+"""Cross-cutting checks of the public API (STYLE G and H).
+
+* every name in ``monolith_np.__all__`` exists and has a numpy-style docstring;
+* the ``Parameters`` section names exactly the signature's parameters;
+* every public name is mentioned somewhere in ``docs/``;
+* ``import monolith_np`` imports no cupy, torch, tensorflow or numba.cuda;
+* no ``fastmath=`` outside ``_compile.py`` and no ``assert`` in library code.
+"""
+
+import inspect
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import monolith_np
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "monolith_np"
+
+PUBLIC = sorted(n for n in monolith_np.__all__ if not n.startswith("__"))
+
+
+def _public_callables():
+    for name in PUBLIC:
+        obj = getattr(monolith_np, name)
+        if inspect.isfunction(obj) or inspect.isclass(obj):
+            yield name, obj
+
+
+def _documented_parameters(doc):
+    """Names listed in the numpydoc ``Parameters`` section of ``doc``."""
+    match = re.search(r"\n\s*Parameters\n\s*-{3,}\n(.*?)(\n\s*\n\s*[A-Z][A-Za-z ]+\n\s*-{3,}|\Z)", doc, re.S)
+    if not match:
+        return None
+    names = []
+    for line in match.group(1).splitlines():
+        m = re.match(r"^\s{0,8}(\*{0,2}[A-Za-z_][\w]*(?:\s*,\s*\*{0,2}[A-Za-z_]\w*)*)\s*:", line)
+        if m and not line.startswith(" " * 9):
+            names += [n.strip().lstrip("*") for n in m.group(1).split(",")]
+    return names
+
+
+def test_all_names_exist():
+    missing = [n for n in monolith_np.__all__ if not hasattr(monolith_np, n)]
+    assert not missing, f"names in __all__ that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("name, obj", list(_public_callables()))
+def test_public_callables_have_docstrings(name, obj):
+    doc = inspect.getdoc(obj)
+    assert doc and len(doc.splitlines()[0]) > 10, f"{name} needs a one-line summary"
+
+
+@pytest.mark.parametrize("name, obj", list(_public_callables()))
+def test_parameters_section_matches_signature(name, obj):
+    target = obj.__init__ if inspect.isclass(obj) and "__init__" in vars(obj) else obj
+    try:
+        sig = inspect.signature(target)
+    except (TypeError, ValueError):
+        pytest.skip(f"{name} has no inspectable signature")
+    params = [p for p in sig.parameters if p not in ("self", "cls")]
+    doc = inspect.getdoc(obj) or ""
+    if inspect.isclass(obj) and "Parameters" not in doc:
+        doc = inspect.getdoc(target) or ""
+    documented = _documented_parameters(doc)
+    if not params:
+        return
+    assert documented is not None, f"{name} has parameters {params} but no Parameters section"
+    assert documented == params, f"{name}: docstring lists {documented}, signature has {params}"
+
+
+def test_every_public_name_is_in_the_docs():
+    text = "\n".join(p.read_text() for p in (ROOT / "docs").rglob("*.md"))
+    missing = [n for n in PUBLIC if not re.search(rf"\b{re.escape(n)}\b", text)]
+    assert not missing, f"public names not mentioned in docs/: {missing}"
+
+
+def test_import_is_light():
+    code = (
+        "import sys, monolith_np, monolith_np.proto\n"
+        "heavy = [m for m in ('cupy', 'torch', 'tensorflow', 'numba.cuda') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"import monolith_np pulled in: {out.stdout.strip()}"
+
+
+def _library_sources():
+    return [p for p in PACKAGE.rglob("*.py") if "proto" not in p.relative_to(PACKAGE).parts]
+
+
+def test_fastmath_only_in_compile_module():
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in _library_sources()
+        if p.name != "_compile.py" and re.search(r"fastmath\s*=", p.read_text())
+    ]
+    assert not offenders, f"fastmath= outside _compile.py: {offenders}"
+
+
+def test_no_assert_in_library_code():
+    offenders = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for p in _library_sources()
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if re.match(r"\s*assert\s", line)
+    ]
+    assert not offenders, f"assert used for validation: {offenders}"
+
+
+def test_numba_decorators_only_in_compile_module():
+    pattern = re.compile(r"@(numba\.)?(njit|jit|cuda\.jit|vectorize|guvectorize)\b|numba\.njit\(|cuda\.jit\(")
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in _library_sources()
+        if p.name != "_compile.py" and pattern.search(p.read_text())
+    ]
+    assert not offenders, f"numba decorators outside _compile.py: {offenders}"
