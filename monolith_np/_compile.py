@@ -30,6 +30,7 @@ import numba
 from numba.extending import register_jitable
 
 from . import _config
+from ._version import __version__
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -42,15 +43,6 @@ def package_digest() -> str:
         h.update(str(path.relative_to(_PACKAGE_DIR)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("monolith-np")
-    except Exception:  # not installed (running from a checkout)
-        return "dev"
 
 
 def _install_cache_locator() -> bool:
@@ -72,7 +64,7 @@ def _install_cache_locator() -> bool:
             self._lineno = py_func.__code__.co_firstlineno
             rel = Path(py_file).resolve().relative_to(_PACKAGE_DIR)
             self._cache_path = os.path.join(
-                _config.CACHE_ROOT, f"{_version()}-{package_digest()}", str(rel.parent)
+                _config.CACHE_ROOT, f"{__version__}-{package_digest()}", str(rel.parent)
             )
 
         def get_cache_path(self):
@@ -180,3 +172,31 @@ def gpu_kernel(fn):
         A kernel launched as ``kernel[blocks, threads, stream](...)``.
     """
     return _cuda().jit(fastmath=False)(fn)
+
+
+def run_cpu(driver, work: int, *args):
+    """Call a parallel CPU driver, on one thread when the call is small.
+
+    Parameters
+    ----------
+    driver : numba dispatcher
+        A driver compiled with ``cpu_jit(parallel=True)``.
+    work : int
+        Number of array elements the call touches; below
+        ``_config.PARALLEL_MIN_WORK`` (read now) the driver runs on one thread.
+    *args
+        The driver's arguments.
+
+    Returns
+    -------
+    object
+        Whatever the driver returns.
+    """
+    if work >= _config.PARALLEL_MIN_WORK:
+        return driver(*args)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)  # thread-local: other Python threads keep their setting
+    try:
+        return driver(*args)
+    finally:
+        numba.set_num_threads(threads)

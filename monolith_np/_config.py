@@ -28,3 +28,8 @@ CACHE_ROOT = os.environ.get(
     "MONOLITH_NP_CACHE_DIR",
     os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "monolith_np"),
 )
+
+#: CPU calls that touch fewer array elements than this run their parallel driver
+#: on one thread: opening a parallel region costs tens of microseconds on an idle
+#: machine (milliseconds on an oversubscribed one), more than such calls take.
+PARALLEL_MIN_WORK = 1 << 16
