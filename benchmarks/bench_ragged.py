@@ -237,6 +237,7 @@ def test_ragged(benchmark, data, group, impl):
     size = f"{NNZ // 1000}k_ids-{ROWS // 1024}k_rows" if group != "gen_seq_mask" else f"{ROWS // 1024}k_rows-L{SEQ_LEN}"
     benchmark.group = f"{group}-{size}"
     benchmark.extra_info.update(
+        impl=impl,
         numba_threads=numba.get_num_threads(),
         fastmath=False,
         cache=bool(_config.CACHE),

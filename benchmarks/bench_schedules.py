@@ -122,6 +122,7 @@ def test_schedule(benchmark, steps, op, impl):
         numba.set_num_threads(1)
     try:
         benchmark.extra_info.update(
+            impl=impl,
             items=N,
             numba_threads=numba.get_num_threads(),
             fastmath=False,

@@ -1,7 +1,30 @@
-"""monolith_np: Monolith's recommender-training math over plain arrays."""
+"""monolith_np: Monolith's recommender-training math over plain arrays.
 
+Learning-rate schedules (:mod:`monolith_np.schedules`), gumbel top-k sampling
+(:mod:`monolith_np.sampling`), ragged combiners, sequence masks and tensor-list
+merging (:mod:`monolith_np.ragged`), and Monolith-wire-compatible protobuf
+configs (:mod:`monolith_np.proto`). Every array function takes numpy arrays
+(Numba CPU kernels) or CUDA arrays such as CuPy's (numba.cuda kernels compiled
+from the same rules) and returns the same kind it was given.
+
+Importing this package never imports CuPy, PyTorch, TensorFlow or numba.cuda.
+"""
+
+from . import proto, ragged, sampling, schedules
 from ._backend import array_module, is_cuda_array
+from ._version import __version__
+from .ragged import *  # noqa: F401,F403
+from .sampling import *  # noqa: F401,F403
+from .schedules import *  # noqa: F401,F403
 
-__version__ = "0.1.0"
-
-__all__ = ["array_module", "is_cuda_array", "__version__"]
+__all__ = [
+    "array_module",
+    "is_cuda_array",
+    "proto",
+    "ragged",
+    "sampling",
+    "schedules",
+    *schedules.__all__,
+    *sampling.__all__,
+    *ragged.__all__,
+]

@@ -1,7 +1,7 @@
 """Session set-up shared by every test process.
 
 The kernel cache is isolated per run (STYLE pitfall 4): ``MONOLITH_NP_CACHE_DIR``
-points at a fresh temporary directory before ``monolith_np`` (and numba) is
+(and numba's own ``NUMBA_CACHE_DIR``) point at a fresh temporary directory before ``monolith_np`` (and numba) is
 imported. Hypothesis uses the ``ci`` profile (fewer examples for ``slow``
 tests) when ``CI`` is set, ``dev`` otherwise.
 """
@@ -9,7 +9,9 @@ tests) when ``CI`` is set, ``dev`` otherwise.
 import os
 import tempfile
 
-os.environ.setdefault("MONOLITH_NP_CACHE_DIR", tempfile.mkdtemp(prefix="monolith_np_cache_"))
+_CACHE = tempfile.mkdtemp(prefix="monolith_np_cache_")
+os.environ.setdefault("MONOLITH_NP_CACHE_DIR", _CACHE)
+os.environ.setdefault("NUMBA_CACHE_DIR", _CACHE)  # kernels defined outside the package, e.g. in tests
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
