@@ -96,3 +96,24 @@ def test_asarray_and_to_numpy_on_cpu_do_not_copy():
     assert _backend.asarray(x, np) is x
     assert _backend.to_numpy(x) is x
     np.testing.assert_array_equal(_backend.asarray([1, 2], np), np.array([1, 2]))
+
+
+def test_gpu_launch_without_a_device_says_how_to_fix(monkeypatch):
+    from numba import cuda
+
+    from monolith_np.cuda import _launch
+
+    monkeypatch.setattr(cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match=r"no usable CUDA GPU.*pip install monolith-np\[cuda\]"):
+        _launch.launch(None, 10)
+
+
+def test_grid_for_reads_threads_per_block_at_call_time(monkeypatch):
+    from monolith_np import _config
+    from monolith_np.cuda import _launch
+
+    monkeypatch.setattr(_config, "THREADS_PER_BLOCK", 8)
+    assert _launch.grid_for(20) == (3, 8)
+    assert _launch.grid_for(0) == (1, 8)
+    monkeypatch.setattr(_config, "MAX_BLOCKS", 2)
+    assert _launch.grid_for(10_000) == (2, 8)
