@@ -3,14 +3,16 @@
 Learning-rate schedules (:mod:`monolith_np.schedules`), gumbel top-k sampling
 (:mod:`monolith_np.sampling`), ragged combiners, sequence masks and tensor-list
 merging (:mod:`monolith_np.ragged`), and Monolith-wire-compatible protobuf
-configs (:mod:`monolith_np.proto`). Every array function takes numpy arrays
+configs (:mod:`monolith_np.proto`); embedding-table and dense optimizers and
+gradient clipping (:mod:`monolith_np.optim`); initializers, compressors and
+entry configs with Monolith's ``entry.py`` names (:mod:`monolith_np.entry`). Every array function takes numpy arrays
 (Numba CPU kernels) or CUDA arrays such as CuPy's (numba.cuda kernels compiled
 from the same rules) and returns the same kind it was given.
 
 Importing this package never imports CuPy, PyTorch, TensorFlow or numba.cuda.
 """
 
-from . import proto, ragged, sampling, schedules
+from . import entry, optim, proto, ragged, sampling, schedules
 from ._backend import array_module, is_cuda_array
 from ._version import __version__
 from .ragged import *  # noqa: F401,F403
@@ -20,6 +22,8 @@ from .schedules import *  # noqa: F401,F403
 __all__ = [
     "array_module",
     "is_cuda_array",
+    "entry",
+    "optim",
     "proto",
     "ragged",
     "sampling",

@@ -106,7 +106,7 @@ def jitable(fn):
     return register_jitable(fn)
 
 
-def cpu_jit(fn=None, *, parallel: bool = False, fastmath: bool = False):
+def cpu_jit(fn=None, *, parallel: bool = False):
     """Compile ``fn`` for the CPU with the package's numba options.
 
     Parameters
@@ -115,25 +115,32 @@ def cpu_jit(fn=None, *, parallel: bool = False, fastmath: bool = False):
         The function; when omitted a decorator is returned.
     parallel : bool, default False
         Enable ``prange`` parallel loops.
-    fastmath : bool, default False
-        Use the package's single safe flag set :data:`monolith_np._config.FASTMATH`
-        (never ``nnan``/``ninf``). Opt in only after parity tests pass with it.
 
     Returns
     -------
     numba.core.registry.CPUDispatcher
         The compiled dispatcher (compiled lazily on first call, cached on disk).
+
+    Notes
+    -----
+    fastmath is off unless the function's qualified name is listed in
+    :data:`monolith_np._config.FASTMATH_KERNELS`; listed kernels get the
+    package's single safe flag set :data:`monolith_np._config.FASTMATH`
+    (never ``nnan``/``ninf``).
     """
-    options = dict(
-        nogil=True,
-        cache=_CACHE_ON,
-        error_model="numpy",
-        parallel=parallel,
-        fastmath=set(_config.FASTMATH) if fastmath else False,
-    )
-    if fn is None:
-        return lambda f: numba.njit(**options)(f)
-    return numba.njit(**options)(fn)
+
+    def compile_(f):
+        listed = f"{f.__module__}.{f.__qualname__}" in _config.FASTMATH_KERNELS
+        options = dict(
+            nogil=True,
+            cache=_CACHE_ON,
+            error_model="numpy",
+            parallel=parallel,
+            fastmath=set(_config.FASTMATH) if listed else False,
+        )
+        return numba.njit(**options)(f)
+
+    return compile_ if fn is None else compile_(fn)
 
 
 def _cuda():

@@ -50,3 +50,19 @@ def test_cache_can_be_turned_off(tmp_path):
     code = "from monolith_np import _compile; print(_compile._CACHE_ON)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_fastmath_registry_names_real_kernels_with_the_safe_flags():
+    import importlib
+
+    assert "nnan" not in _config.FASTMATH and "ninf" not in _config.FASTMATH
+    for qualified in _config.FASTMATH_KERNELS:
+        module_name, name = qualified.rsplit(".", 1)
+        kernel = getattr(importlib.import_module(module_name), name)
+        assert kernel.targetoptions["fastmath"] == set(_config.FASTMATH), qualified
+
+
+def test_unlisted_kernels_compile_without_fastmath():
+    from monolith_np import ragged
+
+    assert ragged._reduce_cpu.targetoptions["fastmath"] is False

@@ -1,0 +1,1011 @@
+"""Monolith's embedding-table optimizers (``entry.py``) that also run.
+
+Each class keeps the name, constructor arguments, defaults and instance
+attributes of its ``monolith/native_training/entry.py`` counterpart, so
+:meth:`as_proto` returns the same ``OptimizerConfig`` bytes. On top of that it
+applies its update rule (:mod:`monolith_np.optim.rules`) to numpy (CPU,
+numba ``prange`` drivers) or CuPy (GPU kernels) arrays:
+
+>>> import numpy as np
+>>> opt = AdagradOptimizer(learning_rate=0.1, initial_accumulator_value=1.0)
+>>> params = np.zeros((4, 2), np.float32)
+>>> state = opt.init_state(4, 2)
+>>> opt.apply_rows(params, np.array([1, 1]), np.array([[0.5, 1.0], [0.5, 1.0]], np.float32), state)
+>>> params[1].round(6).tolist(), state["norm"][1].tolist()
+([-0.070711, -0.089443], [2.0, 5.0])
+
+State is a ``dict`` of arrays named after the fields of the optimizer's
+``*OptimizerDump`` message: per-element state has shape ``(num_rows, dim)``,
+per-row scalars ``(num_rows,)``. ``dump_state``/``restore_state`` convert to
+and from ``OptimizerDump`` messages, one per row, bit for bit.
+"""
+
+from __future__ import annotations
+
+import abc
+import numbers
+
+import numpy as np
+
+from .._backend import array_module, asarray
+from .._checks import check_array, check_number
+from ..proto import optimizer_pb2
+from ..schedules import LearningRateFunction, PolynomialDecay
+from . import rules as R
+from .sparse import chunk_count, cpu_kernels, dedup_rows
+
+__all__ = [
+    "Optimizer",
+    "SgdOptimizer",
+    "AdagradOptimizer",
+    "AdadeltaOptimizer",
+    "AdamOptimizer",
+    "AmsgradOptimizer",
+    "BatchSoftmaxOptimizer",
+    "MomentumOptimizer",
+    "MovingAverageOptimizer",
+    "RmspropOptimizer",
+    "RmspropV2Optimizer",
+    "FTRLWithGroupSparsityOptimizer",
+    "AdaGradWithGroupLassoOptimizer",
+    "DynamicWdAdagradOptimizer",
+    "FtrlOptimizer",
+    "StochasticRoundingFloat16OptimizerWrapper",
+]
+
+_STATE_DTYPES = {"e": np.float32, "p": np.float32, "i": np.int64}
+
+
+def _convert_to_proto(obj, proto):
+    """Copy every non-None instance attribute into ``proto`` (entry.py's helper)."""
+    proto.SetInParent()
+    for key, value in obj.__dict__.items():
+        if value is not None:
+            setattr(proto, key, value)
+
+
+def _check_step(global_step):
+    if isinstance(global_step, (bool, np.bool_)) or not isinstance(global_step, numbers.Integral):
+        raise TypeError(f"global_step must be a non-negative integer, got {type(global_step).__name__} "
+                        f"{global_step!r}")
+    if global_step < 0:
+        raise ValueError(f"global_step must be >= 0, got {int(global_step)}")
+    return int(global_step)
+
+
+class Optimizer(abc.ABC):
+    """Base class of the embedding-table optimizers.
+
+    Subclasses store exactly the attributes of their ``entry.py`` counterpart
+    (the ``OptimizerConfig`` fields) and name the rule that updates a row.
+
+    Notes
+    -----
+    The learning rate of a call (``learning_rate=None``) is the config's
+    ``learning_rate`` (the proto default when unset); when the config has
+    ``warmup_steps = W > 0`` it is ramped as Monolith's Python side does,
+    ``lr * min(t, W) / W`` at global step ``t`` (``PolynomialDecay(0, W,
+    lr, power=1)``, so 0 at step 0).
+    """
+
+    _kind = ""
+    _entry = None
+
+    # -- config ---------------------------------------------------------------
+
+    def as_proto(self):
+        """Return the optimizer's ``monolith.hash_table.OptimizerConfig``.
+
+        Returns
+        -------
+        monolith_np.proto.OptimizerConfig
+            The oneof member named after the optimizer, with every non-None
+            attribute set (identical bytes to Monolith's ``as_proto``).
+        """
+        opt = optimizer_pb2.OptimizerConfig()
+        _convert_to_proto(self, getattr(opt, self._kind))
+        return opt
+
+    def _config(self):
+        """The config message with proto defaults for unset fields."""
+        return getattr(self.as_proto(), self._kind)
+
+    def _hparams(self, config):
+        """Float64 hyperparameter vector ``hp`` of the rule's kernel entry."""
+        return ()
+
+    def _initial(self, config):
+        """Initial value of each state array, by name."""
+        return {}
+
+    def _layout(self):
+        return R.STATE_LAYOUTS[self._kind]
+
+    def _check_config(self, nonneg=(), unit=(), integer=()):
+        """Validate constructor arguments (None means "proto default")."""
+        for name in nonneg:
+            check_number(name, self.__dict__[name], low=0.0, allow_none=True)
+        for name in unit:
+            check_number(name, self.__dict__[name], low=0.0, high=1.0, high_open=True, allow_none=True)
+        for name in integer:
+            check_number(name, self.__dict__[name], integer=True, low=0, allow_none=True)
+
+    # -- state ----------------------------------------------------------------
+
+    def init_state(self, num_rows, dim, like=None):
+        """Allocate and initialise the optimizer state of a table.
+
+        Parameters
+        ----------
+        num_rows : int
+            Number of rows of the table.
+        dim : int
+            Number of floats per row.
+        like : array, optional
+            An array whose module (numpy or CuPy) the state is allocated with;
+            numpy when omitted.
+
+        Returns
+        -------
+        dict of str to array
+            One array per ``*OptimizerDump`` field: ``(num_rows, dim)``
+            float32 per-element state, ``(num_rows,)`` float32 or int64 per-row
+            state, filled with the optimizer's initial values.
+        """
+        num_rows = check_number("num_rows", num_rows, integer=True, low=0)
+        dim = check_number("dim", dim, integer=True, low=1)
+        self._check_dim(dim)
+        xp = np if like is None else array_module(like=like)
+        init = self._initial(self._config())
+        state = {}
+        for name, kind in self._layout():
+            shape = (num_rows, dim) if kind == "e" else (num_rows,)
+            state[name] = xp.full(shape, init.get(name, 0), dtype=_STATE_DTYPES[kind])
+        return state
+
+    def _check_dim(self, dim):
+        pass
+
+    def _check_state(self, state, num_rows, dim):
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict of arrays (from init_state), got {type(state).__name__}")
+        arrays = []
+        for name, kind in self._layout():
+            if name not in state:
+                raise ValueError(f"state must have the key {name!r}, got keys {sorted(state)}")
+            shape = (num_rows, dim) if kind == "e" else (num_rows,)
+            arrays.append(check_array(f"state[{name!r}]", state[name], dtypes=(_STATE_DTYPES[kind],), shape=shape))
+        return tuple(arrays)
+
+    def dump_state(self, state, rows=None):
+        """Export rows' state as ``OptimizerDump`` messages.
+
+        Parameters
+        ----------
+        state : dict of str to array
+            The table's state (from :meth:`init_state`).
+        rows : sequence of int, optional
+            Rows to export; every row when omitted.
+
+        Returns
+        -------
+        list of monolith_np.proto.OptimizerDump
+            One message per row with one ``SingleOptimizerDump`` (none for
+            ``MovingAverageOptimizer``, which has no state, as in Monolith).
+        """
+        host = {name: np.asarray(getattr(arr, "get", lambda: arr)()) for name, arr in state.items()}
+        num_rows = self._state_rows(host)
+        rows = range(num_rows) if rows is None else [int(r) for r in rows]
+        dumps = []
+        for r in rows:
+            dump = optimizer_pb2.OptimizerDump()
+            self._dump_row(dump, host, r)
+            dumps.append(dump)
+        return dumps
+
+    def _state_rows(self, state):
+        layout = self._layout()
+        return state[layout[0][0]].shape[0] if layout else 0
+
+    def _dump_row(self, dump, state, r):
+        record = getattr(dump.dump.add(), self._kind)
+        record.SetInParent()
+        for name, kind in self._layout():
+            if kind == "e":
+                getattr(record, name).extend(state[name][r].tolist())
+            else:
+                setattr(record, name, state[name][r].item())
+
+    def restore_state(self, state, dumps, rows=None):
+        """Load ``OptimizerDump`` messages into rows of ``state`` (in place).
+
+        Parameters
+        ----------
+        state : dict of str to array
+            The table's state (numpy arrays).
+        dumps : sequence of monolith_np.proto.OptimizerDump
+            One message per row, as :meth:`dump_state` writes them.
+        rows : sequence of int, optional
+            Destination rows; ``range(len(dumps))`` when omitted.
+
+        Raises
+        ------
+        ValueError
+            If the numbers of dumps and rows differ or a dump holds another
+            optimizer's state or the wrong number of values.
+        """
+        rows = list(range(len(dumps))) if rows is None else [int(r) for r in rows]
+        if len(rows) != len(dumps):
+            raise ValueError(f"rows must have one entry per dump ({len(dumps)}), got {len(rows)}")
+        layout = self._layout()
+        if not layout:
+            return
+        for r, dump in zip(rows, dumps):
+            if len(dump.dump) < 1 or dump.dump[0].WhichOneof("type") != self._kind:
+                got = dump.dump[0].WhichOneof("type") if len(dump.dump) else "an empty dump"
+                raise ValueError(f"dumps must hold {self._kind} state, got {got}")
+            record = getattr(dump.dump[0], self._kind)
+            for name, kind in layout:
+                if kind == "e":
+                    values = np.asarray(getattr(record, name), dtype=np.float32)
+                    if values.shape != state[name][r].shape:
+                        raise ValueError(f"dump field {name} must have {state[name][r].size} values, "
+                                         f"got {values.size}")
+                    state[name][r] = values
+                else:
+                    state[name][r] = getattr(record, name)
+
+    # -- updates --------------------------------------------------------------
+
+    def _learning_rate(self, learning_rate, global_step, config):
+        """Resolve the call's learning rate to a float32 scalar."""
+        if learning_rate is None:
+            if not hasattr(config, "learning_rate"):
+                return np.float32(0.0)
+            lr = config.learning_rate
+            warmup = getattr(config, "warmup_steps", 0)
+            if warmup > 0:
+                return np.float32(PolynomialDecay(0.0, warmup, end_learning_rate=lr, power=1.0)(global_step))
+            return np.float32(lr)
+        if isinstance(learning_rate, LearningRateFunction):
+            value = float(learning_rate(global_step))
+        elif hasattr(learning_rate, "shape") or isinstance(learning_rate, (list, tuple)):
+            arr = learning_rate if hasattr(learning_rate, "shape") else np.asarray(learning_rate, np.float32)
+            check_array("learning_rate", arr, ndim=1, dtype_kinds="f")
+            if arr.shape[0] < 1:
+                raise ValueError(f"learning_rate must have at least one entry, got shape {tuple(arr.shape)}")
+            value = float(arr[0])
+        else:
+            value = learning_rate
+        return np.float32(check_number("learning_rate", value, low=0.0))
+
+    def _prepare(self, params, grads, state, learning_rate, global_step):
+        """Shared validation; returns ``(xp, grads, S, lr, hp, step)``."""
+        xp = array_module(params=params, grads=grads)
+        check_array("params", params, ndim=2, dtypes=(np.float32,))
+        num_rows, dim = params.shape
+        self._check_dim(dim)
+        step = _check_step(global_step)
+        config = self._config()
+        lr = self._learning_rate(learning_rate, step, config)
+        S = self._check_state(state, num_rows, dim)
+        hp = np.asarray(self._hparams(config) or (0.0,), dtype=np.float64)
+        return xp, S, lr, hp, step
+
+    def _rule_entry(self):
+        return type(self)._entry
+
+    def _kernels(self):
+        return cpu_kernels(self._rule_entry(), self._rounding())
+
+    def _rounding(self):
+        return False
+
+    def _seed(self):
+        return 0
+
+    def apply(self, params, grads, state, learning_rate=None, global_step=0):
+        """Update every row of ``params`` (and ``state``) in place.
+
+        Parameters
+        ----------
+        params : (num_rows, dim) float32 array
+            The table, updated in place.
+        grads : (num_rows, dim) float32 array
+            One gradient row per table row.
+        state : dict of str to array
+            The optimizer state (from :meth:`init_state`), updated in place.
+        learning_rate : float, LearningRateFunction, 1-D float array or None, default None
+            ``None``: the config's rate (with its warm-up ramp); a float; a
+            schedule evaluated at ``global_step``; or per-slice rates of which
+            the first is used.
+        global_step : int, default 0
+            The training step (before its increment), read by warm-up,
+            schedules and ``BatchSoftmaxOptimizer``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            On wrong dtypes, shapes, state or a negative learning rate, before
+            anything is written.
+        """
+        xp, S, lr, hp, step = self._prepare(params, grads, state, learning_rate, global_step)
+        check_array("grads", grads, dtypes=(np.float32,), shape=params.shape)
+        if xp is np:
+            self._kernels()[1](params, np.ascontiguousarray(grads), S, lr, hp, step, np.uint64(self._seed()))
+        else:
+            from ..cuda.optim import apply_dense_gpu
+
+            apply_dense_gpu(self._rule_entry(), self._rounding(), params, xp.ascontiguousarray(grads), S, lr,
+                            xp.asarray(hp), step, self._seed())
+
+    def apply_rows(self, params, rows, grads, state, learning_rate=None, global_step=0):
+        """Update the rows ``rows`` of ``params`` (and ``state``) in place.
+
+        Duplicate rows are merged first: their gradients are summed in
+        occurrence order and the rule runs once per distinct row (Monolith's
+        ``enable_dedup`` path).
+
+        Parameters
+        ----------
+        params : (num_rows, dim) float32 array
+            The table, updated in place.
+        rows : (n,) int64 or int32 array
+            Row of each gradient, in ``[0, num_rows)``; may repeat.
+        grads : (n, dim) float32 array
+            Gradient rows.
+        state : dict of str to array
+            The optimizer state (from :meth:`init_state`), updated in place.
+        learning_rate : float, LearningRateFunction, 1-D float array or None, default None
+            As in :meth:`apply`.
+        global_step : int, default 0
+            As in :meth:`apply`.
+
+        Raises
+        ------
+        TypeError, ValueError
+            On wrong dtypes, shapes, out-of-range rows, state or a negative
+            learning rate, before any row is touched.
+        """
+        xp, S, lr, hp, step = self._prepare(params, grads, state, learning_rate, global_step)
+        rows = asarray(rows, xp)
+        check_array("rows", rows, ndim=1, dtypes=(np.int64, np.int32))
+        check_array("grads", grads, dtypes=(np.float32,), shape=(rows.shape[0], params.shape[1]))
+        num_rows = params.shape[0]
+        if rows.size:
+            low, high = int(rows.min()), int(rows.max())
+            if low < 0 or high >= num_rows:
+                bad = low if low < 0 else high
+                raise ValueError(f"rows must be in [0, {num_rows}), got {bad}")
+        else:
+            return
+        rows = rows.astype(xp.int64, copy=False)
+        if xp is np:
+            d = dedup_rows(rows, num_rows)
+            scratch = np.empty((chunk_count(d.uniq.size), params.shape[1]), np.float32)
+            self._kernels()[0](params, np.ascontiguousarray(grads), d.uniq, d.head, d.nxt, S, lr, hp, step,
+                               np.uint64(self._seed()), scratch)
+        else:
+            from ..cuda.optim import apply_rows_gpu
+
+            apply_rows_gpu(self._rule_entry(), self._rounding(), params, rows, xp.ascontiguousarray(grads), S, lr,
+                           xp.asarray(hp), step, self._seed())
+
+
+class SgdOptimizer(Optimizer):
+    r"""Stochastic gradient descent.
+
+    Parameters
+    ----------
+    learning_rate : float, optional
+        Step size (proto default 0.01).
+
+    Notes
+    -----
+    .. math:: w \leftarrow w - \eta g
+
+    No state (``dump_state`` writes an empty ``sgd {}`` record).
+    """
+
+    _kind = "sgd"
+    _entry = R.sgd_at
+
+    def __init__(self, learning_rate=None):
+        self.learning_rate = learning_rate
+        self._check_config(nonneg=("learning_rate",))
+
+
+class AdagradOptimizer(Optimizer):
+    r"""AdaGrad (Duchi et al. 2011) with coupled weight decay.
+
+    Parameters
+    ----------
+    learning_rate : float, optional
+        Step size (proto default 0.001).
+    initial_accumulator_value : float, optional
+        Initial ``norm`` (proto default 0.1).
+    hessian_compression_times : int, default 1
+        Kept for the config; not implemented by Monolith either.
+    warmup_steps : int, default 0
+        Linear learning-rate ramp length (see :class:`Optimizer`).
+    weight_decay_factor : float, default 0.0
+        L2 weight decay ``lambda`` added to the gradient.
+
+    Notes
+    -----
+    .. math::
+        u = g + \lambda w,\quad n \leftarrow n + u^2,\quad w \leftarrow w - \frac{\eta}{\sqrt{n}} u
+
+    State ``norm``: ``(num_rows, dim)``. Monolith's AVX path uses the raw
+    gradient in the step for full 8-float blocks (docs/monolith-differences.md).
+    """
+
+    _kind = "adagrad"
+    _entry = R.adagrad_at
+
+    def __init__(self, learning_rate=None, initial_accumulator_value=None, hessian_compression_times=1,
+                 warmup_steps=0, weight_decay_factor=0.0):
+        self.learning_rate = learning_rate
+        self.initial_accumulator_value = initial_accumulator_value
+        self.hessian_compression_times = hessian_compression_times
+        self.weight_decay_factor = weight_decay_factor
+        self.warmup_steps = warmup_steps
+        self._check_config(nonneg=("learning_rate", "initial_accumulator_value", "weight_decay_factor"),
+                           integer=("warmup_steps", "hessian_compression_times"))
+
+    def _hparams(self, config):
+        return (config.weight_decay_factor,)
+
+    def _initial(self, config):
+        return {"norm": config.initial_accumulator_value}
+
+
+class DynamicWdAdagradOptimizer(AdagradOptimizer):
+    r"""AdaGrad with coupled or decoupled weight decay.
+
+    Parameters
+    ----------
+    learning_rate : float, optional
+        Step size (proto default 0.001).
+    initial_accumulator_value : float, optional
+        Initial ``norm`` (proto default 0.1).
+    hessian_compression_times : int, default 1
+        Kept for the config (not implemented by Monolith).
+    warmup_steps : int, default 0
+        Linear learning-rate ramp length.
+    weight_decay_factor : float, default 0.0
+        Weight decay ``lambda``.
+    decouple_weight_decay : bool, default True
+        Decoupled decay (AdamW style) instead of adding ``lambda w`` to the gradient.
+    enable_dynamic_wd : bool, default True
+        Kept for the config; Monolith has no implementation, nor do we.
+    flip_direction : bool, default True
+        Kept for the config (unimplemented in Monolith).
+    dynamic_wd_temperature : float, default 1.0
+        Kept for the config (unimplemented in Monolith).
+
+    Notes
+    -----
+    Coupled: as :class:`AdagradOptimizer`. Decoupled:
+
+    .. math:: n \leftarrow n + g^2,\quad w \leftarrow w - \frac{\eta}{\sqrt{n}} g - \eta\lambda w
+
+    Monolith's factory refuses to build this optimizer; we run the math of its
+    helpers (``dynamic_wd_avx_utils.h``).
+    """
+
+    _kind = "dynamic_wd_adagrad"
+    _entry = R.dynamic_wd_adagrad_at
+
+    def __init__(self, learning_rate=None, initial_accumulator_value=None, hessian_compression_times=1,
+                 warmup_steps=0, weight_decay_factor=0.0, decouple_weight_decay=True, enable_dynamic_wd=True,
+                 flip_direction=True, dynamic_wd_temperature=1.0):
+        super().__init__(learning_rate, initial_accumulator_value, hessian_compression_times, warmup_steps,
+                         weight_decay_factor)
+        self.decouple_weight_decay = decouple_weight_decay
+        self.enable_dynamic_wd = enable_dynamic_wd
+        self.flip_direction = flip_direction
+        self.dynamic_wd_temperature = dynamic_wd_temperature
+
+    def _hparams(self, config):
+        return (config.weight_decay_factor, float(config.decouple_weight_decay))
+
+
+class FtrlOptimizer(Optimizer):
+    r"""FTRL-Proximal (McMahan et al. 2013).
+
+    Parameters
+    ----------
+    learning_rate : float, optional
+        ``alpha`` (proto default 0.01).
+    initial_accumulator_value : float, optional
+        Initial ``norm`` (proto default 0.1).
+    beta : float, optional
+        Added to ``sqrt(norm)`` (proto default 0).
+    warmup_steps : int, default 0
+        Linear learning-rate ramp length.
+    l1_regularization : float, optional
+        ``lambda1`` (proto default 0); stored as ``l1_regularization_strength``.
+    l2_regularization : float, optional
+        ``lambda2`` (proto default 0); stored as ``l2_regularization_strength``.
+
+    Notes
+    -----
+    .. math::
+        n' = n + g^2,\ \sigma = (\sqrt{n'} - \sqrt{n})/\eta,\ z \leftarrow z + g - \sigma w,\
+        w = \begin{cases} \eta(\mathrm{sign}(z)\lambda_1 - z) / (\sqrt{n'} + \beta + \lambda_2\eta)
+        & |z| > \lambda_1 \\ 0 & \text{otherwise}\end{cases}
+
+    State ``zero``, ``norm``. Monolith multiplies ``lambda1`` by the sign *bit*
+    instead of ``sign(z)``; we use the textbook sign (docs/monolith-differences.md).
+    """
+
+    _kind = "ftrl"
+    _entry = R.ftrl_at
+
+    def __init__(self, learning_rate=None, initial_accumulator_value=None, beta=None, warmup_steps=0,
+                 l1_regularization=None, l2_regularization=None):
+        self.learning_rate = learning_rate
+        self.initial_accumulator_value = initial_accumulator_value
+        self.beta = beta
+        self.l1_regularization_strength = l1_regularization
+        self.l2_regularization_strength = l2_regularization
+        self.warmup_steps = warmup_steps
+        self._check_config(nonneg=("learning_rate", "initial_accumulator_value", "beta",
+                                   "l1_regularization_strength", "l2_regularization_strength"),
+                           integer=("warmup_steps",))
+
+    def _hparams(self, config):
+        return (config.beta, config.l1_regularization_strength, config.l2_regularization_strength)
+
+    def _initial(self, config):
+        return {"norm": config.initial_accumulator_value}
+
+
+class FTRLWithGroupSparsityOptimizer(FtrlOptimizer):
+    r"""FTRL with group (row-wise) l1 sparsity.
+
+    Parameters
+    ----------
+    learning_rate : float, optional
+        ``alpha`` (proto default 0.01).
+    initial_accumulator_value : float, optional
+        Initial ``norm`` (proto default 0.0).
+    beta : float, optional
+        Added to ``sqrt(norm)`` (proto default 1.0).
+    warmup_steps : int, default 0
+        Linear learning-rate ramp length.
+    l1_regularization : float, optional
+        Group-lasso threshold on ``||z||`` (proto default 0).
+    l2_regularization : float, optional
+        ``lambda2`` (proto default 0).
+
+    Notes
+    -----
+    Accumulators as :class:`FtrlOptimizer`; then with :math:`Z = \|z\|_2`:
+    the row is zero when :math:`Z < \lambda_1`, else
+    :math:`w_i = \eta z_i (\lambda_1 - Z)/Z / (\beta + \sqrt{n_i} + \lambda_2\eta)`.
+    Monolith's factory refuses to build it; its AVX path flips the sign of the
+    l2 term (we use ``+``, docs/monolith-differences.md).
+    """
+
+    _kind = "group_ftrl"
+    _entry = R.group_ftrl_at
+
+
+class AdadeltaOptimizer(Optimizer):
+    r"""Adadelta (Zeiler 2012) with a learning rate and weight decay.
+
+    Parameters
+    ----------
+    learning_rate : float, optional
+        Step size (proto default 0.01).
+    weight_decay_factor : float, default 0.0
+        Weight decay ``lambda``.
+    averaging_ratio : float, default 0.9
+        ``rho``.
+    epsilon : float, default 0.01
+        Added inside both square roots.
+    warmup_steps : int, default 0
+        Linear learning-rate ramp length.
+
+    Notes
+    -----
+    .. math::
+        u = g + \lambda w,\ a' = \rho a + (1-\rho)u^2,\
+        \Delta = \frac{\sqrt{a_u + \epsilon}}{\sqrt{a' + \epsilon}} u,\
+        w \leftarrow w - \eta\Delta,\ a_u \leftarrow \rho a_u + (1-\rho)\Delta^2
+
+    State ``accum``, ``accum_update``.
+    """
+
+    _kind = "adadelta"
+    _entry = R.adadelta_at
+
+    def __init__(self, learning_rate=None, weight_decay_factor=0.0, averaging_ratio=0.9, epsilon=0.01,
+                 warmup_steps=0):
+        self.learning_rate = learning_rate
+        self.weight_decay_factor = weight_decay_factor
+        self.averaging_ratio = averaging_ratio
+        self.epsilon = epsilon
+        self.warmup_steps = warmup_steps
+        self._check_config(nonneg=("learning_rate", "weight_decay_factor", "epsilon"), unit=("averaging_ratio",),
+                           integer=("warmup_steps",))
+
+    def _hparams(self, config):
+        return (config.weight_decay_factor, config.averaging_ratio, config.epsilon)
+
+
+class AdamOptimizer(Optimizer):
+    r"""Adam (Kingma & Ba 2015) with per-row bias correction.
+
+    Parameters
+    ----------
+    learning_rate : float, optional
+        Step size (proto default 0.01).
+    beta1 : float, default 0.9
+        First-moment decay.
+    beta2 : float, default 0.99
+        Second-moment decay.
+    use_beta1_warmup : bool, default False
+        Kept for the config; never read by Monolith either.
+    weight_decay_factor : float, default 0.0
+        Weight decay ``lambda`` added to the gradient.
+    use_nesterov : bool, default False
+        Nesterov momentum.
+    epsilon : float, default 0.01
+        Added outside the square root.
+    warmup_steps : int, default 0
+        Linear learning-rate ramp length.
+
+    Notes
+    -----
+    .. math::
+        \eta_t = \eta\sqrt{1-\beta_2^t}/(1-\beta_1^t),\ m \leftarrow m + (u-m)(1-\beta_1),\
+        v \leftarrow v + (u^2-v)(1-\beta_2),\ w \leftarrow w - \eta_t m/(\sqrt{v}+\epsilon)
+
+    with :math:`u = g + \lambda w`; the powers are per row (state
+    ``beta1_power``, ``beta2_power``, initialised to ``beta1``, ``beta2``);
+    ``sqrt`` and the final division in double as in Monolith.
+    """
+
+    _kind = "adam"
+    _entry = R.adam_at
+
+    def __init__(self, learning_rate=None, beta1=0.9, beta2=0.99, use_beta1_warmup=False, weight_decay_factor=0.0,
+                 use_nesterov=False, epsilon=0.01, warmup_steps=0):
+        self.learning_rate = learning_rate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.use_beta1_warmup = use_beta1_warmup
+        self.weight_decay_factor = weight_decay_factor
+        self.use_nesterov = use_nesterov
+        self.epsilon = epsilon
+        self.warmup_steps = warmup_steps
+        self._check_config(nonneg=("learning_rate", "weight_decay_factor", "epsilon"), unit=("beta1", "beta2"),
+                           integer=("warmup_steps",))
+
+    def _hparams(self, config):
+        return (config.beta1, config.beta2, config.epsilon, config.weight_decay_factor, float(config.use_nesterov))
+
+    def _initial(self, config):
+        return {"beta1_power": config.beta1, "beta2_power": config.beta2}
+
+
+class AmsgradOptimizer(AdamOptimizer):
+    r"""Amsgrad (Reddi et al. 2018): Adam with a running maximum of ``v``.
+
+    Parameters
+    ----------
+    learning_rate : float, optional
+        Step size (proto default 0.01).
+    beta1 : float, default 0.9
+        First-moment decay.
+    beta2 : float, default 0.99
+        Second-moment decay.
+    weight_decay_factor : float, default 0.0
+        Weight decay ``lambda``.
+    use_nesterov : bool, default False
+        Nesterov momentum.
+    epsilon : float, default 0.01
+        Added outside the square root.
+    warmup_steps : int, default 0
+        Linear learning-rate ramp length.
+
+    Notes
+    -----
+    As :class:`AdamOptimizer` with :math:`\hat v \leftarrow \max(\hat v, v)` in
+    the denominator. State ``m``, ``v``, ``vhat``, ``beta1_power``, ``beta2_power``.
+    """
+
+    _kind = "amsgrad"
+    _entry = R.amsgrad_at
+
+    def __init__(self, learning_rate=None, beta1=0.9, beta2=0.99, weight_decay_factor=0.0, use_nesterov=False,
+                 epsilon=0.01, warmup_steps=0):
+        self.learning_rate = learning_rate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.weight_decay_factor = weight_decay_factor
+        self.use_nesterov = use_nesterov
+        self.epsilon = epsilon
+        self.warmup_steps = warmup_steps
+        self._check_config(nonneg=("learning_rate", "weight_decay_factor", "epsilon"), unit=("beta1", "beta2"),
+                           integer=("warmup_steps",))
+
+
+class MomentumOptimizer(Optimizer):
+    r"""Momentum SGD (optionally Nesterov) with weight decay.
+
+    Parameters
+    ----------
+    learning_rate : float, optional
+        Step size (proto default 0.01).
+    weight_decay_factor : float, default 0.0
+        Weight decay ``lambda``.
+    use_nesterov : bool, default False
+        Nesterov momentum.
+    momentum : float, default 0.9
+        ``mu``.
+    warmup_steps : int, default 0
+        Linear learning-rate ramp length.
+
+    Notes
+    -----
+    .. math::
+        n' = \mu n - \eta(g + \lambda w),\quad
+        w \leftarrow w + n' \ \text{(plain)},\quad w \leftarrow w - \mu n + (1+\mu)n' \ \text{(Nesterov)}
+
+    State ``n``.
+    """
+
+    _kind = "momentum"
+    _entry = R.momentum_at
+
+    def __init__(self, learning_rate=None, weight_decay_factor=0.0, use_nesterov=False, momentum=0.9,
+                 warmup_steps=0):
+        self.learning_rate = learning_rate
+        self.weight_decay_factor = weight_decay_factor
+        self.use_nesterov = use_nesterov
+        self.momentum = momentum
+        self.warmup_steps = warmup_steps
+        self._check_config(nonneg=("learning_rate", "weight_decay_factor", "momentum"), integer=("warmup_steps",))
+
+    def _hparams(self, config):
+        return (config.weight_decay_factor, config.momentum, float(config.use_nesterov))
+
+
+class MovingAverageOptimizer(Optimizer):
+    r"""Exponential moving average of the pushed values (no learning rate).
+
+    Parameters
+    ----------
+    momentum : float, default 0.9
+        ``mu``.
+
+    Notes
+    -----
+    .. math:: w \leftarrow \mu w + (1 - \mu) g
+
+    The "gradient" is the new observation. No state, no dump record; the
+    learning rate and global step are ignored.
+    """
+
+    _kind = "moving_average"
+    _entry = R.moving_average_at
+
+    def __init__(self, momentum=0.9):
+        self.momentum = momentum
+        self._check_config(nonneg=("momentum",))
+
+    def _hparams(self, config):
+        return (config.momentum,)
+
+    def _dump_row(self, dump, state, r):
+        pass
+
+
+class RmspropOptimizer(Optimizer):
+    r"""Monolith's hash-table RMSprop (double precision, fixed +1 epsilon).
+
+    Parameters
+    ----------
+    learning_rate : float, optional
+        Step size (proto default 0.01).
+    weight_decay_factor : float, default 0.0
+        Weight decay ``lambda``.
+    momentum : float, default 0.9
+        Decay ``mu`` of the mean square.
+
+    Notes
+    -----
+    .. math::
+        u = g + \lambda w,\quad n \leftarrow \mu n + (1-\mu)u^2,\quad
+        w \leftarrow w - \frac{\eta}{\sqrt{n} + 1} u
+
+    State ``n``. Monolith always uses the config's rate here; we use the call's
+    (the config's by default).
+    """
+
+    _kind = "rmsprop"
+    _entry = R.rmsprop_at
+
+    def __init__(self, learning_rate=None, weight_decay_factor=0.0, momentum=0.9):
+        self.learning_rate = learning_rate
+        self.weight_decay_factor = weight_decay_factor
+        self.momentum = momentum
+        self._check_config(nonneg=("learning_rate", "weight_decay_factor", "momentum"))
+
+    def _hparams(self, config):
+        return (config.weight_decay_factor, config.momentum)
+
+
+class RmspropV2Optimizer(RmspropOptimizer):
+    r"""RMSprop v2: :class:`RmspropOptimizer` without the ``(1 - mu)`` factor.
+
+    Parameters
+    ----------
+    learning_rate : float, optional
+        Step size (proto default 0.01).
+    weight_decay_factor : float, default 0.0
+        Weight decay ``lambda``.
+    momentum : float, default 0.9
+        Decay ``mu`` of the accumulator.
+
+    Notes
+    -----
+    .. math:: n \leftarrow \mu n + u^2,\quad w \leftarrow w - \frac{\eta}{\sqrt{n} + 1} u
+
+    State ``n``.
+    """
+
+    _kind = "rmspropv2"
+    _entry = R.rmsprop_v2_at
+
+
+class AdaGradWithGroupLassoOptimizer(Optimizer):
+    r"""AdaGrad with group lasso: one accumulator per row.
+
+    Parameters
+    ----------
+    learning_rate : float, optional
+        Step size (proto default 0.01).
+    beta : float, optional
+        Added to ``sqrt(G)`` (proto default 0).
+    initial_accumulator_value : float, optional
+        Initial ``grad_square_sum`` (proto default 0.1).
+    l2_regularization : float, optional
+        Group-lasso threshold (proto default 0); stored as ``l2_regularization_strength``.
+    weight_decay_factor : float, default 0.0
+        Weight decay ``lambda``.
+    warmup_steps : int, default 0
+        Linear learning-rate ramp length.
+
+    Notes
+    -----
+    .. math::
+        u = g + \lambda w,\ G \leftarrow G + \max_i u_i^2,\ \alpha = \eta/(\beta + \sqrt{G}),\
+        z = u - w/\alpha,\ w = \begin{cases}0 & \|z\| < \ell \\
+        -\alpha(\|z\| - \ell) z/\|z\| & \text{otherwise}\end{cases}
+
+    State ``grad_square_sum``: ``(num_rows,)``.
+    """
+
+    _kind = "group_adagrad"
+    _entry = R.group_adagrad_at
+
+    def __init__(self, learning_rate=None, beta=None, initial_accumulator_value=None, l2_regularization=None,
+                 weight_decay_factor=0.0, warmup_steps=0):
+        self.learning_rate = learning_rate
+        self.beta = beta
+        self.initial_accumulator_value = initial_accumulator_value
+        self.l2_regularization_strength = l2_regularization
+        self.weight_decay_factor = weight_decay_factor
+        self.warmup_steps = warmup_steps
+        self._check_config(nonneg=("learning_rate", "beta", "initial_accumulator_value",
+                                   "l2_regularization_strength", "weight_decay_factor"), integer=("warmup_steps",))
+
+    def _hparams(self, config):
+        return (config.beta, config.l2_regularization_strength, config.weight_decay_factor)
+
+    def _initial(self, config):
+        return {"grad_square_sum": config.initial_accumulator_value}
+
+
+class BatchSoftmaxOptimizer(Optimizer):
+    r"""Step-interval estimator for batch softmax (Yi et al. 2019); ``dim`` must be 1.
+
+    Parameters
+    ----------
+    learning_rate : float, optional
+        Smoothing ``alpha`` (proto default 0.1).
+
+    Notes
+    -----
+    .. math:: w \leftarrow (1 - \alpha) w + \alpha (t - A),\quad A \leftarrow t
+
+    at global step ``t``; the gradient is ignored. State ``global_step`` (int64
+    per row, initially 0).
+    """
+
+    _kind = "batch_softmax"
+    _entry = R.batch_softmax_at
+
+    def __init__(self, learning_rate=None):
+        self.learning_rate = learning_rate
+        self._check_config(nonneg=("learning_rate",))
+
+    def _check_dim(self, dim):
+        if dim != 1:
+            raise ValueError(f"dim must be 1 for BatchSoftmaxOptimizer, got {dim}")
+
+
+class StochasticRoundingFloat16OptimizerWrapper(Optimizer):
+    r"""Round the rows an optimizer updated to float16 values, stochastically.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The wrapped optimizer (its state, dumps and config are used).
+
+    Notes
+    -----
+    After the wrapped rule updates a row, every value :math:`v` becomes its
+    float16 neighbour above with probability :math:`(v - d)/(u - d)` and the
+    one below otherwise (:math:`d \le v \le u`), which is unbiased. The
+    uniforms come from :mod:`monolith_np._random` with the stream keyed by
+    ``(seed, global_step)`` and counter ``row * dim + i``; the seed is the
+    ``seed`` attribute (0; set it to vary streams). Monolith's generator is
+    biased towards ``+inf`` and its decorator drops ``global_step``
+    (docs/monolith-differences.md).
+    """
+
+    def __init__(self, optimizer):
+        if not isinstance(optimizer, Optimizer) or isinstance(optimizer, StochasticRoundingFloat16OptimizerWrapper):
+            raise TypeError(f"optimizer must be a table optimizer, got {type(optimizer).__name__}")
+        self._optimizer = optimizer
+
+    seed = 0
+
+    @property
+    def _kind(self):
+        return self._optimizer._kind
+
+    def as_proto(self):
+        """Return the wrapped optimizer's config with ``stochastic_rounding_float16`` set.
+
+        Returns
+        -------
+        monolith_np.proto.OptimizerConfig
+            As Monolith's wrapper returns it.
+        """
+        proto = self._optimizer.as_proto()
+        proto.stochastic_rounding_float16 = True
+        return proto
+
+    def _config(self):
+        return self._optimizer._config()
+
+    def _hparams(self, config):
+        return self._optimizer._hparams(config)
+
+    def _initial(self, config):
+        return self._optimizer._initial(config)
+
+    def _check_dim(self, dim):
+        self._optimizer._check_dim(dim)
+
+    def _dump_row(self, dump, state, r):
+        self._optimizer._dump_row(dump, state, r)
+
+    def _learning_rate(self, learning_rate, global_step, config):
+        return self._optimizer._learning_rate(learning_rate, global_step, config)
+
+    def _rounding(self):
+        return True
+
+    def _seed(self):
+        return int(self.seed)
+
+    def _rule_entry(self):
+        return self._optimizer._rule_entry()

@@ -1,0 +1,104 @@
+"""The optimizer GPU drivers (``monolith_np.cuda.optim``) against the CPU drivers.
+
+Under ``NUMBA_ENABLE_CUDASIM=1`` the drivers run on numpy arrays; the rules run
+as Python on numpy float32 scalars. Rows without duplicates must match the CPU
+bit for bit (1 ulp on a real GPU, where NVVM fuses multiply-adds); duplicate
+gradients are summed in arrival order on the GPU, so rows with duplicates
+match to float32 rounding.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from monolith_np.cuda.optim import apply_dense_gpu, apply_rows_gpu
+from monolith_np.optim import optimizers as O
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+EXACT = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+CASES = [
+    O.SgdOptimizer(learning_rate=0.1),
+    O.AdagradOptimizer(learning_rate=0.1, weight_decay_factor=0.01),
+    O.FtrlOptimizer(learning_rate=0.1, l1_regularization=0.01, l2_regularization=0.1),
+    O.AdamOptimizer(learning_rate=0.1, use_nesterov=True),
+    O.AmsgradOptimizer(learning_rate=0.1),
+    O.AdadeltaOptimizer(),
+    O.MomentumOptimizer(use_nesterov=True),
+    O.MovingAverageOptimizer(),
+    O.RmspropOptimizer(),
+    O.RmspropV2Optimizer(),
+    O.AdaGradWithGroupLassoOptimizer(beta=1.0, l2_regularization=0.01),
+    O.FTRLWithGroupSparsityOptimizer(l1_regularization=0.1),
+    O.DynamicWdAdagradOptimizer(weight_decay_factor=0.01),
+    O.StochasticRoundingFloat16OptimizerWrapper(O.AdagradOptimizer(learning_rate=0.1)),
+]
+
+
+def _data(dim=5, num_rows=9, n=14, seed=0):
+    rng = np.random.default_rng(seed)
+    params = rng.normal(size=(num_rows, dim)).astype(np.float32)
+    rows = rng.integers(0, num_rows, n).astype(np.int64)
+    grads = rng.normal(size=(n, dim)).astype(np.float32)
+    return params, rows, grads
+
+
+def _gpu_args(opt, params, S, step):
+    config = opt._config()
+    lr = opt._learning_rate(None, step, config)
+    hp = np.asarray(opt._hparams(config) or (0.0,), np.float64)
+    return opt._rule_entry(), opt._rounding(), lr, hp
+
+
+def _compare(a, b, exact):
+    if exact:
+        np.testing.assert_array_equal(a, b)
+    else:
+        np.testing.assert_allclose(a, b, rtol=2e-6, atol=2e-7)
+
+
+@pytest.mark.parametrize("opt", CASES, ids=lambda o: type(o).__name__)
+def test_sparse_gpu_matches_cpu(opt):
+    params, rows, grads = _data()
+    state = opt.init_state(*params.shape)
+    p_cpu, s_cpu = params.copy(), {k: v.copy() for k, v in state.items()}
+    opt.apply_rows(p_cpu, rows, grads, s_cpu, global_step=3)
+    entry, rounding, lr, hp = _gpu_args(opt, params, state, 3)
+    S = opt._check_state(state, *params.shape)
+    apply_rows_gpu(entry, rounding, params, rows, grads, S, lr, hp, 3, opt._seed())
+    unique = np.unique(rows, return_counts=True)
+    single = unique[0][unique[1] == 1]
+    _compare(params[single], p_cpu[single], EXACT)
+    np.testing.assert_allclose(params, p_cpu, rtol=1e-5, atol=1e-6)
+    for k in state:
+        np.testing.assert_allclose(state[k], s_cpu[k], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("opt", CASES[:4], ids=lambda o: type(o).__name__)
+def test_dense_gpu_matches_cpu(opt):
+    params, _, _ = _data()
+    grads = np.random.default_rng(1).normal(size=params.shape).astype(np.float32)
+    state = opt.init_state(*params.shape)
+    p_cpu, s_cpu = params.copy(), {k: v.copy() for k, v in state.items()}
+    opt.apply(p_cpu, grads, s_cpu, global_step=2)
+    entry, rounding, lr, hp = _gpu_args(opt, params, state, 2)
+    apply_dense_gpu(entry, rounding, params, grads, opt._check_state(state, *params.shape), lr, hp, 2, 0)
+    _compare(params, p_cpu, EXACT)
+
+
+def test_batch_softmax_gpu():
+    opt = O.BatchSoftmaxOptimizer()
+    params = np.ones((4, 1), np.float32)
+    state = opt.init_state(4, 1)
+    rows = np.array([3, 1, 3], np.int64)
+    grads = np.zeros((3, 1), np.float32)
+    p_cpu, s_cpu = params.copy(), {k: v.copy() for k, v in state.items()}
+    opt.apply_rows(p_cpu, rows, grads, s_cpu, global_step=5)
+    entry, rounding, lr, hp = _gpu_args(opt, params, state, 5)
+    apply_rows_gpu(entry, rounding, params, rows, grads, opt._check_state(state, 4, 1), lr, hp, 5, 0)
+    np.testing.assert_array_equal(params, p_cpu)
+    np.testing.assert_array_equal(state["global_step"], s_cpu["global_step"])
