@@ -12,7 +12,10 @@ from the same rules) and returns the same kind it was given.
 Importing this package never imports CuPy, PyTorch, TensorFlow or numba.cuda.
 """
 
-from . import entry, optim, proto, ragged, sampling, schedules
+# ``optim`` before ``entry``: optim.segments builds on entry, and entry
+# re-exports the optimizer classes of optim.optimizers (as Monolith's entry.py does).
+from . import optim  # isort: skip
+from . import entry, proto, ragged, sampling, schedules
 from ._backend import array_module, is_cuda_array
 from ._version import __version__
 from .ragged import *  # noqa: F401,F403

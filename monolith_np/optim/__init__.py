@@ -11,11 +11,24 @@
   ``monolith_np.optim.dense.RmspropOptimizer``; ``monolith_np.optim.RmspropOptimizer``
   is the table one.
 * Gradient clipping (:mod:`monolith_np.optim.clip`).
+* Multi-segment entries with per-slice learning rates
+  (:mod:`monolith_np.optim.segments`): several dim/initializer/optimizer/
+  compressor segments side by side in one row, as Monolith's entries.
 """
 
-from . import clip, dense, optimizers
+from . import clip, dense, optimizers, segments
 from .clip import *  # noqa: F401,F403
 from .dense import AdamomOptimizer
 from .optimizers import *  # noqa: F401,F403
+from .segments import *  # noqa: F401,F403
 
-__all__ = ["clip", "dense", "optimizers", *optimizers.__all__, "AdamomOptimizer", *clip.__all__]
+__all__ = [
+    "clip",
+    "dense",
+    "optimizers",
+    "segments",
+    *optimizers.__all__,
+    *segments.__all__,
+    "AdamomOptimizer",
+    *clip.__all__,
+]
