@@ -4,8 +4,8 @@ Group ``adagrad_rows-<size>``: a 4,000,000 x 16 float32 table (+ state) and a
 batch of 1,000,000 Zipf(1.1) row ids (about 172k distinct) with 16-float
 gradients, updated by
 
-* ``monolith_np``: ``AdagradOptimizer.apply_rows`` (hash/dense dedup, one
-  ``prange`` pass over unique rows);
+* ``monolith_np``: ``AdagradOptimizer.apply_rows`` (bucketed parallel dedup, one
+  ``prange`` pass over buckets);
 * ``torch_handwritten``: ``torch.unique(return_inverse)`` + ``index_add_`` +
   ``index_select``/``index_copy_``;
 * ``torch_optim``: ``torch.optim.Adagrad`` on ``nn.Embedding(sparse=True)``

@@ -32,7 +32,7 @@ from .._checks import check_array, check_number
 from ..proto import optimizer_pb2
 from ..schedules import LearningRateFunction, PolynomialDecay
 from . import rules as R
-from .sparse import chunk_count, cpu_kernels, dedup_rows
+from .sparse import cpu_kernels, run_sparse
 
 __all__ = [
     "Optimizer",
@@ -269,6 +269,8 @@ class Optimizer(abc.ABC):
             return np.float32(lr)
         if isinstance(learning_rate, LearningRateFunction):
             value = float(learning_rate(global_step))
+        elif hasattr(learning_rate, "shape") and len(learning_rate.shape) == 0:
+            value = float(learning_rate)  # numpy scalars and 0-d arrays are scalars
         elif hasattr(learning_rate, "shape") or isinstance(learning_rate, (list, tuple)):
             arr = learning_rate if hasattr(learning_rate, "shape") else np.asarray(learning_rate, np.float32)
             check_array("learning_rate", arr, ndim=1, dtype_kinds="f")
@@ -381,10 +383,8 @@ class Optimizer(abc.ABC):
             return
         rows = rows.astype(xp.int64, copy=False)
         if xp is np:
-            d = dedup_rows(rows, num_rows)
-            scratch = np.empty((chunk_count(d.uniq.size), params.shape[1]), np.float32)
-            self._kernels()[0](params, np.ascontiguousarray(grads), d.uniq, d.head, d.nxt, S, lr, hp, step,
-                               np.uint64(self._seed()), scratch)
+            run_sparse(self._kernels()[0], params, rows, np.ascontiguousarray(grads), S, lr, hp, step,
+                       np.uint64(self._seed()))
         else:
             from ..cuda.optim import apply_rows_gpu
 
@@ -666,7 +666,8 @@ class AdamOptimizer(Optimizer):
 
     with :math:`u = g + \lambda w`; the powers are per row (state
     ``beta1_power``, ``beta2_power``, initialised to ``beta1``, ``beta2``);
-    ``sqrt`` and the final division in double as in Monolith.
+    the step size in double as in Monolith, the ``sqrt`` and final division in
+    float32 (Monolith: double; within 1e-6, docs/monolith-differences.md).
     """
 
     _kind = "adam"

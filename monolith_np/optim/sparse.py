@@ -1,23 +1,27 @@
 """CPU batch drivers for the embedding-table optimizer rules.
 
-``apply_rows`` work happens in two compiled stages:
+``apply_rows`` work happens in two compiled stages, both parallel:
 
-1. **Dedup** (:func:`dedup_rows`): every occurrence ``i`` of a row id is
-   linked to the next occurrence of the same id (``nxt``), and each distinct
-   row gets one *unique slot* ``u`` with its first occurrence ``head[u]``, in
-   first-occurrence order. Row ids are bounded by the table's ``num_rows``, so
-   the id → slot map is a dense ``int32`` array of ``num_rows`` entries that is
-   allocated once per process, kept at ``-1`` and reset after each call (only
-   the touched entries). When ``num_rows`` is large compared with the batch an
-   open-addressing hash of the ids (linear probing, capacity a power of two at
-   least twice the batch) replaces it. Both are a single pass in occurrence
-   order; no sort.
-2. **Apply** (``cpu_kernels(entry)``): ``prange`` over chunks of unique slots.
-   For each unique row the gradient is the row of its only occurrence, or the
-   sum of its occurrences' rows *in occurrence order* (a float32 running sum
-   into a per-chunk scratch row, as Monolith's ``enable_dedup`` does); then the
-   rule's kernel entry updates the row and its state. Unique rows are distinct,
-   so no two iterations write the same memory and no atomics are needed.
+1. **Partition** (:func:`partition_rows`): the occurrences are split into
+   ``P`` buckets by a multiplicative hash of their row id (a parallel
+   counting pass over per-thread chunks, a prefix sum, a parallel stable
+   scatter). Every row id lands in exactly one bucket, and inside a bucket the
+   occurrences stay in occurrence order. With one thread (or a small batch)
+   there is one bucket and no partition pass at all.
+2. **Dedup, sum and apply** (``cpu_kernels(entry)``): ``prange`` over buckets.
+   Each bucket walks its occurrences in order and looks each row id up in an
+   id → slot map: a dense ``int32`` array of ``num_rows`` entries kept at
+   ``-1`` between calls (allocated once per process, only touched entries
+   reset), or, when ``num_rows`` is large compared with the batch, an
+   open-addressing hash region per bucket (linear probing, load ≤ 0.5). A
+   new row gets the next slot of the bucket and its gradient row is copied
+   into the slot's float32 accumulator; a repeated one adds its row there, so
+   duplicates are summed *in occurrence order* (as Monolith's
+   ``enable_dedup`` does) while the gradients are read once, front to back.
+   Then the rule's kernel entry updates each distinct row of the bucket and
+   its state from the accumulator (read in order). Buckets own
+   disjoint row ids, so no two iterations touch the same map entry, table row
+   or state row: no atomics. No sort and no pointer chasing.
 
 ``cpu_kernels(entry, rounding)`` builds one sparse and one dense driver per
 rule entry (a closure, cached per entry, like :func:`monolith_np.schedules.cpu_kernels`),
@@ -33,134 +37,138 @@ import numba
 import numpy as np
 from numba import prange
 
-from .._compile import cpu_jit
+from .. import _config
+from .._compile import cpu_jit, jitable
 from .rules import stochastic_round_row
 
-__all__ = ["cpu_kernels", "dedup_rows", "Dedup"]
+__all__ = ["cpu_kernels", "partition_rows", "bucket_count", "SparseScratch"]
 
 
 # ---------------------------------------------------------------------------
-# Dedup
+# Partition of the occurrences by row id
 # ---------------------------------------------------------------------------
 
 
-@cpu_jit
-def _dedup_dense(rows, slot, uniq, head, tail, nxt):
-    """Link occurrences of equal rows through the dense ``slot`` map (all -1 on entry)."""
-    nu = 0
-    for i in range(rows.size):
-        r = rows[i]
-        s = slot[r]
-        nxt[i] = -1
-        if s < 0:
-            slot[r] = nu
-            uniq[nu] = r
-            head[nu] = i
-            tail[nu] = i
-            nu += 1
-        else:
-            nxt[tail[s]] = i
-            tail[s] = i
-    return nu
+@jitable
+def _bucket_of(r, buckets):
+    """Bucket of row id ``r`` among ``buckets`` (top 32 bits of a Fibonacci hash, scaled)."""
+    h = (np.uint64(r) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+    return np.int64((h * np.uint64(buckets)) >> np.uint64(32))
 
 
 @cpu_jit(parallel=True)
-def _reset_dense(slot, uniq, nu):
-    """Put the touched entries of the dense map back to -1."""
-    for u in prange(nu):
-        slot[uniq[u]] = -1
+def _partition(rows, buckets, chunks, order, starts):
+    """Stable counting sort of occurrence indices by bucket (``starts``: ``buckets + 1`` offsets)."""
+    n = rows.size
+    counts = np.zeros((chunks, buckets), np.int64)
+    for c in prange(chunks):
+        for i in range(c * n // chunks, (c + 1) * n // chunks):
+            counts[c, _bucket_of(rows[i], buckets)] += 1
+    pos = 0
+    for b in range(buckets):
+        starts[b] = pos
+        for c in range(chunks):
+            k = counts[c, b]
+            counts[c, b] = pos
+            pos += k
+    starts[buckets] = pos
+    for c in prange(chunks):
+        for i in range(c * n // chunks, (c + 1) * n // chunks):
+            b = _bucket_of(rows[i], buckets)
+            order[counts[c, b]] = i
+            counts[c, b] += 1
 
 
-@cpu_jit
-def _dedup_hash(rows, keys, vals, uniq, head, tail, nxt):
-    """As ``_dedup_dense`` with an open-addressing hash (``keys`` all -1, power-of-two size)."""
-    mask = np.uint64(keys.size - 1)
-    nu = 0
-    for i in range(rows.size):
-        r = rows[i]
-        h = (np.uint64(r) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(17)
-        pos = np.int64(h & mask)
-        while keys[pos] != -1 and keys[pos] != r:
-            pos = np.int64((np.uint64(pos) + np.uint64(1)) & mask)
-        nxt[i] = -1
-        if keys[pos] == -1:
-            keys[pos] = r
-            vals[pos] = nu
-            uniq[nu] = r
-            head[nu] = i
-            tail[nu] = i
-            nu += 1
-        else:
-            s = vals[pos]
-            nxt[tail[s]] = i
-            tail[s] = i
-    return nu
+def bucket_count(n):
+    """Number of buckets for a batch of ``n`` occurrences: 1 on one thread or a small batch."""
+    threads = numba.get_num_threads()
+    if threads <= 1 or n < _config.PARALLEL_MIN_WORK // 16:
+        return 1
+    return BUCKETS_PER_THREAD * threads
 
 
-class Dedup:
-    """Result of :func:`dedup_rows`: unique rows and the occurrence links.
+#: Buckets per numba thread when the batch is partitioned (a few, for balance).
+BUCKETS_PER_THREAD = 4
 
-    Attributes
+
+def partition_rows(rows, buckets):
+    """Group the occurrences of a batch into ``buckets`` by row id.
+
+    Parameters
     ----------
-    uniq : (u,) int64 array
-        Distinct rows in first-occurrence order.
-    head : (u,) int64 array
-        First occurrence (index into the batch) of each unique row.
-    nxt : (n,) int64 array
-        Next occurrence of the same row after occurrence ``i``, or -1.
+    rows : (n,) int64 array
+        Validated row ids.
+    buckets : int
+        Number of buckets (1: no partition).
+
+    Returns
+    -------
+    order : (n,) int64 array
+        Occurrence indices grouped by bucket, in occurrence order inside each
+        bucket (empty when ``buckets == 1``: the identity).
+    starts : (buckets + 1,) int64 array
+        Bucket ``b`` holds ``order[starts[b]:starts[b + 1]]``.
     """
-
-    __slots__ = ("uniq", "head", "nxt")
-
-    def __init__(self, uniq, head, nxt):
-        self.uniq = uniq
-        self.head = head
-        self.nxt = nxt
+    starts = np.empty(buckets + 1, np.int64)
+    if buckets == 1:
+        starts[0], starts[1] = 0, rows.size
+        return np.empty(0, np.int64), starts
+    order = np.empty(rows.size, np.int64)
+    _partition(rows, buckets, numba.get_num_threads(), order, starts)
+    return order, starts
 
 
 _DENSE_LOCK = threading.Lock()
-_DENSE = {"slot": np.empty(0, np.int32)}
+_DENSE = {"slot": np.full(0, -1, np.int32)}
 
 #: Use the dense id -> slot map when ``num_rows <= DENSE_FACTOR * batch + DENSE_MIN``.
 DENSE_FACTOR = 64
 DENSE_MIN = 1 << 24
 
 
-def dedup_rows(rows, num_rows):
-    """Group equal row ids of a batch (validated int64 ids in ``[0, num_rows)``).
+class SparseScratch:
+    """Per-call work arrays of the sparse drivers, for a batch of ``n`` rows.
 
-    Parameters
-    ----------
-    rows : (n,) int64 array
-        Row ids; may repeat.
-    num_rows : int
-        Number of rows of the table (an exclusive bound on ``rows``).
-
-    Returns
-    -------
-    Dedup
-        Unique rows in first-occurrence order and the occurrence links.
+    ``uniq`` holds each slot's row id and ``acc`` its gradient row: the first
+    occurrence's row, to which later occurrences are added in order.
+    Slots of bucket ``b`` are numbered from ``starts[b]``. ``slot`` is the
+    dense id → slot map (all -1) or empty; then ``keys``/``vals`` are the hash
+    regions (``hstarts``: ``buckets + 1`` power-of-two aligned offsets).
     """
-    n = rows.size
-    uniq = np.empty(n, np.int64)
-    head = np.empty(n, np.int64)
-    tail = np.empty(n, np.int64)
-    nxt = np.empty(n, np.int64)
-    if num_rows <= DENSE_FACTOR * n + DENSE_MIN and _DENSE_LOCK.acquire(blocking=False):
-        try:
+
+    __slots__ = ("uniq", "acc", "slot", "keys", "vals", "hstarts")
+
+    def __init__(self, n, dim, starts, slot):
+        self.uniq = np.empty(n, np.int64)
+        self.acc = np.empty((n, dim), np.float32)
+        self.slot = slot
+        sizes = np.diff(starts)
+        if slot.size:
+            self.hstarts = np.zeros(starts.size, np.int64)
+        else:
+            caps = np.left_shift(1, np.maximum(4, np.ceil(np.log2(np.maximum(2 * sizes, 1))).astype(np.int64)))
+            self.hstarts = np.concatenate(([0], np.cumsum(caps))).astype(np.int64)
+        self.keys = np.empty(int(self.hstarts[-1]), np.int64)
+        self.vals = np.empty(int(self.hstarts[-1]), np.int32)
+
+
+def run_sparse(driver, params, rows, grads, S, lr, hp, step, seed):
+    """Partition ``rows`` and run one entry's sparse driver (dedup, sum, rule) over the buckets."""
+    n, num_rows = rows.size, params.shape[0]
+    order, starts = partition_rows(rows, bucket_count(n))
+    dense = num_rows <= DENSE_FACTOR * n + DENSE_MIN and _DENSE_LOCK.acquire(blocking=False)
+    try:
+        slot = np.empty(0, np.int32)
+        if dense:
             slot = _DENSE["slot"]
             if slot.size < num_rows:
                 slot = _DENSE["slot"] = np.full(max(num_rows, 2 * slot.size), -1, np.int32)
-            nu = _dedup_dense(rows, slot, uniq, head, tail, nxt)
-            _reset_dense(slot, uniq, nu)
-        finally:
+        w = SparseScratch(n, params.shape[1], starts, slot)
+        driver(params, grads, rows, order, starts, w.uniq, w.acc, w.slot, w.keys, w.vals, w.hstarts, S, lr, hp,
+               step, seed)
+    finally:
+        if dense:
             _DENSE_LOCK.release()
-    else:
-        cap = 1 << max(4, int(2 * n - 1).bit_length())
-        keys = np.full(cap, -1, np.int64)
-        vals = np.empty(cap, np.int64)
-        nu = _dedup_hash(rows, keys, vals, uniq, head, tail, nxt)
-    return Dedup(uniq[:nu], head[:nu], nxt)
 
 
 # ---------------------------------------------------------------------------
@@ -172,12 +180,16 @@ def dedup_rows(rows, num_rows):
 def cpu_kernels(entry, rounding=False):
     """Compile the sparse and dense CPU drivers of one rule entry.
 
-    ``sparse(params, grads, uniq, head, nxt, S, lr, hp, step, seed, scratch)``
-    loops ``prange`` over ``scratch.shape[0]`` chunks of the unique rows; each
-    chunk sums duplicate gradients into its own scratch row. ``dense(params,
-    grads, S, lr, hp, step, seed)`` loops ``prange`` over every row. With
-    ``rounding`` the updated rows are stochastically rounded to float16 values
-    (``stochastic_round_row``, seeded by ``seed`` and ``step``).
+    ``sparse(params, grads, rows, order, starts, uniq, acc, slot, keys, vals,
+    hstarts, S, lr, hp, step, seed)`` loops ``prange`` over the
+    buckets of :func:`partition_rows`: dedup through ``slot`` (dense map, all
+    -1, reset on exit) or the bucket's hash region, duplicate gradients summed
+    into ``acc`` in occurrence order, then the rule once per distinct row (see
+    the module docstring; :func:`run_sparse` prepares the arguments).
+    ``dense(params, grads, S, lr, hp, step, seed)`` loops ``prange`` over
+    every row. With ``rounding`` the updated rows are stochastically rounded
+    to float16 values (``stochastic_round_row``, seeded by ``seed`` and
+    ``step``).
 
     Parameters
     ----------
@@ -192,32 +204,56 @@ def cpu_kernels(entry, rounding=False):
         ``(sparse, dense)``.
     """
 
-    def sparse(params, grads, uniq, head, nxt, S, lr, hp, step, seed, scratch):
-        nu = uniq.size
-        chunks = scratch.shape[0]
+    def sparse(params, grads, rows, order, starts, uniq, acc, slot, keys, vals, hstarts, S, lr, hp, step, seed):
+        buckets = starts.size - 1
         dim = grads.shape[1]
-        for c in prange(chunks):
-            buf = scratch[c]
-            for u in range(c * nu // chunks, (c + 1) * nu // chunks):
-                r = uniq[u]
-                i = head[u]
-                j = nxt[i]
-                if j < 0:
-                    g = grads[i]
+        dense_map = slot.size > 0
+        identity = order.size == 0
+        for b in prange(buckets):
+            lo = starts[b]
+            hlo = hstarts[b]
+            mask = np.uint64(hstarts[b + 1] - hlo - 1)
+            if not dense_map:
+                for p in range(hlo, hstarts[b + 1]):
+                    keys[p] = -1
+            nu = lo
+            for p in range(lo, starts[b + 1]):
+                i = p if identity else order[p]
+                r = rows[i]
+                if dense_map:
+                    s = slot[r]
+                    if s < 0:
+                        slot[r] = nu
                 else:
-                    src = grads[i]
+                    h = (np.uint64(r) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(17)
+                    pos = np.int64(h & mask)
+                    while keys[hlo + pos] != -1 and keys[hlo + pos] != r:
+                        pos = np.int64((np.uint64(pos) + np.uint64(1)) & mask)
+                    if keys[hlo + pos] == -1:
+                        keys[hlo + pos] = r
+                        vals[hlo + pos] = nu
+                        s = -1
+                    else:
+                        s = vals[hlo + pos]
+                src = grads[i]
+                if s < 0:
+                    uniq[nu] = r
+                    a = acc[nu]
                     for k in range(dim):
-                        buf[k] = src[k]
-                    while j >= 0:
-                        src = grads[j]
-                        for k in range(dim):
-                            buf[k] += src[k]
-                        j = nxt[j]
-                    g = buf
+                        a[k] = src[k]
+                    nu += 1
+                else:
+                    a = acc[s]
+                    for k in range(dim):
+                        a[k] += src[k]
+            for s in range(lo, nu):
+                r = uniq[s]
                 w = params[r]
-                entry(w, g, S, r, lr, hp, step)
+                entry(w, acc[s], S, r, lr, hp, step)
                 if rounding:
                     stochastic_round_row(w, seed, step, r)
+                if dense_map:
+                    slot[r] = -1
 
     def dense(params, grads, S, lr, hp, step, seed):
         for r in prange(params.shape[0]):
@@ -227,8 +263,3 @@ def cpu_kernels(entry, rounding=False):
                 stochastic_round_row(w, seed, step, r)
 
     return cpu_jit(parallel=True)(sparse), cpu_jit(parallel=True)(dense)
-
-
-def chunk_count(unique):
-    """Number of ``prange`` chunks for ``unique`` rows (a few per thread, for balance)."""
-    return max(1, min(unique, 16 * numba.get_num_threads()))

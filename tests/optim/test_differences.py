@@ -61,3 +61,26 @@ def test_warmup_steps_ramp_the_learning_rate():
     w2, _ = _one_step(sgd_w, [0.0], [1.0], lr=None, step=2)
     assert w0[0] == 0.0 and abs(w2[0] + 0.2) < 1e-7
     assert _one_step(opt, [0.0], [1.0], lr=None, step=0)[0][0] == np.float32(-0.4)
+
+
+def test_adam_float32_division_within_1e6_of_double():
+    """Adam's last step in float32 stays within 1e-6 of Monolith's double sqrt/division (A.7)."""
+    rng = np.random.default_rng(3)
+    params = rng.normal(scale=0.5, size=(64, 9)).astype(np.float32)
+    opt = O.AdamOptimizer(learning_rate=0.05, weight_decay_factor=0.01)
+    state = opt.init_state(*params.shape)
+    w, m, v = params.copy(), np.zeros_like(params), np.zeros_like(params)
+    b1p = np.full(64, 0.9, np.float32)
+    b2p = np.full(64, 0.99, np.float32)
+    one = np.float32(1)
+    for step in range(5):
+        g = rng.normal(size=params.shape).astype(np.float32)
+        opt.apply(params, g, state, global_step=step)
+        lr_t = (0.05 * np.sqrt((one - b2p).astype(np.float64)) / (one - b1p)).astype(np.float32)[:, None]
+        u = g + np.float32(0.01) * w
+        m = m + (u - m) * (one - np.float32(0.9))
+        v = v + (u * u - v) * (one - np.float32(0.99))
+        w = (w.astype(np.float64) - (m * lr_t).astype(np.float64) / (np.sqrt(v.astype(np.float64)) + np.float32(0.01)))
+        w = w.astype(np.float32)
+        b1p, b2p = b1p * np.float32(0.9), b2p * np.float32(0.99)
+        np.testing.assert_allclose(params, w, rtol=0, atol=1e-6)

@@ -412,3 +412,45 @@ def test_hash_dedup_path(monkeypatch):
     monkeypatch.undo()
     opt.apply_rows(params, rows, grads, s2)
     np.testing.assert_array_equal(p1, params)
+
+
+@pytest.mark.parametrize("hashed", [False, True], ids=["dense_map", "hash_map"])
+@pytest.mark.parametrize("opt", [ALL[1], ALL[3], ALL[13]], ids=["adagrad", "adam", "rounding"])
+def test_partitioned_dedup_is_bit_identical(monkeypatch, opt, hashed):
+    """Several buckets (the multi-thread path) give the same bits as one, duplicates in occurrence order."""
+    from monolith_np.optim import sparse
+
+    rng = np.random.default_rng(5)
+    params = rng.normal(size=(300, 5)).astype(np.float32)
+    rows = rng.zipf(1.3, size=2000) % 300
+    grads = rng.normal(size=(rows.size, 5)).astype(np.float32)
+    if hashed:
+        monkeypatch.setattr(sparse, "DENSE_MIN", 0)
+        monkeypatch.setattr(sparse, "DENSE_FACTOR", 0)
+    results = []
+    for buckets in (1, 7, 64):
+        monkeypatch.setattr(sparse, "bucket_count", lambda n, b=buckets: b)
+        p, s = params.copy(), opt.init_state(*params.shape)
+        opt.apply_rows(p, rows, grads, s, global_step=3)
+        results.append((p, s))
+    for p, s in results[1:]:
+        np.testing.assert_array_equal(p.view(np.uint32), results[0][0].view(np.uint32))
+        for k in s:
+            np.testing.assert_array_equal(s[k], results[0][1][k])
+    order, starts = sparse.partition_rows(rows, 7)
+    assert sorted(order.tolist()) == list(range(rows.size))
+    for b in range(7):
+        part = order[starts[b]:starts[b + 1]]
+        assert (np.diff(part) > 0).all()
+        assert not np.isin(rows[part], np.delete(rows, part)).any()
+
+
+@pytest.mark.parametrize("lr", [0.5, np.float32(0.5), np.float64(0.5), np.array(0.5, np.float32), [0.5], np.array([0.5])])
+def test_scalar_like_learning_rates_are_equivalent(lr):
+    from monolith_np.optim import SgdOptimizer
+
+    params = np.ones((4, 3), np.float32)
+    grads = np.ones((2, 3), np.float32)
+    opt = SgdOptimizer()
+    opt.apply_rows(params, np.array([1, 2]), grads, opt.init_state(4, 3), learning_rate=lr)
+    np.testing.assert_array_equal(params, [[1, 1, 1], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [1, 1, 1]])
