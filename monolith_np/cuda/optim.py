@@ -19,6 +19,12 @@ that can differ from the CPU's occurrence order (float32 sums then differ by
 rounding; rows without duplicates are bit-identical under the simulator).
 The scratch arrays are allocated with the array module of ``params`` (CuPy on
 a GPU, numpy under the simulator).
+
+With ``dc`` (:class:`~monolith_np.optim.DcOptimizerWrapper`) each row's
+gradient is delay-compensated by the same ``dc_compensate_at`` rule as on the
+CPU before the entry runs: in the sparse kernel every row (duplicated or not)
+is gathered into its scratch row and compensated there; the dense kernel gets
+a ``(num_rows, dim)`` scratch buffer. The caller's gradients are never written.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from numba import cuda
 
 from .._backend import array_module
 from .._compile import gpu_device, gpu_kernel
-from ..optim.rules import stochastic_round_row
+from ..optim.rules import dc_compensate_at, stochastic_round_row
 from ._launch import _as_device, launch
 
 __all__ = ["apply_rows_gpu", "apply_dense_gpu"]
@@ -61,17 +67,18 @@ def _dedup_kernels():
 
 
 @functools.lru_cache(maxsize=None)
-def _kernels_for(entry, rounding):
+def _kernels_for(entry, rounding, dc=False):
     """The sparse and dense kernels of one rule entry (one thread per row)."""
     entry_dev = gpu_device(entry)
     round_dev = gpu_device(stochastic_round_row)
+    dc_dev = gpu_device(dc_compensate_at)
 
     def sparse(params, grads, rows, heads, offsets, count, occ, S, lr, hp, step, seed, scratch):
         for u in range(cuda.grid(1), heads.size, cuda.gridsize(1)):
             f = heads[u]
             r = rows[f]
             k = count[f]
-            if k == 1:
+            if k == 1 and not dc:
                 g = grads[f]
             else:
                 g = scratch[u]
@@ -82,21 +89,27 @@ def _kernels_for(entry, rounding):
                     for d in range(g.size):
                         g[d] += grads[occ[j], d]
             w = params[r]
+            if dc:
+                dc_dev(w, g, S, r, hp, g)
             entry_dev(w, g, S, r, lr, hp, step)
             if rounding:
                 round_dev(w, seed, step, r)
 
-    def dense(params, grads, S, lr, hp, step, seed):
+    def dense(params, grads, S, lr, hp, step, seed, scratch):
         for r in range(cuda.grid(1), params.shape[0], cuda.gridsize(1)):
             w = params[r]
-            entry_dev(w, grads[r], S, r, lr, hp, step)
+            g = grads[r]
+            if dc:
+                g = scratch[r]
+                dc_dev(w, grads[r], S, r, hp, g)
+            entry_dev(w, g, S, r, lr, hp, step)
             if rounding:
                 round_dev(w, seed, step, r)
 
     return gpu_kernel(sparse), gpu_kernel(dense)
 
 
-def apply_rows_gpu(entry, rounding, params, rows, grads, S, lr, hp, step, seed):
+def apply_rows_gpu(entry, rounding, params, rows, grads, S, lr, hp, step, seed, dc=False):
     """De-duplicate ``rows`` and apply one rule entry to each distinct row, in place.
 
     Parameters
@@ -121,6 +134,9 @@ def apply_rows_gpu(entry, rounding, params, rows, grads, S, lr, hp, step, seed):
         Global step.
     seed : int
         Stream seed of the stochastic rounding.
+    dc : bool, default False
+        Delay-compensate each row's gradient first (``S[-1]`` is ``latest``,
+        ``hp[-1]`` is ``lambda_``).
     """
     xp = array_module(params=params)
     n = rows.shape[0]
@@ -137,21 +153,23 @@ def apply_rows_gpu(entry, rounding, params, rows, grads, S, lr, hp, step, seed):
     occ = xp.empty(n, dtype=xp.int64)
     launch(fill_k, n, rows, first, offsets, cursor, occ)
     scratch = xp.empty((heads.shape[0], dim), dtype=xp.float32)
-    sparse = _kernels_for(entry, rounding)[0]
+    sparse = _kernels_for(entry, rounding, dc)[0]
     launch(sparse, heads.shape[0], params, grads, rows, heads, offsets, count, occ,
            tuple(_as_device(a) for a in S), np.float32(lr), hp, np.int64(step), np.uint64(seed), scratch)
 
 
-def apply_dense_gpu(entry, rounding, params, grads, S, lr, hp, step, seed):
+def apply_dense_gpu(entry, rounding, params, grads, S, lr, hp, step, seed, dc=False):
     """Apply one rule entry to every row of ``params``, in place (one thread per row).
 
     Parameters
     ----------
-    entry, rounding, params, S, lr, hp, step, seed
+    entry, rounding, params, S, lr, hp, step, seed, dc
         As in :func:`apply_rows_gpu`.
     grads : (num_rows, dim) float32 device array
         One gradient row per table row.
     """
-    dense = _kernels_for(entry, rounding)[1]
+    xp = array_module(params=params)
+    scratch = xp.empty((params.shape[0] if dc else 0, params.shape[1]), dtype=xp.float32)
+    dense = _kernels_for(entry, rounding, dc)[1]
     launch(dense, params.shape[0], params, grads, tuple(_as_device(a) for a in S), np.float32(lr), hp,
-           np.int64(step), np.uint64(seed))
+           np.int64(step), np.uint64(seed), scratch)

@@ -51,6 +51,7 @@ __all__ = [
     "DynamicWdAdagradOptimizer",
     "FtrlOptimizer",
     "StochasticRoundingFloat16OptimizerWrapper",
+    "DcOptimizerWrapper",
 ]
 
 _STATE_DTYPES = {"e": np.float32, "p": np.float32, "i": np.int64}
@@ -298,9 +299,12 @@ class Optimizer(abc.ABC):
         return type(self)._entry
 
     def _kernels(self):
-        return cpu_kernels(self._rule_entry(), self._rounding())
+        return cpu_kernels(self._rule_entry(), self._rounding(), self._dc())
 
     def _rounding(self):
+        return False
+
+    def _dc(self):
         return False
 
     def _seed(self):
@@ -339,7 +343,7 @@ class Optimizer(abc.ABC):
             from ..cuda.optim import apply_dense_gpu
 
             apply_dense_gpu(self._rule_entry(), self._rounding(), params, xp.ascontiguousarray(grads), S, lr,
-                            xp.asarray(hp), step, self._seed())
+                            xp.asarray(hp), step, self._seed(), dc=self._dc())
 
     def apply_rows(self, params, rows, grads, state, learning_rate=None, global_step=0):
         """Update the rows ``rows`` of ``params`` (and ``state``) in place.
@@ -389,7 +393,7 @@ class Optimizer(abc.ABC):
             from ..cuda.optim import apply_rows_gpu
 
             apply_rows_gpu(self._rule_entry(), self._rounding(), params, rows, xp.ascontiguousarray(grads), S, lr,
-                           xp.asarray(hp), step, self._seed())
+                           xp.asarray(hp), step, self._seed(), dc=self._dc())
 
 
 class SgdOptimizer(Optimizer):
@@ -964,6 +968,10 @@ class StochasticRoundingFloat16OptimizerWrapper(Optimizer):
     def __init__(self, optimizer):
         if not isinstance(optimizer, Optimizer) or isinstance(optimizer, StochasticRoundingFloat16OptimizerWrapper):
             raise TypeError(f"optimizer must be a table optimizer, got {type(optimizer).__name__}")
+        if isinstance(optimizer, DcOptimizerWrapper):
+            raise TypeError("optimizer must be a table optimizer without the dc decorator (wrap the other way "
+                            "round: DcOptimizerWrapper(StochasticRoundingFloat16OptimizerWrapper(base))), got "
+                            "DcOptimizerWrapper")
         self._optimizer = optimizer
 
     seed = 0
@@ -1007,6 +1015,162 @@ class StochasticRoundingFloat16OptimizerWrapper(Optimizer):
 
     def _seed(self):
         return int(self.seed)
+
+    def _rule_entry(self):
+        return self._optimizer._rule_entry()
+
+
+class DcOptimizerWrapper(Optimizer):
+    r"""Delay-compensated gradients (DC-ASGD, Zheng et al. 2017) in front of an optimizer.
+
+    Monolith's ``dc_optimizer.cc`` decorator (``NewDcOptimizer(config,
+    base)``), which has no Python class in the original (``entry.py``: "TODO:
+    put DcOptimizer into entry.py"); the name is this library's.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The base optimizer (any table optimizer, also a
+        :class:`StochasticRoundingFloat16OptimizerWrapper`; not another
+        ``DcOptimizerWrapper``). Its state, dumps, learning rate and
+        hyperparameters are used.
+    lambda_ : float, default 0.0
+        The compensation strength :math:`\lambda` (``DcOptimizerConfig.lambda_``).
+
+    Notes
+    -----
+    Before the base rule updates a row :math:`w` with the (duplicate-summed)
+    gradient :math:`g`, the gradient becomes
+
+    .. math:: g'_i = g_i + \lambda\, g_i\, g_i\, (w_i - \ell_i)
+
+    (float32, left-to-right products), where :math:`\ell` is the row's value
+    when the gradient was computed (Monolith's ``latest_value`` argument of
+    ``OptimizeWithLatestValue``). Here it is the state array ``latest``
+    (``(num_rows, dim)`` float32, initially 0), which the caller records at
+    lookup time with :meth:`snapshot` (or ``state["latest"][rows] =
+    params[rows]``); the update reads it and never writes it. With
+    :math:`\lambda = 0` the result equals the base optimizer's bit for bit.
+
+    ``dump_state``/``restore_state`` are the base's: Monolith's decorator
+    adds no dump record and keeps no ``latest`` in the row's state, so
+    ``latest`` is neither dumped nor restored (take a new snapshot after a
+    restore). ``global_step`` reaches the base optimizer (Monolith's plain
+    ``Optimize`` drops it, docs/monolith-differences.md). :meth:`as_proto`
+    gives ``OptimizerConfig`` with only the ``dc`` member set: the config's
+    oneof cannot hold the base as well (``optimizer.as_proto()`` is the
+    base's), and, as in Monolith's factory,
+    :func:`~monolith_np.optim.optimizer_from_config` cannot build it.
+    """
+
+    def __init__(self, optimizer, lambda_=0.0):
+        if not isinstance(optimizer, Optimizer) or isinstance(optimizer, DcOptimizerWrapper):
+            raise TypeError(f"optimizer must be a table optimizer other than DcOptimizerWrapper, "
+                            f"got {type(optimizer).__name__}")
+        self._optimizer = optimizer
+        self.lambda_ = check_number("lambda_", lambda_, low=0.0, high=float(np.finfo(np.float32).max))
+
+    @property
+    def optimizer(self):
+        """The base optimizer."""
+        return self._optimizer
+
+    @property
+    def _kind(self):
+        return self._optimizer._kind
+
+    def as_proto(self):
+        """Return the decorator's ``OptimizerConfig``: the ``dc`` member with ``lambda_``.
+
+        Returns
+        -------
+        monolith_np.proto.OptimizerConfig
+            ``dc { lambda_ }`` (plus ``stochastic_rounding_float16`` when the
+            base is rounded); the base's config is ``self.optimizer.as_proto()``.
+        """
+        proto = optimizer_pb2.OptimizerConfig()
+        proto.dc.lambda_ = self.lambda_
+        if self._optimizer.as_proto().stochastic_rounding_float16:
+            proto.stochastic_rounding_float16 = True
+        return proto
+
+    def snapshot(self, params, state, rows=None):
+        """Record rows' current values as their ``latest`` (the values their gradients will be computed at).
+
+        Parameters
+        ----------
+        params : (num_rows, dim) float32 array
+            The table.
+        state : dict of str to array
+            The wrapper's state (from :meth:`init_state`); ``state["latest"]``
+            is written.
+        rows : (n,) int array, optional
+            Rows to record; every row when omitted.
+        """
+        xp = array_module(params=params)
+        check_array("params", params, ndim=2, dtypes=(np.float32,))
+        S = self._check_state(state, *params.shape)
+        latest = S[-1]
+        if rows is None:
+            latest[...] = params
+            return
+        rows = asarray(rows, xp)
+        check_array("rows", rows, ndim=1, dtypes=(np.int64, np.int32))
+        if rows.size:
+            low, high = int(rows.min()), int(rows.max())
+            if low < 0 or high >= params.shape[0]:
+                raise ValueError(f"rows must be in [0, {params.shape[0]}), got {low if low < 0 else high}")
+            latest[rows] = params[rows]
+
+    def _config(self):
+        return self._optimizer._config()
+
+    def _hparams(self, config):
+        return tuple(self._optimizer._hparams(config)) + (float(np.float32(self.lambda_)),)
+
+    def _initial(self, config):
+        return self._optimizer._initial(config)
+
+    def _layout(self):
+        return tuple(self._optimizer._layout()) + (("latest", "e"),)
+
+    def _check_dim(self, dim):
+        self._optimizer._check_dim(dim)
+
+    def _dump_row(self, dump, state, r):
+        self._optimizer._dump_row(dump, state, r)
+
+    def restore_state(self, state, dumps, rows=None):
+        """Load ``OptimizerDump`` messages into the base optimizer's state (in place).
+
+        Parameters
+        ----------
+        state : dict of str to array
+            The wrapper's state (numpy arrays); ``state["latest"]`` is left
+            unchanged (it is not part of a dump).
+        dumps : sequence of monolith_np.proto.OptimizerDump
+            One message per row, as :meth:`dump_state` writes them (the base's).
+        rows : sequence of int, optional
+            Destination rows; ``range(len(dumps))`` when omitted.
+
+        Raises
+        ------
+        ValueError
+            As the base optimizer's :meth:`Optimizer.restore_state`.
+        """
+        self._optimizer.restore_state(state, dumps, rows)
+
+    def _learning_rate(self, learning_rate, global_step, config):
+        return self._optimizer._learning_rate(learning_rate, global_step, config)
+
+    def _rounding(self):
+        return self._optimizer._rounding()
+
+    def _seed(self):
+        return self._optimizer._seed()
+
+    def _dc(self):
+        return True
 
     def _rule_entry(self):
         return self._optimizer._rule_entry()

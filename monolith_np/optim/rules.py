@@ -331,6 +331,19 @@ def dc_gradient(g, w, latest, lambda_, out):
 
 
 @jitable
+def dc_compensate_at(w, g, S, r, hp, out):
+    """Kernel form of :func:`dc_gradient` for row ``r``: ``latest = S[-1][r]``, ``lambda = hp[-1]``.
+
+    The drivers of :class:`~monolith_np.optim.DcOptimizerWrapper` call it
+    before the base optimizer's entry: the wrapper appends its ``latest``
+    array to the base's state tuple and ``lambda_`` to the base's
+    hyperparameters, so the base entry's own indices are unchanged. ``out``
+    may be ``g`` itself (each element is read before it is written).
+    """
+    dc_gradient(g, w, S[-1][r], np.float32(hp[hp.size - 1]), out)
+
+
+@jitable
 def stochastic_round_fp16(v, p):
     """Round float32 ``v`` to one of its float16 neighbours: up with probability ``frac``.
 

@@ -23,9 +23,13 @@
    disjoint row ids, so no two iterations touch the same map entry, table row
    or state row: no atomics. No sort and no pointer chasing.
 
-``cpu_kernels(entry, rounding)`` builds one sparse and one dense driver per
+``cpu_kernels(entry, rounding, dc)`` builds one sparse and one dense driver per
 rule entry (a closure, cached per entry, like :func:`monolith_np.schedules.cpu_kernels`),
-so each entry is inlined into its own loop.
+so each entry is inlined into its own loop. The two decorators are flags of
+the driver: ``rounding`` (stochastic float16 rounding after the rule) and
+``dc`` (delay compensation of the gradient before it: in place in the
+sparse driver's per-slot accumulator, through a per-chunk scratch row in the
+dense driver, so the caller's gradients are never written).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from numba import prange
 
 from .. import _config
 from .._compile import cpu_jit, jitable
-from .rules import stochastic_round_row
+from .rules import dc_compensate_at, stochastic_round_row
 
 __all__ = ["cpu_kernels", "partition_rows", "bucket_count", "SparseScratch"]
 
@@ -176,8 +180,12 @@ def run_sparse(driver, params, rows, grads, S, lr, hp, step, seed):
 # ---------------------------------------------------------------------------
 
 
+#: Rows per scratch row of the dense dc driver (one small allocation per chunk).
+DC_CHUNK = 256
+
+
 @functools.lru_cache(maxsize=None)
-def cpu_kernels(entry, rounding=False):
+def cpu_kernels(entry, rounding=False, dc=False):
     """Compile the sparse and dense CPU drivers of one rule entry.
 
     ``sparse(params, grads, rows, order, starts, uniq, acc, slot, keys, vals,
@@ -189,7 +197,10 @@ def cpu_kernels(entry, rounding=False):
     ``dense(params, grads, S, lr, hp, step, seed)`` loops ``prange`` over
     every row. With ``rounding`` the updated rows are stochastically rounded
     to float16 values (``stochastic_round_row``, seeded by ``seed`` and
-    ``step``).
+    ``step``). With ``dc`` each row's gradient is first delay-compensated
+    (``dc_compensate_at``: the last state array of ``S`` is ``latest``, the
+    last entry of ``hp`` is ``lambda_``): in place in ``acc`` (sparse), or
+    into a scratch row allocated once per ``DC_CHUNK`` rows (dense).
 
     Parameters
     ----------
@@ -197,6 +208,8 @@ def cpu_kernels(entry, rounding=False):
         A ``*_at`` kernel entry of :mod:`monolith_np.optim.rules`.
     rounding : bool, default False
         Apply stochastic float16 rounding after the rule.
+    dc : bool, default False
+        Delay-compensate the gradient before the rule.
 
     Returns
     -------
@@ -249,7 +262,10 @@ def cpu_kernels(entry, rounding=False):
             for s in range(lo, nu):
                 r = uniq[s]
                 w = params[r]
-                entry(w, acc[s], S, r, lr, hp, step)
+                g = acc[s]
+                if dc:
+                    dc_compensate_at(w, g, S, r, hp, g)
+                entry(w, g, S, r, lr, hp, step)
                 if rounding:
                     stochastic_round_row(w, seed, step, r)
                 if dense_map:
@@ -262,4 +278,15 @@ def cpu_kernels(entry, rounding=False):
             if rounding:
                 stochastic_round_row(w, seed, step, r)
 
-    return cpu_jit(parallel=True)(sparse), cpu_jit(parallel=True)(dense)
+    def dense_dc(params, grads, S, lr, hp, step, seed):
+        n = params.shape[0]
+        for c in prange((n + DC_CHUNK - 1) // DC_CHUNK):
+            g = np.empty(params.shape[1], np.float32)
+            for r in range(c * DC_CHUNK, min(n, (c + 1) * DC_CHUNK)):
+                w = params[r]
+                dc_compensate_at(w, grads[r], S, r, hp, g)
+                entry(w, g, S, r, lr, hp, step)
+                if rounding:
+                    stochastic_round_row(w, seed, step, r)
+
+    return cpu_jit(parallel=True)(sparse), cpu_jit(parallel=True)(dense_dc if dc else dense)

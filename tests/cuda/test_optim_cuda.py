@@ -102,3 +102,37 @@ def test_batch_softmax_gpu():
     apply_rows_gpu(entry, rounding, params, rows, grads, opt._check_state(state, 4, 1), lr, hp, 5, 0)
     np.testing.assert_array_equal(params, p_cpu)
     np.testing.assert_array_equal(state["global_step"], s_cpu["global_step"])
+
+
+@pytest.mark.parametrize("base", [O.AdagradOptimizer(learning_rate=0.1),
+                                  O.StochasticRoundingFloat16OptimizerWrapper(O.AdamOptimizer(learning_rate=0.1))],
+                         ids=lambda o: type(o).__name__)
+def test_dc_gpu_matches_cpu(base):
+    opt = O.DcOptimizerWrapper(base, lambda_=0.5)
+    params, rows, grads = _data()
+    state = opt.init_state(*params.shape)
+    state["latest"][:] = np.random.default_rng(2).normal(size=params.shape).astype(np.float32)
+    before = grads.copy()
+    p_cpu, s_cpu = params.copy(), {k: v.copy() for k, v in state.items()}
+    opt.apply_rows(p_cpu, rows, grads, s_cpu, global_step=3)
+    entry, rounding, lr, hp = _gpu_args(opt, params, state, 3)
+    apply_rows_gpu(entry, rounding, params, rows, grads, opt._check_state(state, *params.shape), lr, hp, 3,
+                   opt._seed(), dc=True)
+    np.testing.assert_array_equal(grads, before)
+    unique = np.unique(rows, return_counts=True)
+    single = unique[0][unique[1] == 1]
+    _compare(params[single], p_cpu[single], EXACT)
+    np.testing.assert_allclose(params, p_cpu, rtol=1e-5, atol=1e-6)
+    for k in state:
+        np.testing.assert_allclose(state[k], s_cpu[k], rtol=1e-5, atol=1e-6)
+    dense = np.random.default_rng(1).normal(size=params.shape).astype(np.float32)
+    opt.apply(p_cpu, dense, s_cpu, global_step=4)
+    entry, rounding, lr, hp = _gpu_args(opt, params, state, 4)
+    apply_dense_gpu(entry, rounding, params, dense, opt._check_state(state, *params.shape), lr, hp, 4, opt._seed(),
+                    dc=True)
+    np.testing.assert_allclose(params, p_cpu, rtol=1e-5, atol=1e-6)
+    p_cpu2, s_cpu2 = params.copy(), {k: v.copy() for k, v in state.items()}
+    opt.apply(p_cpu2, dense, s_cpu2, global_step=5)
+    apply_dense_gpu(entry, rounding, params, dense, opt._check_state(state, *params.shape), lr, hp, 5, opt._seed(),
+                    dc=True)
+    _compare(params, p_cpu2, EXACT)

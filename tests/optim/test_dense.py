@@ -102,8 +102,11 @@ def dense_case(draw, n_slots_positive):
 
 
 def _assert_same(ours, ref):
+    """Bit-exact, except at the denormal boundary: TF's CPU kernels flush subnormal
+    intermediates to zero, so a result of magnitude <= 2 * FLT_MIN may be 0 there."""
     for a, b in zip(ours, ref):
-        np.testing.assert_array_equal(a, b)
+        a, b = np.asarray(a), np.asarray(b)
+        np.testing.assert_allclose(a, b, rtol=0, atol=2 * np.finfo(a.dtype).tiny)
 
 
 @settings(max_examples=40)
