@@ -13,8 +13,6 @@ import numpy as np
 
 #: DLPack device types that live on a CUDA GPU (kDLCUDA, kDLCUDAManaged).
 _DLPACK_CUDA = (2, 13)
-#: DLPack device types readable from the CPU (kDLCPU, kDLCUDAHost).
-_DLPACK_CPU = (1, 3)
 
 INSTALL_HINT = "install the GPU extra with `pip install monolith-np[cuda]` on a machine with an NVIDIA GPU"
 

@@ -15,14 +15,6 @@ import numpy as np
 _KIND_WORDS = {"f": "floating-point", "i": "signed integer", "u": "unsigned integer", "b": "boolean"}
 
 
-def _describe(x) -> str:
-    dtype = getattr(x, "dtype", None)
-    shape = getattr(x, "shape", None)
-    if dtype is not None and shape is not None:
-        return f"{dtype} array of shape {tuple(shape)}"
-    return f"{type(x).__name__} {x!r}"
-
-
 def check_array(name, x, *, ndim=None, min_ndim=None, dtype_kinds=None, dtypes=None, shape=None):
     """Check an array argument's rank, dtype and shape.
 
