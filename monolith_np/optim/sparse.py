@@ -143,8 +143,7 @@ class SparseScratch:
     __slots__ = ("uniq", "acc", "slot", "keys", "vals", "hstarts")
 
     def __init__(self, n, dim, starts, slot):
-        self.uniq = np.empty(n, np.int64)
-        self.acc = np.empty((n, dim), np.float32)
+        self.uniq, self.acc = _reusable_buffers(n, dim)
         self.slot = slot
         sizes = np.diff(starts)
         if slot.size:
@@ -154,6 +153,25 @@ class SparseScratch:
             self.hstarts = np.concatenate(([0], np.cumsum(caps))).astype(np.int64)
         self.keys = np.empty(int(self.hstarts[-1]), np.int64)
         self.vals = np.empty(int(self.hstarts[-1]), np.int32)
+
+
+_SCRATCH = threading.local()
+
+
+def _reusable_buffers(n, dim):
+    """This thread's ``uniq`` (n,) int64 and ``acc`` (n, dim) float32 scratch, kept between calls.
+
+    A fresh ``n x dim`` buffer per call (64 MB for a 1M x 16 batch) would make
+    the driver pay first-touch page faults on every call; the buffers grow to
+    the largest batch seen and are reused (per thread, so concurrent callers
+    never share them).
+    """
+    uniq, acc = getattr(_SCRATCH, "uniq", None), getattr(_SCRATCH, "acc", None)
+    if acc is None or acc.shape[1] != dim or acc.shape[0] < n:
+        cap = max(n, 0 if acc is None or acc.shape[1] != dim else acc.shape[0])
+        uniq = _SCRATCH.uniq = np.empty(cap, np.int64)
+        acc = _SCRATCH.acc = np.empty((cap, dim), np.float32)
+    return uniq[:n], acc[:n]
 
 
 def run_sparse(driver, params, rows, grads, S, lr, hp, step, seed):
