@@ -34,7 +34,7 @@ import numpy as np
 from numba import prange
 
 from ._compile import cpu_jit, jitable
-from ._random import uniform
+from ._random import as_uint64, uniform
 
 # ---------------------------------------------------------------------------
 # Initializers (SEMANTICS D.7)
@@ -65,16 +65,30 @@ def init_value(random, seed, counter, low, width):
     return low
 
 
+@jitable
+def init_row_base(row_offset, row_ids, r, dim):
+    """Counter of element 0 of row ``r``: ``(row_ids[r] or row_offset + r) * dim`` (mod 2**64).
+
+    ``row_ids`` empty: rows are consecutive table rows from ``row_offset``;
+    otherwise row ``r`` is table row ``row_ids[r]`` (an int64 id read as
+    uint64), so an embedding-table entry draws the same values whatever its
+    storage row.
+    """
+    if row_ids.size:
+        return as_uint64(row_ids[r]) * dim
+    return (row_offset + np.uint64(r)) * dim
+
+
 @cpu_jit(parallel=True)
-def initialize_cpu(out, random, seed, row_offset, low, width):
+def initialize_cpu(out, random, seed, row_offset, row_ids, low, width):
     """Fill ``out`` (rows, dim) in place, one ``prange`` iteration per row.
 
-    Element ``(r, c)`` gets counter ``(row_offset + r) * dim + c``.
+    Element ``(r, c)`` gets counter ``init_row_base(row_offset, row_ids, r, dim) + c``.
     """
     rows = out.shape[0]
     dim = np.uint64(out.shape[1])
     for r in prange(rows):
-        base = (row_offset + np.uint64(r)) * dim
+        base = init_row_base(row_offset, row_ids, r, dim)
         for c in range(out.shape[1]):
             out[r, c] = init_value(random, seed, base + np.uint64(c), low, width)
 

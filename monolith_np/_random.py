@@ -28,11 +28,31 @@ import numpy as np
 from ._compile import jitable
 
 __all__ = [
+    "as_uint64",
     "mix64",
     "random_bits64",
     "uniform01_float32",
     "uniform",
 ]
+
+
+@jitable
+def as_uint64(x):
+    """The bits of an int64 read as a uint64 (two's complement), in compiled code and in plain Python.
+
+    Parameters
+    ----------
+    x : int64
+        Any value, negative ones included.
+
+    Returns
+    -------
+    np.uint64
+        ``x mod 2**64``.
+    """
+    if x >= 0:
+        return np.uint64(x)
+    return np.uint64(x + np.int64(0x7FFFFFFFFFFFFFFF) + np.int64(1)) + np.uint64(0x8000000000000000)
 
 
 @jitable

@@ -176,7 +176,7 @@ class Initializer(abc.ABC):
     def _rule_args(self):
         """``(random, seed, low, width)`` for :func:`monolith_np._entry_rules.init_value`."""
 
-    def initialize(self, out, row_offset=0):
+    def initialize(self, out, row_offset=0, row_ids=None):
         """Fill ``out`` in place with initial embedding values.
 
         Parameters
@@ -187,6 +187,11 @@ class Initializer(abc.ABC):
         row_offset : int, default 0
             Table row of ``out[0]``: row ``r`` of ``out`` is initialised as table
             row ``row_offset + r``, ``0 <= row_offset < 2**64``.
+        row_ids : (rows,) int64 or uint64 array, optional
+            Instead of ``row_offset``: row ``r`` of ``out`` is initialised as
+            table row ``row_ids[r]`` (read as uint64). Embedding hash tables
+            pass their ids, so an entry's initial values depend on its id
+            alone, never on where or when it was stored.
 
         Returns
         -------
@@ -198,7 +203,8 @@ class Initializer(abc.ABC):
         TypeError
             If ``out`` is not a float32/float64 array or ``row_offset`` not an integer.
         ValueError
-            If ``out`` is not 2-D or ``row_offset`` is out of range.
+            If ``out`` is not 2-D, ``row_offset`` is out of range or
+            ``row_ids`` does not have one id per row.
         """
         xp = array_module(out=out)
         out = asarray(out, xp)
@@ -208,12 +214,18 @@ class Initializer(abc.ABC):
         if out.dtype == np.float32:
             low, width = np.float32(low), np.float32(width)
         low, width = np.float64(low), np.float64(width)
+        if row_ids is None:
+            row_ids = xp.empty(0, np.int64)
+        else:
+            row_ids = asarray(row_ids, xp)
+            check_array("row_ids", row_ids, dtypes=(np.int64, np.uint64), shape=(out.shape[0],))
+            row_ids = xp.ascontiguousarray(row_ids).view(np.int64)
         if out.size == 0:
             return out
         if xp is np:
-            run_cpu(rules.initialize_cpu, out.size, out, random, seed, row_offset, low, width)
+            run_cpu(rules.initialize_cpu, out.size, out, random, seed, row_offset, row_ids, low, width)
         else:
-            _gpu().initialize_gpu(out, random, seed, row_offset, low, width)
+            _gpu().initialize_gpu(out, random, seed, row_offset, row_ids, low, width)
         return out
 
     def __call__(self, num_rows, dim, row_offset=0, dtype=np.float32, like=None):

@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 init_value_dev = gpu_device(rules.init_value)
+init_row_base_dev = gpu_device(rules.init_row_base)
 fp32_to_fp16_bits_dev = gpu_device(rules.fp32_to_fp16_bits)
 fp16_to_fp32_bits_dev = gpu_device(rules.fp16_to_fp32_bits)
 fixed_r8_encode_dev = gpu_device(rules.fixed_r8_encode)
@@ -41,14 +42,15 @@ hash_net_backward_dev = gpu_device(rules.hash_net_backward)
 
 
 @gpu_kernel
-def _initialize_kernel(out, random, seed, row_offset, low, width):
-    """One thread per element of ``out`` (rows, dim); element ``i`` (row-major) has counter ``row_offset*dim + i``."""
+def _initialize_kernel(out, random, seed, row_offset, row_ids, low, width):
+    """One thread per element of ``out`` (rows, dim); row counters as ``init_row_base``."""
     dim = out.shape[1]
     n = out.shape[0] * dim
-    base = row_offset * np.uint64(dim)
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         r = i // dim
-        out[r, i - r * dim] = init_value_dev(random, seed, base + np.uint64(i), low, width)
+        c = i - r * dim
+        base = init_row_base_dev(row_offset, row_ids, r, np.uint64(dim))
+        out[r, c] = init_value_dev(random, seed, base + np.uint64(c), low, width)
 
 
 @gpu_kernel
@@ -107,7 +109,7 @@ def _hash_net_backward_kernel(num, grad, amplitude, scale, out):
         out[i] = hash_net_backward_dev(num[i], grad[i], amplitude, scale)
 
 
-def initialize_gpu(out, random, seed, row_offset, low, width):
+def initialize_gpu(out, random, seed, row_offset, row_ids, low, width):
     """Fill a (rows, dim) device array with an initializer's values.
 
     Parameters
@@ -118,10 +120,12 @@ def initialize_gpu(out, random, seed, row_offset, low, width):
         Uniform draws (True) or the constant ``low`` (False).
     seed, row_offset : np.uint64
         Stream seed and the table row of ``out[0]``.
+    row_ids : (rows,) int64 device array
+        Table row (id) of each row of ``out``; empty to use ``row_offset``.
     low, width : float64
         ``minval`` (or the constant) and ``maxval - minval``.
     """
-    launch(_initialize_kernel, out.shape[0] * out.shape[1], out, random, seed, row_offset, low, width)
+    launch(_initialize_kernel, out.shape[0] * out.shape[1], out, random, seed, row_offset, row_ids, low, width)
 
 
 def fp16_encode_gpu(bits, out):

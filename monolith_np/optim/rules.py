@@ -77,7 +77,7 @@ _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
 
 
-@jitable
+@jitable(inline=True)
 def _sqrt32(x):
     """float32 square root (a double sqrt rounded once is the correctly rounded float sqrt)."""
     return np.float32(math.sqrt(x))
@@ -88,14 +88,14 @@ def _sqrt32(x):
 # ---------------------------------------------------------------------------
 
 
-@jitable
+@jitable(inline=True)
 def sgd_update(w, g, lr):
     """SGD: ``w -= lr * g``."""
     for i in range(w.size):
         w[i] = w[i] - lr * g[i]
 
 
-@jitable
+@jitable(inline=True)
 def adagrad_update(w, g, norm, lr, weight_decay):
     """AdaGrad with coupled weight decay: ``u = g + wd*w; norm += u^2; w -= lr/sqrt(norm) * u``."""
     for i in range(w.size):
@@ -105,7 +105,7 @@ def adagrad_update(w, g, norm, lr, weight_decay):
         w[i] = w[i] - lr / _sqrt32(n) * u
 
 
-@jitable
+@jitable(inline=True)
 def dynamic_wd_adagrad_update(w, g, norm, lr, weight_decay, decouple):
     """AdaGrad, weight decay coupled (as :func:`adagrad_update`) or decoupled.
 
@@ -121,7 +121,7 @@ def dynamic_wd_adagrad_update(w, g, norm, lr, weight_decay, decouple):
         w[i] = w[i] - (lr / _sqrt32(n) * g[i] + decay * w[i])
 
 
-@jitable
+@jitable(inline=True)
 def _ftrl_accumulate(wi, gi, zero, norm, i, lr):
     """One FTRL accumulator step for element ``i``; returns the new ``norm[i]``."""
     n_old = norm[i]
@@ -132,7 +132,7 @@ def _ftrl_accumulate(wi, gi, zero, norm, i, lr):
     return n_new
 
 
-@jitable
+@jitable(inline=True)
 def ftrl_update(w, g, zero, norm, lr, beta, l1, l2):
     """FTRL-Proximal (McMahan et al. 2013) with textbook ``sign(z)`` l1 shrinkage."""
     for i in range(w.size):
@@ -145,7 +145,7 @@ def ftrl_update(w, g, zero, norm, lr, beta, l1, l2):
             w[i] = _ZERO
 
 
-@jitable
+@jitable(inline=True)
 def group_ftrl_update(w, g, zero, norm, lr, beta, l1, l2):
     """FTRL with group (row) sparsity: the whole row is zeroed when ``||z|| < l1``."""
     for i in range(w.size):
@@ -163,7 +163,7 @@ def group_ftrl_update(w, g, zero, norm, lr, beta, l1, l2):
         w[i] = lr * zero[i] * ratio / (beta + _sqrt32(norm[i]) + l2 * lr)
 
 
-@jitable
+@jitable(inline=True)
 def adadelta_update(w, g, accum, accum_update, lr, weight_decay, rho, epsilon):
     """Adadelta with a learning rate; ``epsilon`` inside both square roots."""
     one_minus_rho = _ONE - rho
@@ -176,7 +176,7 @@ def adadelta_update(w, g, accum, accum_update, lr, weight_decay, rho, epsilon):
         accum[i] = a
 
 
-@jitable
+@jitable(inline=True)
 def _adam_step_size(lr, beta1_power, beta2_power):
     """``fl(lr * sqrt_double(1 - b2^t) / (1 - b1^t))``, the ``1 - b^t`` in float32."""
     c2 = np.float64(_ONE - beta2_power[0])
@@ -184,7 +184,7 @@ def _adam_step_size(lr, beta1_power, beta2_power):
     return np.float32(np.float64(lr) * math.sqrt(c2) / c1)
 
 
-@jitable
+@jitable(inline=True)
 def _adam_moments(wi, gi, mi, vi, weight_decay, one_minus_b1, one_minus_b2):
     """Decayed gradient and the new first/second moments of one element."""
     u = gi + weight_decay * wi
@@ -193,7 +193,7 @@ def _adam_moments(wi, gi, mi, vi, weight_decay, one_minus_b1, one_minus_b2):
     return u, m_new, v_new
 
 
-@jitable
+@jitable(inline=True)
 def _adam_apply(wi, u, m_new, denom_sq, lr_t, beta1, one_minus_b1, epsilon, nesterov):
     """``w - N / (sqrt(denom_sq) + eps)`` in float32 with Adam's (Nesterov) numerator ``N``.
 
@@ -208,7 +208,7 @@ def _adam_apply(wi, u, m_new, denom_sq, lr_t, beta1, one_minus_b1, epsilon, nest
     return wi - num / (_sqrt32(denom_sq) + epsilon)
 
 
-@jitable
+@jitable(inline=True)
 def adam_update(w, g, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, weight_decay, nesterov):
     """Adam with per-row bias-correction powers (TF ``ApplyAdam`` convention)."""
     lr_t = _adam_step_size(lr, beta1_power, beta2_power)
@@ -223,7 +223,7 @@ def adam_update(w, g, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon,
     beta2_power[0] = beta2_power[0] * beta2
 
 
-@jitable
+@jitable(inline=True)
 def amsgrad_update(w, g, m, v, vhat, beta1_power, beta2_power, lr, beta1, beta2, epsilon, weight_decay, nesterov):
     """Amsgrad: Adam with ``vhat = max(vhat, v)`` in the denominator."""
     lr_t = _adam_step_size(lr, beta1_power, beta2_power)
@@ -242,7 +242,7 @@ def amsgrad_update(w, g, m, v, vhat, beta1_power, beta2_power, lr, beta1, beta2,
     beta2_power[0] = beta2_power[0] * beta2
 
 
-@jitable
+@jitable(inline=True)
 def momentum_update(w, g, n, lr, weight_decay, mu, nesterov):
     """Momentum (optionally Nesterov) on the velocity ``n``."""
     for i in range(w.size):
@@ -256,7 +256,7 @@ def momentum_update(w, g, n, lr, weight_decay, mu, nesterov):
             w[i] = w[i] + n_new
 
 
-@jitable
+@jitable(inline=True)
 def moving_average_update(w, g, mu):
     """Exponential moving average of the pushed values: ``w = mu*w + (1 - mu)*g``."""
     one_minus_mu = _ONE - mu
@@ -264,7 +264,7 @@ def moving_average_update(w, g, mu):
         w[i] = mu * w[i] + one_minus_mu * g[i]
 
 
-@jitable
+@jitable(inline=True)
 def _rmsprop_row(w, g, n, lr, weight_decay, mu, grad_scale):
     """RMSprop in double precision, ``n = mu*n + grad_scale*dx^2`` and a fixed +1 epsilon."""
     lr64 = np.float64(lr)
@@ -279,19 +279,19 @@ def _rmsprop_row(w, g, n, lr, weight_decay, mu, grad_scale):
         w[i] = np.float32(np.float64(w[i]) - step * dx)
 
 
-@jitable
+@jitable(inline=True)
 def rmsprop_update(w, g, n, lr, weight_decay, mu):
     """Monolith's hash-table RMSprop: ``n = mu*n + (1-mu)*dx^2; w -= lr/(sqrt(n)+1) * dx``."""
     _rmsprop_row(w, g, n, lr, weight_decay, mu, np.float64(_ONE) - np.float64(mu))
 
 
-@jitable
+@jitable(inline=True)
 def rmsprop_v2_update(w, g, n, lr, weight_decay, mu):
     """RMSprop v2: as :func:`rmsprop_update` without the ``(1 - mu)`` factor."""
     _rmsprop_row(w, g, n, lr, weight_decay, mu, np.float64(1.0))
 
 
-@jitable
+@jitable(inline=True)
 def group_adagrad_update(w, g, grad_square_sum, lr, beta, l2, weight_decay):
     """AdaGrad with group lasso: a row-wise accumulator of the largest squared gradient."""
     largest = _ZERO
@@ -316,21 +316,21 @@ def group_adagrad_update(w, g, grad_square_sum, lr, beta, l2, weight_decay):
         w[i] = factor * (g[i] + weight_decay * w[i] - w[i] / alpha)
 
 
-@jitable
+@jitable(inline=True)
 def batch_softmax_update(w, last_step, lr, step):
     """Item step-interval estimate: ``w = (1-lr)*w + lr*(step - last); last = step``."""
     w[0] = (_ONE - lr) * w[0] + lr * np.float32(step - last_step[0])
     last_step[0] = step
 
 
-@jitable
+@jitable(inline=True)
 def dc_gradient(g, w, latest, lambda_, out):
     """Delay-compensated gradient ``out = g + lambda*g*g*(w - latest)`` (left-to-right)."""
     for i in range(g.size):
         out[i] = g[i] + lambda_ * g[i] * g[i] * (w[i] - latest[i])
 
 
-@jitable
+@jitable(inline=True)
 def dc_compensate_at(w, g, S, r, hp, out):
     """Kernel form of :func:`dc_gradient` for row ``r``: ``latest = S[-1][r]``, ``lambda = hp[-1]``.
 
@@ -343,7 +343,7 @@ def dc_compensate_at(w, g, S, r, hp, out):
     dc_gradient(g, w, S[-1][r], np.float32(hp[hp.size - 1]), out)
 
 
-@jitable
+@jitable(inline=True)
 def stochastic_round_fp16(v, p):
     """Round float32 ``v`` to one of its float16 neighbours: up with probability ``frac``.
 
@@ -376,7 +376,7 @@ def stochastic_round_fp16(v, p):
     return result
 
 
-@jitable
+@jitable(inline=True)
 def stochastic_round_row(w, seed, step, r):
     """Stochastically round every element of row ``r`` to float16 (counter ``r*dim + i``)."""
     key = random_bits64(np.uint64(seed), np.uint64(step))
@@ -391,87 +391,87 @@ def stochastic_round_row(w, seed, step, r):
 # ---------------------------------------------------------------------------
 
 
-@jitable
+@jitable(inline=True)
 def sgd_at(w, g, S, r, lr, hp, step):
     """Entry of :func:`sgd_update` (no state, no hyperparameters)."""
     sgd_update(w, g, lr)
 
 
-@jitable
+@jitable(inline=True)
 def adagrad_at(w, g, S, r, lr, hp, step):
     """Entry of :func:`adagrad_update` (``hp``: weight_decay)."""
     adagrad_update(w, g, S[0][r], lr, np.float32(hp[0]))
 
 
-@jitable
+@jitable(inline=True)
 def dynamic_wd_adagrad_at(w, g, S, r, lr, hp, step):
     """Entry of :func:`dynamic_wd_adagrad_update` (``hp``: weight_decay, decouple)."""
     dynamic_wd_adagrad_update(w, g, S[0][r], lr, np.float32(hp[0]), hp[1] != 0.0)
 
 
-@jitable
+@jitable(inline=True)
 def ftrl_at(w, g, S, r, lr, hp, step):
     """Entry of :func:`ftrl_update` (``hp``: beta, l1, l2)."""
     ftrl_update(w, g, S[0][r], S[1][r], lr, np.float32(hp[0]), np.float32(hp[1]), np.float32(hp[2]))
 
 
-@jitable
+@jitable(inline=True)
 def group_ftrl_at(w, g, S, r, lr, hp, step):
     """Entry of :func:`group_ftrl_update` (``hp``: beta, l1, l2)."""
     group_ftrl_update(w, g, S[0][r], S[1][r], lr, np.float32(hp[0]), np.float32(hp[1]), np.float32(hp[2]))
 
 
-@jitable
+@jitable(inline=True)
 def adadelta_at(w, g, S, r, lr, hp, step):
     """Entry of :func:`adadelta_update` (``hp``: weight_decay, averaging_ratio, epsilon)."""
     adadelta_update(w, g, S[0][r], S[1][r], lr, np.float32(hp[0]), np.float32(hp[1]), np.float32(hp[2]))
 
 
-@jitable
+@jitable(inline=True)
 def adam_at(w, g, S, r, lr, hp, step):
     """Entry of :func:`adam_update` (``hp``: beta1, beta2, epsilon, weight_decay, nesterov)."""
     adam_update(w, g, S[0][r], S[1][r], S[2][r:r + 1], S[3][r:r + 1], lr, np.float32(hp[0]),
                 np.float32(hp[1]), np.float32(hp[2]), np.float32(hp[3]), hp[4] != 0.0)
 
 
-@jitable
+@jitable(inline=True)
 def amsgrad_at(w, g, S, r, lr, hp, step):
     """Entry of :func:`amsgrad_update` (``hp``: beta1, beta2, epsilon, weight_decay, nesterov)."""
     amsgrad_update(w, g, S[0][r], S[1][r], S[2][r], S[3][r:r + 1], S[4][r:r + 1], lr, np.float32(hp[0]),
                    np.float32(hp[1]), np.float32(hp[2]), np.float32(hp[3]), hp[4] != 0.0)
 
 
-@jitable
+@jitable(inline=True)
 def momentum_at(w, g, S, r, lr, hp, step):
     """Entry of :func:`momentum_update` (``hp``: weight_decay, momentum, nesterov)."""
     momentum_update(w, g, S[0][r], lr, np.float32(hp[0]), np.float32(hp[1]), hp[2] != 0.0)
 
 
-@jitable
+@jitable(inline=True)
 def moving_average_at(w, g, S, r, lr, hp, step):
     """Entry of :func:`moving_average_update` (``hp``: momentum; ``lr`` unused)."""
     moving_average_update(w, g, np.float32(hp[0]))
 
 
-@jitable
+@jitable(inline=True)
 def rmsprop_at(w, g, S, r, lr, hp, step):
     """Entry of :func:`rmsprop_update` (``hp``: weight_decay, momentum)."""
     rmsprop_update(w, g, S[0][r], lr, np.float32(hp[0]), np.float32(hp[1]))
 
 
-@jitable
+@jitable(inline=True)
 def rmsprop_v2_at(w, g, S, r, lr, hp, step):
     """Entry of :func:`rmsprop_v2_update` (``hp``: weight_decay, momentum)."""
     rmsprop_v2_update(w, g, S[0][r], lr, np.float32(hp[0]), np.float32(hp[1]))
 
 
-@jitable
+@jitable(inline=True)
 def group_adagrad_at(w, g, S, r, lr, hp, step):
     """Entry of :func:`group_adagrad_update` (``hp``: beta, l2, weight_decay)."""
     group_adagrad_update(w, g, S[0][r:r + 1], lr, np.float32(hp[0]), np.float32(hp[1]), np.float32(hp[2]))
 
 
-@jitable
+@jitable(inline=True)
 def batch_softmax_at(w, g, S, r, lr, hp, step):
     """Entry of :func:`batch_softmax_update` (the gradient is ignored)."""
     batch_softmax_update(w, S[0][r:r + 1], lr, step)

@@ -43,9 +43,10 @@ from numba import prange
 
 from .. import _config
 from .._compile import cpu_jit, jitable
+from .._random import as_uint64
 from .rules import dc_compensate_at, stochastic_round_row
 
-__all__ = ["cpu_kernels", "partition_rows", "bucket_count", "SparseScratch"]
+__all__ = ["cpu_kernels", "partition_rows", "bucket_count", "bucket_of", "SparseScratch"]
 
 
 # ---------------------------------------------------------------------------
@@ -54,9 +55,9 @@ __all__ = ["cpu_kernels", "partition_rows", "bucket_count", "SparseScratch"]
 
 
 @jitable
-def _bucket_of(r, buckets):
-    """Bucket of row id ``r`` among ``buckets`` (top 32 bits of a Fibonacci hash, scaled)."""
-    h = (np.uint64(r) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+def bucket_of(r, buckets):
+    """Bucket of id ``r`` (any int64) among ``buckets`` (top 32 bits of a Fibonacci hash, scaled)."""
+    h = (as_uint64(r) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
     return np.int64((h * np.uint64(buckets)) >> np.uint64(32))
 
 
@@ -67,7 +68,7 @@ def _partition(rows, buckets, chunks, order, starts):
     counts = np.zeros((chunks, buckets), np.int64)
     for c in prange(chunks):
         for i in range(c * n // chunks, (c + 1) * n // chunks):
-            counts[c, _bucket_of(rows[i], buckets)] += 1
+            counts[c, bucket_of(rows[i], buckets)] += 1
     pos = 0
     for b in range(buckets):
         starts[b] = pos
@@ -78,7 +79,7 @@ def _partition(rows, buckets, chunks, order, starts):
     starts[buckets] = pos
     for c in prange(chunks):
         for i in range(c * n // chunks, (c + 1) * n // chunks):
-            b = _bucket_of(rows[i], buckets)
+            b = bucket_of(rows[i], buckets)
             order[counts[c, b]] = i
             counts[c, b] += 1
 

@@ -39,6 +39,9 @@ def host(a):
     return a.copy_to_host() if REAL_GPU else a
 
 
+_NO_IDS = np.empty(0, np.int64)
+
+
 @pytest.fixture(autouse=True)
 def _few_blocks(monkeypatch):
     """Fewer threads than elements, so the grid-stride loops take several turns."""
@@ -57,7 +60,17 @@ def test_random_uniform_initialize_matches_cpu_bit_for_bit(row_offset):
     want = init(7, 5, row_offset=row_offset)
     out = device(np.zeros((7, 5), np.float32))
     random, seed, low, width = init._rule_args()
-    gpu.initialize_gpu(out, random, seed, np.uint64(row_offset), np.float64(low), np.float64(width))
+    gpu.initialize_gpu(out, random, seed, np.uint64(row_offset), _NO_IDS, np.float64(low), np.float64(width))
+    assert np.array_equal(host(out), want)
+
+
+def test_random_uniform_initialize_by_row_ids_matches_cpu():
+    init = RandomUniformInitializer(-1.0, 1.0, seed=5)
+    ids = np.array([0, -1, 2**63 - 1, -(2**63), 7], np.int64)
+    want = init.initialize(np.zeros((5, 3), np.float32), row_ids=ids)
+    out = device(np.zeros((5, 3), np.float32))
+    random, seed, low, width = init._rule_args()
+    gpu.initialize_gpu(out, random, seed, np.uint64(0), device(ids), np.float64(low), np.float64(width))
     assert np.array_equal(host(out), want)
 
 
@@ -65,12 +78,12 @@ def test_initialize_column_block_and_constants():
     init = RandomUniformInitializer(seed=9)
     random, seed, low, width = init._rule_args()
     block = device(np.zeros((6, 3), np.float32))  # a column block has its own width for counters
-    gpu.initialize_gpu(block, random, seed, np.uint64(0), np.float64(low), np.float64(width))
+    gpu.initialize_gpu(block, random, seed, np.uint64(0), _NO_IDS, np.float64(low), np.float64(width))
     assert np.array_equal(host(block), init(6, 3))
     c = ConstantsInitializer(0.1)
     out = device(np.zeros((3, 4), np.float32))
     random, seed, low, width = c._rule_args()
-    gpu.initialize_gpu(out, random, seed, np.uint64(0), np.float64(low), np.float64(width))
+    gpu.initialize_gpu(out, random, seed, np.uint64(0), _NO_IDS, np.float64(low), np.float64(width))
     assert np.array_equal(host(out), c(3, 4))
 
 

@@ -151,3 +151,24 @@ def test_initializer_from_config_round_trips():
         initializer_from_config(InitializerConfig())
     with pytest.raises(TypeError, match="config must be an InitializerConfig, got str"):
         initializer_from_config("zeros")
+
+
+def test_row_ids_give_each_id_the_values_of_that_table_row():
+    init = RandomUniformInitializer(-1.0, 1.0, seed=11)
+    ids = np.array([3, 0, 9, 3], np.int64)
+    got = init.initialize(np.zeros((4, 5), np.float32), row_ids=ids)
+    table = init(10, 5)
+    assert np.array_equal(got, table[ids])
+    # Negative ids are read as uint64, the same bits as the uint64 id.
+    neg = init.initialize(np.zeros((1, 5), np.float32), row_ids=np.array([-2], np.int64))
+    assert np.array_equal(neg, init.initialize(np.zeros((1, 5), np.float32),
+                                               row_ids=np.array([2**64 - 2], np.uint64)))
+    assert np.array_equal(neg, init(1, 5, row_offset=2**64 - 2))
+
+
+def test_row_ids_must_match_the_rows():
+    init = RandomUniformInitializer(seed=1)
+    with pytest.raises(ValueError, match="row_ids"):
+        init.initialize(np.zeros((2, 3), np.float32), row_ids=np.array([1], np.int64))
+    with pytest.raises(TypeError, match="row_ids"):
+        init.initialize(np.zeros((2, 3), np.float32), row_ids=np.array([1.0, 2.0]))
