@@ -5,7 +5,8 @@ Learning-rate schedules (:mod:`monolith_np.schedules`), gumbel top-k sampling
 merging (:mod:`monolith_np.ragged`), and Monolith-wire-compatible protobuf
 configs (:mod:`monolith_np.proto`); embedding-table and dense optimizers and
 gradient clipping (:mod:`monolith_np.optim`); initializers, compressors and
-entry configs with Monolith's ``entry.py`` names (:mod:`monolith_np.entry`). Every array function takes numpy arrays
+entry configs with Monolith's ``entry.py`` names (:mod:`monolith_np.entry`); embedding hash
+tables with occurrence filters and checkpoints (:mod:`monolith_np.table`). Every array function takes numpy arrays
 (Numba CPU kernels) or CUDA arrays such as CuPy's (numba.cuda kernels compiled
 from the same rules) and returns the same kind it was given.
 
@@ -15,7 +16,7 @@ Importing this package never imports CuPy, PyTorch, TensorFlow or numba.cuda.
 # ``optim`` before ``entry``: optim.segments builds on entry, and entry
 # re-exports the optimizer classes of optim.optimizers (as Monolith's entry.py does).
 from . import optim  # isort: skip
-from . import entry, proto, ragged, sampling, schedules
+from . import entry, proto, ragged, sampling, schedules, table
 from ._backend import array_module, is_cuda_array
 from ._version import __version__
 from .ragged import *  # noqa: F401,F403
@@ -31,6 +32,7 @@ __all__ = [
     "ragged",
     "sampling",
     "schedules",
+    "table",
     *schedules.__all__,
     *sampling.__all__,
     *ragged.__all__,

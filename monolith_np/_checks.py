@@ -153,3 +153,26 @@ def check_choice(name, value, choices):
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
     return value
+
+
+def check_seed(seed):
+    """Validate a generator seed, drawing a fresh one from the OS for ``None``.
+
+    Parameters
+    ----------
+    seed : int or None
+        ``0 <= seed < 2**64``, or ``None``.
+
+    Returns
+    -------
+    np.uint64
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``seed`` is not an integer in range.
+    """
+    seed = check_number("seed", seed, integer=True, low=0, high=2**64 - 1, allow_none=True)
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0])
+    return np.uint64(seed)

@@ -25,7 +25,7 @@ import numpy as np
 from numba import prange
 
 from ._backend import array_module, asarray
-from ._checks import check_array, check_number
+from ._checks import check_array, check_number, check_seed
 from ._compile import cpu_jit, jitable
 from ._random import uniform
 
@@ -265,13 +265,6 @@ def _check_w(w):
     return xp, w
 
 
-def _check_seed(seed):
-    seed = check_number("seed", seed, integer=True, low=0, high=2**64 - 1, allow_none=True)
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0])
-    return np.uint64(seed)
-
-
 def _check_k_t(k, t):
     k = check_number("k", k, integer=True, low=1)
     t = check_number("t", t, low=0.0, low_open=True)
@@ -379,7 +372,7 @@ def gumbel_keys(w, seed=None):
     True
     """
     xp, w = _check_w(w)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     flat = xp.ascontiguousarray(w).reshape(-1)
     out = xp.empty_like(flat)
     eps = flat.dtype.type(EPSILON)
@@ -526,5 +519,5 @@ def sample_subset(w, k, t=0.1, seed=None):
     """
     xp, w = _check_w(w)
     k, t = _check_k_t(k, t)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     return _relaxed_topk_batch(xp, w, k, t, False, seed)

@@ -23,6 +23,8 @@ PUBLIC_MODULES = (
     "monolith_np.optim",
     "monolith_np.optim.dense",
     "monolith_np.entry",
+    "monolith_np.table",
+    "monolith_np.table.filters",
 )
 
 

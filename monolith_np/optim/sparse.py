@@ -46,7 +46,8 @@ from .._compile import cpu_jit, jitable
 from .._random import as_uint64
 from .rules import dc_compensate_at, stochastic_round_row
 
-__all__ = ["cpu_kernels", "partition_rows", "bucket_count", "bucket_of", "SparseScratch"]
+__all__ = ["cpu_kernels", "partition_rows", "bucket_count", "bucket_of", "scratch_slot", "scratch_starts",
+           "SparseScratch"]
 
 
 # ---------------------------------------------------------------------------
@@ -59,6 +60,36 @@ def bucket_of(r, buckets):
     """Bucket of id ``r`` (any int64) among ``buckets`` (top 32 bits of a Fibonacci hash, scaled)."""
     h = (as_uint64(r) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
     return np.int64((h * np.uint64(buckets)) >> np.uint64(32))
+
+
+@jitable
+def scratch_slot(keys, vals, lo, mask, key):
+    """Slot of ``key`` in a scratch hash region, or the empty slot where it belongs.
+
+    The region is ``keys``/``vals[lo:lo + mask + 1]`` (``mask + 1`` a power
+    of two, load at most 1/2); a slot is empty while its ``vals`` entry is
+    -1, so any int64 key fits. Linear probing from a Fibonacci hash.
+    """
+    pos = np.int64((as_uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(17)) & mask
+    while vals[lo + pos] != -1 and keys[lo + pos] != key:
+        pos = (pos + 1) & mask
+    return lo + pos
+
+
+def scratch_starts(sizes):
+    """Offsets of one scratch hash region per bucket: ``2 * size`` rounded up to a power of two (>= 16).
+
+    Parameters
+    ----------
+    sizes : (buckets,) int64 array
+        Keys each bucket may insert.
+
+    Returns
+    -------
+    (buckets + 1,) int64 array
+    """
+    caps = np.left_shift(1, np.maximum(4, np.ceil(np.log2(np.maximum(2 * sizes, 1))).astype(np.int64)))
+    return np.concatenate(([0], np.cumsum(caps))).astype(np.int64)
 
 
 @cpu_jit(parallel=True)
@@ -137,8 +168,8 @@ class SparseScratch:
     ``uniq`` holds each slot's row id and ``acc`` its gradient row: the first
     occurrence's row, to which later occurrences are added in order.
     Slots of bucket ``b`` are numbered from ``starts[b]``. ``slot`` is the
-    dense id → slot map (all -1) or empty; then ``keys``/``vals`` are the hash
-    regions (``hstarts``: ``buckets + 1`` power-of-two aligned offsets).
+    dense id → slot map (all -1) or empty; then ``keys``/``vals`` are the
+    :func:`scratch_slot` hash regions (``hstarts`` from :func:`scratch_starts`).
     """
 
     __slots__ = ("uniq", "acc", "slot", "keys", "vals", "hstarts")
@@ -147,11 +178,7 @@ class SparseScratch:
         self.uniq, self.acc = _reusable_buffers(n, dim)
         self.slot = slot
         sizes = np.diff(starts)
-        if slot.size:
-            self.hstarts = np.zeros(starts.size, np.int64)
-        else:
-            caps = np.left_shift(1, np.maximum(4, np.ceil(np.log2(np.maximum(2 * sizes, 1))).astype(np.int64)))
-            self.hstarts = np.concatenate(([0], np.cumsum(caps))).astype(np.int64)
+        self.hstarts = np.zeros(starts.size, np.int64) if slot.size else scratch_starts(sizes)
         self.keys = np.empty(int(self.hstarts[-1]), np.int64)
         self.vals = np.empty(int(self.hstarts[-1]), np.int32)
 
@@ -244,10 +271,10 @@ def cpu_kernels(entry, rounding=False, dc=False):
         for b in prange(buckets):
             lo = starts[b]
             hlo = hstarts[b]
-            mask = np.uint64(hstarts[b + 1] - hlo - 1)
+            mask = hstarts[b + 1] - hlo - 1
             if not dense_map:
                 for p in range(hlo, hstarts[b + 1]):
-                    keys[p] = -1
+                    vals[p] = -1
             nu = lo
             for p in range(lo, starts[b + 1]):
                 i = p if identity else order[p]
@@ -257,16 +284,11 @@ def cpu_kernels(entry, rounding=False, dc=False):
                     if s < 0:
                         slot[r] = nu
                 else:
-                    h = (np.uint64(r) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(17)
-                    pos = np.int64(h & mask)
-                    while keys[hlo + pos] != -1 and keys[hlo + pos] != r:
-                        pos = np.int64((np.uint64(pos) + np.uint64(1)) & mask)
-                    if keys[hlo + pos] == -1:
-                        keys[hlo + pos] = r
-                        vals[hlo + pos] = nu
-                        s = -1
-                    else:
-                        s = vals[hlo + pos]
+                    q = scratch_slot(keys, vals, hlo, mask, r)
+                    s = vals[q]
+                    if s < 0:
+                        keys[q] = r
+                        vals[q] = nu
                 src = grads[i]
                 if s < 0:
                     uniq[nu] = r

@@ -1,0 +1,1004 @@
+"""Occurrence filters: admit a new id into an embedding table once it has been seen often enough.
+
+A filter answers, for a batch of ids that are about to create table entries
+(gradients, assignments), which of them must be dropped because the id has
+not yet been seen ``threshold`` times. Thresholds are per slot
+(:class:`SlotOccurrenceThreshold`, ``slot = (id >> 48) & 0x7FFF``), as in
+Monolith's ``SlotOccurrenceThresholdConfig``.
+
+Filters (Monolith's ``runtime/hash_filter`` and ``hash_filter_ops.py``):
+
+* :class:`HashFilter` -- a counting filter of bounded capacity, never cleared;
+* :class:`SlidingHashFilter` -- a ring of counting generations that forgets
+  ids not seen for a while (the default, ``FilterType.SLIDING_HASH_FILTER``);
+* :class:`ProbabilisticFilter` -- admits a new id at random with a probability
+  that grows with its count in the batch;
+* :class:`DummyFilter` -- never filters.
+
+Decision rule of the counting filters (SEMANTICS E.3): an occurrence with
+threshold ``<= 0`` is never filtered and not counted; otherwise
+``prev = add(id, count)`` (the count before this occurrence) and the
+occurrence is filtered iff ``prev < threshold``. An id is thus admitted at its
+``(threshold + 1)``-th occurrence. A batch is processed **in order**: an id
+that appears twice in one batch is counted twice and its second occurrence
+sees the first one's count.
+
+Unlike Monolith, the counting filters store every id's full 64 bits and a
+32-bit count (saturating at ``2**32 - 1``) in open-addressing tables, so there
+are no false positives and every threshold works; see ``docs/filters.md`` for
+the list of differences and their reasons.
+
+The probe/add logic is written once as plain rules (``_probe``, ``_older_count``,
+``filter_add_batch``, ``filter_get_batch``, ``probabilistic_admit``) over arrays
+and compiled for the CPU by the ``*_cpu`` drivers below; a CUDA driver can
+compile the same rules.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from .. import proto
+from .._checks import check_array, check_choice, check_number, check_seed
+from .._compile import cpu_jit, jitable, run_cpu
+from .._random import mix64, uniform01_float32
+
+__all__ = [
+    "HASH_FILTER_CAPACITY",
+    "HASH_FILTER_SPLIT_NUM",
+    "MAX_COUNT",
+    "MAX_SLOT_NUMBER",
+    "FilterType",
+    "SlotOccurrenceThreshold",
+    "Filter",
+    "HashFilter",
+    "SlidingHashFilter",
+    "ProbabilisticFilter",
+    "DummyFilter",
+    "create_hash_filter",
+    "create_probabilistic_filter",
+    "create_dummy_hash_filter",
+    "create_hash_filters",
+]
+
+HASH_FILTER_CAPACITY = 300_000_000
+"""Default capacity of :class:`SlidingHashFilter` (Monolith's ``HASH_FILTER_CAPACITY``)."""
+
+HASH_FILTER_SPLIT_NUM = 7
+"""Default generation count of :class:`SlidingHashFilter` (Monolith's ``HASH_FILTER_SPLIT_NUM``)."""
+
+MAX_COUNT = 2**32 - 1
+"""Largest stored count; counts saturate here (Monolith: 15)."""
+
+MAX_SLOT_NUMBER = 1 << 15
+"""Number of slots: ``slot(id) = (id >> 48) & 0x7FFF`` (SEMANTICS section 0)."""
+
+_STATE_VERSION = 1
+
+
+class FilterType:
+    """Filter kinds accepted by :func:`create_hash_filters` (Monolith's ``FilterType``)."""
+
+    SLIDING_HASH_FILTER = "sliding_hash_filter"
+    PROBABILISTIC_FILTER = "probabilistic_filter"
+    NO_FILTER = "no_filter"
+
+
+# ---------------------------------------------------------------------------
+# Rules: plain functions over array views, compiled by the drivers below.
+# Keys are uint64 bit patterns of the int64 ids; ``used`` marks occupied cells,
+# so every id (0, -1, INT64_MIN, ...) is a valid key.
+# ---------------------------------------------------------------------------
+
+
+@jitable
+def _home(key, size):
+    """Return the first cell probed for ``key`` (uint64) in a table of ``size`` cells."""
+    return np.int64(mix64(key) % np.uint64(size))
+
+
+@jitable
+def _probe(keys, used, g, key, start):
+    """Linear probing from ``start`` over generation ``g`` of ``keys``/``used`` (2-D).
+
+    Returns the cell holding ``key`` or, failing that, the first empty cell on
+    the way; ``-1`` when every cell holds another key. At most ``size`` cells
+    are visited, so the search always ends.
+    """
+    size = keys.shape[1]
+    i = start
+    for _ in range(size):
+        if not used[g, i] or keys[g, i] == key:
+            return i
+        i += 1
+        if i == size:
+            i = 0
+    return -1
+
+
+@jitable
+def _saturating_add(old, count):
+    """Return ``min(old + count, MAX_COUNT)`` for int64 ``0 <= old, count <= MAX_COUNT``."""
+    total = old + count
+    return total if total < MAX_COUNT else MAX_COUNT
+
+
+@jitable
+def _older_count(keys, counts, used, elements, head, key, start):
+    """Count of ``key`` in the newest non-head generation that holds it (0 if none).
+
+    Generations are visited from ``head - 1`` backwards around the ring; empty
+    generations are skipped.
+    """
+    num_gens = keys.shape[0]
+    for back in range(1, num_gens):
+        g = head - back
+        if g < 0:
+            g += num_gens
+        if elements[g] > 0:
+            i = _probe(keys, used, g, key, start)
+            if i >= 0 and used[g, i]:
+                return np.int64(counts[g, i])
+    return np.int64(0)
+
+
+@jitable
+def _clear_generation(used, elements, g):
+    """Mark every cell of generation ``g`` empty."""
+    for i in range(used.shape[1]):
+        used[g, i] = False
+    elements[g] = 0
+
+
+@jitable
+def filter_add_batch(keys, counts, used, elements, state, ids, add_counts, skip, insert_limit, advance_limit,
+                     prev):
+    """Add ``add_counts[j]`` occurrences of ``ids[j]``, in order, to a ring of counting generations (rule).
+
+    The loop over the batch is part of the rule: the per-id logic runs inline,
+    since an out-of-line call per id costs reference-count traffic on its array
+    arguments (about 100 ns on the CPU).
+
+    Parameters
+    ----------
+    keys : (G, size) uint64 array
+        Stored ids, one row per generation.
+    counts : (G, size) uint32 array
+        Stored counts.
+    used : (G, size) bool array
+        Occupied cells.
+    elements : (G,) int64 array
+        Occupied cells per generation.
+    state : (2,) int64 array
+        ``[head, failure_count]``, updated in place.
+    ids : (n,) uint64 array
+        The ids' bit patterns.
+    add_counts : (n,) int64 array
+        Occurrences to add, ``0 <= add_counts[j] <= MAX_COUNT``.
+    skip : (n,) bool array
+        Positions neither counted nor looked up.
+    insert_limit : int64
+        A generation holding this many ids takes no new id: the add fails
+        (failure count + 1) and reports ``MAX_COUNT``.
+    advance_limit : int64
+        After a new id makes the head hold this many ids, the head moves to the
+        next generation, which is cleared.
+    prev : (n,) int64 array
+        Output: each id's count before its add (``-1`` where skipped).
+    """
+    size = keys.shape[1]
+    for j in range(ids.shape[0]):
+        if skip[j]:
+            prev[j] = -1
+            continue
+        key = ids[j]
+        head = state[0]
+        start = _home(key, size)
+        i = _probe(keys, used, head, key, start)
+        if i >= 0 and used[head, i]:
+            old = np.int64(counts[head, i])
+        elif i < 0 or elements[head] >= insert_limit:
+            state[1] += 1
+            prev[j] = MAX_COUNT
+            continue
+        else:
+            old = _older_count(keys, counts, used, elements, head, key, start) if keys.shape[0] > 1 else 0
+            keys[head, i] = key
+            used[head, i] = True
+            elements[head] += 1
+        counts[head, i] = np.uint32(_saturating_add(old, add_counts[j]))
+        prev[j] = old
+        if elements[head] >= advance_limit:
+            state[0] = head + 1 if head + 1 < keys.shape[0] else 0
+            _clear_generation(used, elements, state[0])
+
+
+@jitable
+def filter_get_batch(keys, counts, used, elements, head, ids, out):
+    """``out[j]`` = count of ``ids[j]``: the head's, else the newest older generation's, else 0 (rule)."""
+    for j in range(ids.shape[0]):
+        start = _home(ids[j], keys.shape[1])
+        i = _probe(keys, used, head, ids[j], start)
+        if i >= 0 and used[head, i]:
+            out[j] = counts[head, i]
+        else:
+            out[j] = _older_count(keys, counts, used, elements, head, ids[j], start)
+
+
+@jitable
+def probabilistic_admit(u, count, threshold, equal_probability):
+    """Whether a uniform draw ``u`` in ``[0, 1)`` admits an id (rule; ``threshold > 0``).
+
+    The admission probability is ``min(1, count / threshold)``, or
+    ``1 - 0.05 ** (count / threshold)`` with ``equal_probability`` (float64).
+    """
+    ratio = np.float64(count) / np.float64(threshold)
+    p = 1.0 - 0.05**ratio if equal_probability else ratio
+    return u < p
+
+
+# ---------------------------------------------------------------------------
+# CPU drivers.
+# ---------------------------------------------------------------------------
+
+
+_filter_add_batch_cpu = cpu_jit(filter_add_batch)
+_filter_get_batch_cpu = cpu_jit(filter_get_batch)
+
+
+@cpu_jit(parallel=True)
+def _probabilistic_batch_cpu(seed, offset, add_counts, thresholds, consider, equal_probability, filtered):
+    """One element per iteration: draw ``u(seed, offset + j)`` and write ``filtered[j]``."""
+    for j in prange(add_counts.shape[0]):
+        if consider[j]:
+            u = np.float64(uniform01_float32(seed, offset + np.uint64(j)))
+            filtered[j] = not probabilistic_admit(u, add_counts[j], thresholds[j], equal_probability)
+        else:
+            filtered[j] = False
+
+
+# ---------------------------------------------------------------------------
+# Thresholds.
+# ---------------------------------------------------------------------------
+
+
+def _slots(ids):
+    """``(id >> 48) & 0x7FFF`` for int64 or uint64 ids (the mask makes the shift kind irrelevant)."""
+    return (ids.view(np.int64) >> 48) & (MAX_SLOT_NUMBER - 1)
+
+
+class SlotOccurrenceThreshold:
+    """Per-slot occurrence thresholds, the array form of ``SlotOccurrenceThresholdConfig``.
+
+    Holds one threshold for each of the ``2**15`` slots, so looking up a batch is
+    one gather: ``table[(ids >> 48) & 0x7FFF]``.
+
+    Parameters
+    ----------
+    slot_occurrence_thresholds : dict of int to int, optional
+        Thresholds overriding the default for some slots; slots in
+        ``[0, 2**15)``, thresholds in ``[0, 2**32 - 1]``.
+    default_occurrence_threshold : int, default 0
+        Threshold of every other slot; 0 means no filtering.
+
+    Raises
+    ------
+    TypeError
+        If a slot or threshold is not an integer.
+    ValueError
+        If a slot or threshold is out of range.
+
+    Notes
+    -----
+    Monolith keeps the thresholds as C ``int``, so a configured ``uint32``
+    threshold ``>= 2**31`` wraps negative and disables filtering for its slot;
+    here every ``uint32`` threshold is kept as is.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = SlotOccurrenceThreshold({1: 5}, default_occurrence_threshold=2)
+    >>> t.thresholds(np.array([7, (1 << 48) | 7], dtype=np.int64))
+    array([2, 5])
+    """
+
+    def __init__(self, slot_occurrence_thresholds=None, default_occurrence_threshold=0):
+        default = check_number("default_occurrence_threshold", default_occurrence_threshold, integer=True,
+                               low=0, high=MAX_COUNT)
+        self._table = np.full(MAX_SLOT_NUMBER, default, dtype=np.int64)
+        self.default_occurrence_threshold = default
+        self.slot_occurrence_thresholds = {}
+        for slot, threshold in dict(slot_occurrence_thresholds or {}).items():
+            slot = check_number("slot", slot, integer=True, low=0, high=MAX_SLOT_NUMBER - 1)
+            threshold = check_number(f"occurrence_threshold of slot {slot}", threshold, integer=True, low=0,
+                                     high=MAX_COUNT)
+            self._table[slot] = threshold
+            self.slot_occurrence_thresholds[slot] = threshold
+
+    @classmethod
+    def from_config(cls, config):
+        """Build thresholds from a config in any of its usual forms.
+
+        Parameters
+        ----------
+        config : bytes, SlotOccurrenceThresholdConfig, dict, SlotOccurrenceThreshold or None
+            A serialized or parsed ``SlotOccurrenceThresholdConfig`` (the
+            original ops take the serialized bytes; ``b""`` is the all-zero
+            default), a ``{slot: threshold}`` dict (default 0), an existing
+            instance (returned as is) or ``None`` (no filtering).
+
+        Returns
+        -------
+        SlotOccurrenceThreshold
+            The thresholds.
+
+        Raises
+        ------
+        TypeError
+            If ``config`` has none of these types.
+        ValueError
+            If a slot or threshold is out of range.
+        """
+        if isinstance(config, cls):
+            return config
+        if config is None:
+            return cls()
+        if isinstance(config, dict):
+            return cls(config)
+        if isinstance(config, (bytes, bytearray)):
+            config = proto.SlotOccurrenceThresholdConfig.FromString(bytes(config))
+        if not isinstance(config, proto.SlotOccurrenceThresholdConfig):
+            raise TypeError("config must be bytes, a SlotOccurrenceThresholdConfig, a dict or None, "
+                            f"got {type(config).__name__}")
+        return cls({s.slot: s.occurrence_threshold for s in config.slot_occurrence_thresholds},
+                   config.default_occurrence_threshold)
+
+    def to_config(self):
+        """Return the equivalent ``SlotOccurrenceThresholdConfig`` message.
+
+        Returns
+        -------
+        monolith_np.proto.SlotOccurrenceThresholdConfig
+            Per-slot entries in slot order, then the default.
+        """
+        config = proto.SlotOccurrenceThresholdConfig(default_occurrence_threshold=self.default_occurrence_threshold)
+        for slot in sorted(self.slot_occurrence_thresholds):
+            config.slot_occurrence_thresholds.add(slot=slot, occurrence_threshold=self.slot_occurrence_thresholds[slot])
+        return config
+
+    def thresholds(self, ids):
+        """Return the threshold of each id's slot.
+
+        Parameters
+        ----------
+        ids : (n,) int64 or uint64 numpy array
+            The ids.
+
+        Returns
+        -------
+        (n,) int64 numpy array
+            ``threshold[slot(ids)]``.
+
+        Raises
+        ------
+        TypeError
+            If ``ids`` is not an int64/uint64 numpy array.
+        ValueError
+            If ``ids`` is not 1-D.
+        """
+        return self._table[_slots(_check_ids(ids))]
+
+
+# ---------------------------------------------------------------------------
+# Argument checks shared by the filters.
+# ---------------------------------------------------------------------------
+
+
+def _check_host(name, x):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array (the filters run on the CPU), got {type(x).__name__}")
+    return x
+
+
+def _check_ids(ids):
+    check_array("ids", _check_host("ids", ids), ndim=1, dtypes=(np.int64, np.uint64))
+    return np.ascontiguousarray(ids).view(np.uint64)
+
+
+def _check_counts(counts, n):
+    check_array("counts", _check_host("counts", counts), ndim=1, dtype_kinds="iu", shape=(n,))
+    if n and counts.min() < 0:
+        raise ValueError(f"counts must be >= 0, got {counts.min()}")
+    if n and counts.max() > MAX_COUNT:
+        counts = np.minimum(counts, MAX_COUNT)
+    return np.ascontiguousarray(counts, dtype=np.int64)
+
+
+def _check_thresholds(thresholds, n):
+    if isinstance(thresholds, np.ndarray):
+        check_array("thresholds", thresholds, ndim=1, dtype_kinds="iu", shape=(n,))
+        if n and thresholds.max() > MAX_COUNT:
+            raise ValueError(f"thresholds must be <= {MAX_COUNT} (counts saturate there), got {thresholds.max()}")
+        return np.ascontiguousarray(thresholds, dtype=np.int64)
+    value = check_number("thresholds", thresholds, integer=True, high=MAX_COUNT)
+    return np.full(n, value, dtype=np.int64)
+
+
+def _check_in_table(in_table, n):
+    if in_table is None:
+        return None
+    return check_array("in_table", _check_host("in_table", in_table), ndim=1, dtypes=(np.bool_,), shape=(n,))
+
+
+def _check_state(state, name, expected):
+    if name not in state:
+        raise ValueError(f"state must have key {name!r}, got keys {sorted(state)}")
+    value = state[name]
+    if isinstance(expected, np.ndarray):
+        if not isinstance(value, np.ndarray) or value.dtype != expected.dtype or value.shape != expected.shape:
+            got = f"{value.dtype} {value.shape}" if isinstance(value, np.ndarray) else type(value).__name__
+            raise ValueError(f"state[{name!r}] must be a {expected.dtype} array of shape {expected.shape}, got {got}")
+    elif value != expected:
+        raise ValueError(f"state[{name!r}] must be {expected!r} (this filter's), got {value!r}")
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Filters.
+# ---------------------------------------------------------------------------
+
+
+class Filter:
+    """Base class of the occurrence filters: the batched decision API and thresholds.
+
+    Parameters
+    ----------
+    config : bytes, SlotOccurrenceThresholdConfig, dict, SlotOccurrenceThreshold or None, optional
+        Per-slot thresholds used when :meth:`should_be_filtered` is given no
+        ``thresholds`` (see :meth:`SlotOccurrenceThreshold.from_config`).
+
+    Notes
+    -----
+    A filter is a mutable object; calls on one filter must not run concurrently.
+    """
+
+    kind = "filter"
+
+    def __init__(self, config=None):
+        self.occurrence_threshold = SlotOccurrenceThreshold.from_config(config)
+        self.name = self.kind
+
+    def should_be_filtered(self, ids, counts, thresholds=None, in_table=None):
+        """Decide, in batch order, which occurrences must not create a table entry.
+
+        Parameters
+        ----------
+        ids : (n,) int64 or uint64 numpy array
+            Ids, possibly repeated (uint64 is reinterpreted bit for bit).
+        counts : (n,) integer numpy array
+            Occurrences of each id represented by this position (1 without
+            dedup, the group size with dedup); ``>= 0``, values above
+            ``MAX_COUNT`` act as ``MAX_COUNT``.
+        thresholds : (n,) integer numpy array or int, optional
+            Each id's occurrence threshold, ``<= MAX_COUNT``; default: this
+            filter's per-slot thresholds.
+        in_table : (n,) bool numpy array, optional
+            Which ids are already in the table. Those are never filtered and
+            not counted. ``None``: counting filters consider every id (like
+            Monolith's gradient interception), the probabilistic filter none.
+
+        Returns
+        -------
+        (n,) bool numpy array
+            True where the occurrence is filtered.
+
+        Raises
+        ------
+        TypeError
+            If an argument is not a numpy array of a suitable dtype.
+        ValueError
+            If shapes differ, a count is negative or a threshold exceeds
+            ``MAX_COUNT``.
+        """
+        ids = _check_ids(ids)
+        n = ids.shape[0]
+        counts = _check_counts(counts, n)
+        thresholds = (self.occurrence_threshold.thresholds(ids) if thresholds is None
+                      else _check_thresholds(thresholds, n))
+        return self._filter(ids, counts, thresholds, _check_in_table(in_table, n))
+
+    def _filter(self, ids, counts, thresholds, in_table):
+        return np.zeros(ids.shape[0], dtype=bool)
+
+    def get(self, ids):
+        """Return the current count of each id.
+
+        Parameters
+        ----------
+        ids : (n,) int64 or uint64 numpy array
+            The ids; nothing is counted.
+
+        Returns
+        -------
+        (n,) int64 numpy array
+            Counts; 0 for unknown ids and for filters that keep no counts.
+
+        Raises
+        ------
+        TypeError
+            If ``ids`` is not an int64/uint64 numpy array.
+        ValueError
+            If ``ids`` is not 1-D.
+        """
+        return np.zeros(_check_ids(ids).shape[0], dtype=np.int64)
+
+    @property
+    def size(self):
+        """Number of stored (id, count) cells; 0 for filters that keep no counts."""
+        return 0
+
+    @property
+    def failure_count(self):
+        """Number of adds that found no room (the id was then admitted)."""
+        return 0
+
+    def clear(self):
+        """Forget every count (a no-op for filters that keep none)."""
+
+    def state_dict(self):
+        """Return the filter's state as plain data.
+
+        Returns
+        -------
+        dict
+            ``kind``, ``version`` and the filter's own fields (numpy arrays are
+            copies).
+        """
+        return {"kind": self.kind, "version": _STATE_VERSION}
+
+    def load_state_dict(self, state):
+        """Restore a state returned by :meth:`state_dict` of a filter built the same way.
+
+        Parameters
+        ----------
+        state : dict
+            The state.
+
+        Raises
+        ------
+        ValueError
+            If the kind, version, sizes or array dtypes/shapes do not match this
+            filter, or the state is inconsistent.
+        """
+        _check_state(state, "kind", self.kind)
+        _check_state(state, "version", _STATE_VERSION)
+
+
+class _CountingFilter(Filter):
+    """Shared storage and drivers of :class:`HashFilter` and :class:`SlidingHashFilter`."""
+
+    def __init__(self, config, num_generations, generation_capacity, fill_rate, insert_limit, advance_limit):
+        super().__init__(config)
+        cells = max(int(generation_capacity * fill_rate), generation_capacity + 1)
+        shape = (num_generations, cells)
+        self._keys = np.zeros(shape, dtype=np.uint64)
+        self._counts = np.zeros(shape, dtype=np.uint32)
+        self._used = np.zeros(shape, dtype=np.bool_)
+        self._elements = np.zeros(num_generations, dtype=np.int64)
+        self._state = np.zeros(2, dtype=np.int64)  # head, failure_count
+        self._insert_limit = insert_limit
+        self._advance_limit = advance_limit
+
+    def _arrays(self):
+        return {"keys": self._keys, "counts": self._counts, "used": self._used, "elements": self._elements}
+
+    def _add(self, ids, counts, skip):
+        prev = np.empty(ids.shape[0], dtype=np.int64)
+        _filter_add_batch_cpu(self._keys, self._counts, self._used, self._elements, self._state, ids, counts, skip,
+                       self._insert_limit, self._advance_limit, prev)
+        return prev
+
+    def add(self, ids, counts):
+        """Count occurrences, in batch order, and return each id's count before its add.
+
+        Parameters
+        ----------
+        ids : (n,) int64 or uint64 numpy array
+            Ids, possibly repeated.
+        counts : (n,) integer numpy array
+            Occurrences to add at each position, ``>= 0``.
+
+        Returns
+        -------
+        (n,) int64 numpy array
+            The count before each add (``MAX_COUNT`` when the add found no room).
+
+        Raises
+        ------
+        TypeError
+            If an argument is not a numpy array of a suitable dtype.
+        ValueError
+            If shapes differ or a count is negative.
+        """
+        ids = _check_ids(ids)
+        counts = _check_counts(counts, ids.shape[0])
+        return self._add(ids, counts, np.zeros(ids.shape[0], dtype=bool))
+
+    def _filter(self, ids, counts, thresholds, in_table):
+        skip = thresholds <= 0
+        if in_table is not None:
+            skip |= in_table
+        return ~skip & (self._add(ids, counts, skip) < thresholds)
+
+    def get(self, ids):
+        ids = _check_ids(ids)
+        out = np.empty(ids.shape[0], dtype=np.int64)
+        _filter_get_batch_cpu(self._keys, self._counts, self._used, self._elements, self._state[0], ids, out)
+        return out
+
+
+    @property
+    def size(self):
+        """Number of stored (id, count) cells over all generations."""
+        return int(self._elements.sum())
+
+    @property
+    def failure_count(self):
+        """Number of adds that found no room (the id was then admitted)."""
+        return int(self._state[1])
+
+    def clear(self):
+        """Forget every count and reset the head and the failure count."""
+        for array in (*self._arrays().values(), self._state):
+            array.fill(0)
+
+    def state_dict(self):
+        state = super().state_dict()
+        state.update(self._metadata())
+        state.update({name: array.copy() for name, array in self._arrays().items()})
+        state["keys"] = state["keys"].view(np.int64)
+        state["head"], state["failure_count"] = (int(v) for v in self._state)
+        return state
+
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        for name, value in self._metadata().items():
+            _check_state(state, name, value)
+        arrays = self._arrays()
+        expected = dict(arrays, keys=arrays["keys"].view(np.int64))
+        loaded = {name: _check_state(state, name, array) for name, array in expected.items()}
+        head = check_number("state['head']", state.get("head"), integer=True, low=0,
+                            high=self._elements.shape[0] - 1)
+        failures = check_number("state['failure_count']", state.get("failure_count"), integer=True, low=0)
+        occupied = loaded["used"].sum(axis=1)
+        if not np.array_equal(occupied, loaded["elements"]):
+            raise ValueError(f"state['elements'] must equal the occupied cells per generation {occupied.tolist()}, "
+                             f"got {loaded['elements'].tolist()}")
+        if occupied.max() > self._insert_limit or occupied[head] >= self._advance_limit:
+            raise ValueError(f"state['elements'] must be <= {self._insert_limit} (and the head's < "
+                             f"{self._advance_limit}), got {occupied.tolist()}")
+        for name, array in arrays.items():
+            np.copyto(array, loaded[name].view(array.dtype))
+        self._state[:] = (head, failures)
+
+
+
+class HashFilter(_CountingFilter):
+    """Counting occurrence filter of bounded capacity, never cleared (Monolith's ``HashFilter``).
+
+    Each distinct id takes one cell of an open-addressing table holding its full
+    64-bit id and a 32-bit count. Once ``capacity`` distinct ids are stored, a
+    new id is not stored: the add counts as a failure and the id is admitted
+    (``add`` returns ``MAX_COUNT``), as Monolith does on a probe failure.
+
+    Parameters
+    ----------
+    capacity : int
+        Most distinct ids stored, ``>= 1``.
+    fill_rate : float, default 1.5
+        Cells per stored id (``>= 1``; at least ``capacity + 1`` cells are
+        allocated, so a probe always ends at an empty cell or the id).
+    config : bytes, SlotOccurrenceThresholdConfig, dict, SlotOccurrenceThreshold or None, optional
+        Default per-slot thresholds (see :class:`Filter`).
+
+    Raises
+    ------
+    TypeError
+        If ``capacity`` is not an integer or ``fill_rate`` not a number.
+    ValueError
+        If ``capacity < 1`` or ``fill_rate < 1``.
+
+    Notes
+    -----
+    Memory: 13 bytes per cell (8-byte id, 4-byte count, 1-byte occupancy);
+    Monolith uses 2 bytes (a 12-bit signature and a 4-bit count) and so
+    confuses ids with equal signatures and never admits at thresholds >= 16.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = HashFilter(100)
+    >>> ids = np.array([7, 7, 7], dtype=np.int64)
+    >>> f.should_be_filtered(ids, np.ones(3, dtype=np.int64), thresholds=2)
+    array([ True,  True, False])
+    >>> f.get(np.array([7, 8], dtype=np.int64))
+    array([3, 0])
+    """
+
+    kind = "hash_filter"
+
+    def __init__(self, capacity, fill_rate=1.5, config=None):
+        self.capacity = check_number("capacity", capacity, integer=True, low=1)
+        self.fill_rate = check_number("fill_rate", fill_rate, low=1.0)
+        super().__init__(config, 1, self.capacity, self.fill_rate, insert_limit=self.capacity,
+                         advance_limit=self.capacity + 1)
+
+    def _metadata(self):
+        return {"capacity": self.capacity, "fill_rate": self.fill_rate}
+
+
+class SlidingHashFilter(_CountingFilter):
+    """Occurrence filter that forgets ids not seen for a while (Monolith's ``SlidingHashFilter``).
+
+    A ring of ``S = max(split_num, 5)`` generations, each admitting
+    ``split_capacity = capacity // (S - 1)`` distinct ids. New ids go into the
+    head generation, carrying the count found in the newest older generation
+    that holds them. When the head holds ``split_capacity - 1`` ids it advances
+    and the generation after it is cleared, so an id not seen for about
+    ``S - 2`` generations' worth of new ids is forgotten.
+
+    Parameters
+    ----------
+    capacity : int, default 300_000_000
+        Total number of ids over the ring (clamped to ``>= 300`` as in
+        Monolith).
+    split_num : int, default 7
+        Number of generations ``S`` (values below 5 use 5).
+    config : bytes, SlotOccurrenceThresholdConfig, dict, SlotOccurrenceThreshold or None, optional
+        Default per-slot thresholds (see :class:`Filter`).
+
+    Raises
+    ------
+    TypeError
+        If an argument is not an integer.
+    ValueError
+        If ``capacity < 1``, ``split_num < 1`` or ``capacity // (S - 1) < 2``.
+
+    Notes
+    -----
+    Monolith's ring keeps one always-empty generation ahead of the head for its
+    forward probe; with full-width probing no id ever lands there, so only
+    ``S - 1`` generations are allocated -- the visible state is the same. Each
+    generation has ``1.2 * split_capacity`` cells of 13 bytes, so the default
+    capacity reserves about 4.7 GB of (lazily committed) memory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = SlidingHashFilter(capacity=300, split_num=5)
+    >>> f.add(np.array([1, 1, 2], dtype=np.int64), np.array([1, 2, 1]))
+    array([0, 1, 0])
+    """
+
+    kind = "sliding_hash_filter"
+
+    def __init__(self, capacity=HASH_FILTER_CAPACITY, split_num=HASH_FILTER_SPLIT_NUM, config=None):
+        self.capacity = max(check_number("capacity", capacity, integer=True, low=1), 300)
+        self.split_num = check_number("split_num", split_num, integer=True, low=1)
+        num_splits = max(self.split_num, 5)
+        self.split_capacity = self.capacity // (num_splits - 1)
+        if self.split_capacity < 2:
+            raise ValueError(f"capacity must be >= {2 * (num_splits - 1)} for split_num={self.split_num}, "
+                             f"got {self.capacity}")
+        super().__init__(config, num_splits - 1, self.split_capacity, 1.2, insert_limit=self.split_capacity,
+                         advance_limit=self.split_capacity - 1)
+
+    @property
+    def head(self):
+        """Index of the generation new ids go into, in ``[0, max(split_num, 5) - 1)``."""
+        return int(self._state[0])
+
+    def _metadata(self):
+        return {"capacity": self.capacity, "split_num": self.split_num}
+
+
+class ProbabilisticFilter(Filter):
+    """Admit a new id at random, more likely the more often it occurs (Monolith's ``ProbabilisticFilter``).
+
+    Only ids not in the table are considered, so without ``in_table`` nothing
+    is filtered. An id with ``count`` occurrences and threshold ``t > 0`` is
+    admitted with probability ``min(1, count / t)``, or ``1 - 0.05 ** (count /
+    t)`` with ``equal_probability`` (so ``t`` single sightings admit it with
+    probability 0.95). Thresholds ``<= 0`` never filter.
+
+    Parameters
+    ----------
+    equal_probability : bool, default False
+        Use the exponential rule.
+    config : bytes, SlotOccurrenceThresholdConfig, dict, SlotOccurrenceThreshold or None, optional
+        Default per-slot thresholds (see :class:`Filter`).
+    seed : int, optional
+        Seed of the counter-based draws, in ``[0, 2**64)``; ``None`` draws one
+        from the OS.
+
+    Raises
+    ------
+    TypeError
+        If ``seed`` is not an integer.
+    ValueError
+        If ``seed`` is out of range.
+
+    Notes
+    -----
+    Position ``j`` of a call draws ``u = uniform01_float32(seed, draws + j)``,
+    where ``draws`` counts the positions of earlier calls that had a table: the
+    decisions are a function of the seed and the call sequence (Monolith uses a
+    time-seeded xorshift and float32 probabilities).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = ProbabilisticFilter(seed=0)
+    >>> ids = np.arange(3, dtype=np.int64)
+    >>> f.should_be_filtered(ids, np.full(3, 7), thresholds=7, in_table=np.zeros(3, bool))
+    array([False, False, False])
+    """
+
+    kind = "probabilistic_filter"
+
+    def __init__(self, equal_probability=False, config=None, seed=None):
+        super().__init__(config)
+        self.equal_probability = bool(check_choice("equal_probability", equal_probability, (False, True)))
+        self.seed = int(check_seed(seed))
+        self._draws = 0
+
+    def _filter(self, ids, counts, thresholds, in_table):
+        n = ids.shape[0]
+        if in_table is None:
+            return super()._filter(ids, counts, thresholds, in_table)
+        filtered = np.empty(n, dtype=bool)
+        run_cpu(_probabilistic_batch_cpu, n, np.uint64(self.seed), np.uint64(self._draws), counts, thresholds,
+                ~in_table & (thresholds > 0), self.equal_probability, filtered)
+        self._draws += n
+        return filtered
+
+    def state_dict(self):
+        return dict(super().state_dict(), seed=self.seed, draws=self._draws)
+
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.seed = int(check_seed(state.get("seed")))
+        self._draws = check_number("state['draws']", state.get("draws"), integer=True, low=0)
+
+
+
+class DummyFilter(Filter):
+    """A filter that never filters (Monolith's ``DummyHashFilter``, ``FilterType.NO_FILTER``).
+
+    Parameters
+    ----------
+    config : bytes, SlotOccurrenceThresholdConfig, dict, SlotOccurrenceThreshold or None, optional
+        Accepted for a uniform interface; ignored by the decision.
+    """
+
+    kind = "dummy_filter"
+
+
+# ---------------------------------------------------------------------------
+# Monolith's factory functions (hash_filter_ops.py).
+# ---------------------------------------------------------------------------
+
+
+def create_hash_filter(capacity, split_num, config=b"", name_suffix=""):
+    """Create a :class:`SlidingHashFilter` (Monolith's ``create_hash_filter``).
+
+    Parameters
+    ----------
+    capacity : int
+        Total capacity of the ring.
+    split_num : int
+        Number of generations.
+    config : bytes, SlotOccurrenceThresholdConfig, dict, SlotOccurrenceThreshold or None, default b""
+        Per-slot thresholds; the original takes a serialized
+        ``SlotOccurrenceThresholdConfig``.
+    name_suffix : str, default ""
+        Appended to the filter's ``name`` (``"MonolithHashFilter" + name_suffix``,
+        the original's TF shared name).
+
+    Returns
+    -------
+    SlidingHashFilter
+        The filter.
+    """
+    hash_filter = SlidingHashFilter(capacity, split_num, config)
+    hash_filter.name = "MonolithHashFilter" + name_suffix
+    return hash_filter
+
+
+def create_probabilistic_filter(equal_probability, config=b"", name_suffix="", seed=None):
+    """Create a :class:`ProbabilisticFilter` (Monolith's ``create_probabilistic_filter``).
+
+    Parameters
+    ----------
+    equal_probability : bool
+        Use the exponential admission rule.
+    config : bytes, SlotOccurrenceThresholdConfig, dict, SlotOccurrenceThreshold or None, default b""
+        Per-slot thresholds.
+    name_suffix : str, default ""
+        Appended to the filter's ``name``.
+    seed : int, optional
+        Seed of the draws (new here; ``None`` draws one from the OS).
+
+    Returns
+    -------
+    ProbabilisticFilter
+        The filter.
+    """
+    prob_filter = ProbabilisticFilter(equal_probability, config, seed)
+    prob_filter.name = "MonolithProbabilisticFilter" + name_suffix
+    return prob_filter
+
+
+def create_dummy_hash_filter(name_suffix="0"):
+    """Create a :class:`DummyFilter` (Monolith's ``create_dummy_hash_filter``).
+
+    Parameters
+    ----------
+    name_suffix : str, default "0"
+        Appended to the filter's ``name``.
+
+    Returns
+    -------
+    DummyFilter
+        The filter.
+    """
+    dummy = DummyFilter()
+    dummy.name = "DummyHashFilter" + name_suffix
+    return dummy
+
+
+def create_hash_filters(ps_num, enable_hash_filter, config=b"", filter_capacity=HASH_FILTER_CAPACITY,
+                        filter_split_num=HASH_FILTER_SPLIT_NUM, filter_equal_probability=False,
+                        filter_type=FilterType.SLIDING_HASH_FILTER):
+    """Create one filter per parameter-server shard (Monolith's ``create_hash_filters``).
+
+    Parameters
+    ----------
+    ps_num : int
+        Number of shards; 0 still creates one filter (suffix ``""``), otherwise
+        filter ``i`` gets the suffix ``"_i"``.
+    enable_hash_filter : bool
+        False creates :class:`DummyFilter` objects whatever ``filter_type`` is.
+    config : bytes, SlotOccurrenceThresholdConfig, dict, SlotOccurrenceThreshold or None, default b""
+        Per-slot thresholds.
+    filter_capacity : int, default 300_000_000
+        Capacity of each sliding filter.
+    filter_split_num : int, default 7
+        Generations of each sliding filter.
+    filter_equal_probability : bool, default False
+        Rule of the probabilistic filters.
+    filter_type : str, default FilterType.SLIDING_HASH_FILTER
+        One of the :class:`FilterType` values.
+
+    Returns
+    -------
+    list of Filter
+        ``max(ps_num, 1)`` filters.
+
+    Raises
+    ------
+    ValueError
+        If ``ps_num < 0`` or ``filter_type`` is unknown.
+    """
+    ps_num = check_number("ps_num", ps_num, integer=True, low=0)
+    check_choice("filter_type", filter_type,
+                 (FilterType.SLIDING_HASH_FILTER, FilterType.PROBABILISTIC_FILTER, FilterType.NO_FILTER))
+    suffixes = [""] if ps_num == 0 else [f"_{i}" for i in range(ps_num)]
+    if not enable_hash_filter or filter_type == FilterType.NO_FILTER:
+        return [create_dummy_hash_filter(s) for s in suffixes]
+    if filter_type == FilterType.PROBABILISTIC_FILTER:
+        return [create_probabilistic_filter(filter_equal_probability, config, s) for s in suffixes]
+    return [create_hash_filter(filter_capacity, filter_split_num, config, s) for s in suffixes]

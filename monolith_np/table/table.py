@@ -1,0 +1,676 @@
+"""``EmbeddingHashTable``: int64 ids to trained embedding rows, on the CPU.
+
+Storage (DESIGN §6): an open-addressing index (:mod:`monolith_np.table.index`)
+maps each id to a row of a dense row store: ``values`` (the entry's floats,
+all segments side by side), one optimizer state dict per segment, the id of
+each row and its last-update time (uint32 seconds). Rows ``[0, size)`` are
+live; erasing moves the last row into the hole, so the store stays dense and
+export/save stream one contiguous block. Growing rehashes only the index.
+"""
+
+from __future__ import annotations
+
+import numbers
+import threading
+
+import numpy as np
+
+from .._checks import check_array, check_number
+from ..entry import HashTableConfigInstance
+from ..optim.segments import SegmentedEntry, learning_rates_at
+from ..proto import EmbeddingHashTableConfig, EntryConfig, SlotExpireTimeConfig
+from ..schedules import LearningRateFunction
+from . import index as ix
+
+__all__ = ["EmbeddingHashTable", "TableFullError", "slot_of"]
+
+_INT64_MIN = -(2**63)
+_UINT32_MAX = 2**32 - 1
+_SECONDS_PER_DAY = 86400
+#: Rows of the smallest row store.
+_MIN_ROWS = 16
+
+
+class TableFullError(RuntimeError):
+    """Raised when an insert needs more room and the table may not grow."""
+
+
+def slot_of(ids):
+    """Feature slot of each id: ``(id >> 48) & 0x7FFF`` (SEMANTICS §0).
+
+    Parameters
+    ----------
+    ids : (n,) int64 array
+
+    Returns
+    -------
+    (n,) int64 array
+    """
+    return (np.asarray(ids, np.int64) >> 48) & 0x7FFF
+
+
+def _check_ids(ids):
+    """A contiguous int64 numpy view of ``ids`` (uint64 ids keep their bits)."""
+    if not hasattr(ids, "dtype"):
+        ids = np.asarray(ids)
+        if ids.size == 0:
+            ids = ids.astype(np.int64)
+    check_array("ids", ids, ndim=1, dtypes=(np.int64, np.uint64, np.int32))
+    if hasattr(ids, "get"):
+        raise TypeError("ids must be a numpy array (GPU tables are not built yet), got a device array")
+    ids = np.ascontiguousarray(ids)
+    return ids.astype(np.int64) if ids.dtype == np.int32 else ids.view(np.int64)
+
+
+def _check_time(name, value):
+    value = check_number(name, value, integer=True, low=0)
+    return int(value)
+
+
+class EmbeddingHashTable:
+    """An embedding table keyed by any int64 id, with rows created on first use.
+
+    Parameters
+    ----------
+    config : EmbeddingHashTableConfig, EntryConfig, HashTableConfigInstance, SegmentedEntry or sequence
+        The entry: its segments (dim, initializer, optimizer, compressor),
+        given as the table proto, its ``EntryConfig``, the Python builders'
+        ``HashTableConfigInstance`` (whose learning-rate functions become the
+        table's default rates), a ready :class:`SegmentedEntry`, or a sequence
+        of segments as :class:`SegmentedEntry` takes them.
+    capacity : int, optional
+        Entries to make room for up front (``reserve``); default: the
+        proto's ``initial_capacity`` (1).
+    max_load_factor : float, default 0.75
+        Entries per index slot above which the index doubles, in ``(0, 0.9]``.
+    growth : bool, default True
+        When false, an insert that needs more room raises
+        :class:`TableFullError` (the batch is not applied) instead of growing.
+    seed : int, optional
+        Seed of random-uniform initializers built from config messages
+        (segment ``k`` uses ``seed + k``); fresh when ``None``.
+    slot_expire_time_config : SlotExpireTimeConfig, optional
+        Per-slot expiry in days (:meth:`evict`, :meth:`save`); default the
+        proto's (36500 days for every slot).
+    occurrence_filter : Filter, optional
+        A filter from :mod:`monolith_np.table.filters` (for example
+        ``SlidingHashFilter``); consulted for ids not yet in the table by
+        :meth:`assign`, :meth:`assign_add`, :meth:`apply_gradients` and
+        :meth:`reinitialize` (never by lookups): an id gets an entry only once
+        the filter admits it.
+    occurrence_threshold : SlotOccurrenceThreshold, optional
+        Per-slot thresholds (anything with ``thresholds(ids)``); default:
+        the filter's own config.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a config that cannot build a training entry or bad arguments.
+
+    Notes
+    -----
+    Every int64 id is a valid key. Probing is bounded and the index grows
+    before ``max_load_factor``; an operation either applies to the whole
+    batch or, when it raises, leaves the table as it was. All methods take
+    an internal lock, so concurrent calls from several Python threads are
+    serialised (the compiled kernels release the GIL and use numba's threads).
+    """
+
+    def __init__(self, config, capacity=None, max_load_factor=0.75, growth=True, seed=None,
+                 slot_expire_time_config=None, occurrence_filter=None, occurrence_threshold=None):
+        self._lr_fns = None
+        table_config = None
+        if isinstance(config, HashTableConfigInstance):
+            self._lr_fns = list(config.learning_rate_fns)
+            config = config.table_config
+        if isinstance(config, EmbeddingHashTableConfig):
+            table_config = config
+            config = config.entry_config
+        self._entry = config if isinstance(config, SegmentedEntry) else SegmentedEntry(config, seed=seed)
+        if self._lr_fns is not None and len(self._lr_fns) != self._entry.num_segments:
+            raise ValueError(f"config.learning_rate_fns must have one function per segment "
+                             f"({self._entry.num_segments}), got {len(self._lr_fns)}")
+        self.max_load_factor = check_number("max_load_factor", max_load_factor, low=1e-3, high=0.9)
+        self.growth = bool(growth)
+        if slot_expire_time_config is None:
+            slot_expire_time_config = (table_config.slot_expire_time_config if table_config is not None
+                                       else SlotExpireTimeConfig())
+        if not isinstance(slot_expire_time_config, SlotExpireTimeConfig):
+            raise TypeError(f"slot_expire_time_config must be a SlotExpireTimeConfig, "
+                            f"got {type(slot_expire_time_config).__name__}")
+        self._expire = slot_expire_time_config
+        if occurrence_threshold is not None and occurrence_filter is None:
+            raise ValueError("occurrence_threshold needs an occurrence_filter, got none")
+        self._filter = occurrence_filter
+        self._threshold = occurrence_threshold
+        if capacity is None:
+            capacity = table_config.initial_capacity if table_config is not None else 1
+        capacity = check_number("capacity", capacity, integer=True, low=0)
+        self._lock = threading.RLock()
+        self._max_update_ts = 0
+        self._reset(capacity)
+
+    # -- description ----------------------------------------------------------
+
+    @property
+    def entry(self):
+        """The :class:`SegmentedEntry` describing each row."""
+        return self._entry
+
+    @property
+    def dim(self):
+        """Floats per row."""
+        return self._entry.dim
+
+    @property
+    def size(self):
+        """Number of entries."""
+        return self._size
+
+    def __len__(self):
+        return self._size
+
+    @property
+    def capacity(self):
+        """Entries the index holds before it grows (``max_load_factor`` x slots)."""
+        return int(self.max_load_factor * self._slots.shape[0])
+
+    @property
+    def load_factor(self):
+        """Entries per index slot."""
+        return self._size / self._slots.shape[0]
+
+    @property
+    def max_update_ts(self):
+        """The latest ``update_time`` seen (data time; :meth:`save` expires against it)."""
+        return self._max_update_ts
+
+    def memory_bytes(self):
+        """Bytes held by the index and the row store (allocated, not only live).
+
+        Returns
+        -------
+        int
+        """
+        total = self._slots.nbytes + self._row_ids.nbytes + self._values.nbytes + self._ts.nbytes
+        return total + sum(a.nbytes for st in self._state for a in st.values())
+
+    # -- storage management -----------------------------------------------------
+
+    def _slots_for(self, entries):
+        """Smallest power-of-two slot count holding ``entries`` under the load limit."""
+        need = max(2, int(np.ceil(entries / self.max_load_factor)) + 1)
+        return 1 << (need - 1).bit_length()
+
+    def _reset(self, capacity):
+        self._slots, self._counts, self._parts, self._log2s = ix.rehash(np.empty(0, np.int64),
+                                                                        self._slots_for(capacity))
+        rows = max(_MIN_ROWS, capacity)
+        self._row_ids = np.empty(rows, np.int64)
+        self._values = np.zeros((rows, self.dim), np.float32)
+        self._state = self._entry.init_state(rows)
+        self._ts = np.zeros(rows, np.uint32)
+        self._size = 0
+
+    def _grow_rows(self, rows):
+        """Make the row store hold at least ``rows`` rows (doubling)."""
+        have = self._row_ids.shape[0]
+        if rows <= have:
+            return
+        new = max(rows, 2 * have)
+        n = self._size
+        row_ids = np.empty(new, np.int64)
+        row_ids[:n] = self._row_ids[:n]
+        values = np.zeros((new, self.dim), np.float32)
+        values[:n] = self._values[:n]
+        state = self._entry.init_state(new)
+        for st_new, st_old in zip(state, self._state):
+            for key in st_new:
+                st_new[key][:n] = st_old[key][:n]
+        ts = np.zeros(new, np.uint32)
+        ts[:n] = self._ts[:n]
+        self._row_ids, self._values, self._state, self._ts = row_ids, values, state, ts
+
+    def _rehash(self, entries, force=False):
+        """Rebuild the index with room for ``entries`` entries (``force``: at least double it)."""
+        capacity = max(self._slots_for(entries), self._slots.shape[0] * (2 if force else 1))
+        if capacity > self._slots.shape[0] and not self.growth:
+            raise TableFullError(f"the table is full: size {self._size}, capacity {self.capacity} "
+                                 f"(growth is disabled), and the batch needs room for {entries} entries")
+        self._slots, self._counts, self._parts, self._log2s = ix.rehash(self._row_ids[:self._size], capacity)
+
+    def reserve(self, n):
+        """Make room for ``n`` entries in total without further growth.
+
+        Parameters
+        ----------
+        n : int
+            Entries, ``>= 0``.
+        """
+        n = check_number("n", n, integer=True, low=0)
+        with self._lock:
+            if self._slots_for(n) > self._slots.shape[0]:
+                self._rehash(n)
+            self._grow_rows(n)
+
+    def clear(self):
+        """Remove every entry (the capacity is kept)."""
+        with self._lock:
+            self._slots, self._counts, self._parts, self._log2s = ix.rehash(np.empty(0, np.int64),
+                                                                            self._slots.shape[0])
+            self._size = 0
+
+    # -- reading ----------------------------------------------------------------
+
+    def _rows(self, ids):
+        rows = np.empty(ids.size, np.int64)
+        ix.find_rows(self._slots, self._parts, self._log2s, ids, rows)
+        return rows
+
+    def find(self, ids, out=None):
+        """Rows of ``ids`` and whether each is present.
+
+        Parameters
+        ----------
+        ids : (n,) int64 or uint64 array
+        out : (n, dim) float32 array, optional
+            Written in place and returned (saves allocating the result).
+
+        Returns
+        -------
+        values : (n, dim) float32 array
+            Each present id's lookup view (see :meth:`lookup`), zeros for absent ids.
+        found : (n,) bool array
+        """
+        ids = _check_ids(ids)
+        if out is None:
+            out = np.empty((ids.size, self.dim), np.float32)
+        else:
+            check_array("out", out, dtypes=(np.float32,), shape=(ids.size, self.dim))
+            if not out.flags.c_contiguous:
+                raise ValueError("out must be C-contiguous, got a strided array")
+        with self._lock:
+            rows = self._rows(ids)
+            ix.take_rows(self._values, rows, out)
+        if self._needs_view:
+            out[...] = self._entry.lookup(out)
+        return out, rows != ix.EMPTY
+
+    @property
+    def _needs_view(self):
+        return any(r != "raw" for r in self._entry.retrievers)
+
+    def lookup(self, ids, out=None):
+        """Embeddings of ``ids``; an absent id gives zeros and is **not** inserted.
+
+        Parameters
+        ----------
+        ids : (n,) int64 or uint64 array
+        out : (n, dim) float32 array, optional
+            Written in place and returned.
+
+        Returns
+        -------
+        (n, dim) float32 array
+            The training view of each row (fake-quantised or HashNet segments
+            as their retrievers return them, raw segments as stored).
+        """
+        return self.find(ids, out)[0]
+
+    def contains(self, ids):
+        """Whether each id has an entry.
+
+        Parameters
+        ----------
+        ids : (n,) int64 or uint64 array
+
+        Returns
+        -------
+        (n,) bool array
+        """
+        ids = _check_ids(ids)
+        with self._lock:
+            return self._rows(ids) != ix.EMPTY
+
+    def __contains__(self, key):
+        return bool(self.contains(np.array([key], np.int64))[0])
+
+    # -- inserting ----------------------------------------------------------------
+
+    def _admit(self, ids, rows, dedup):
+        """Mask of the occurrences of absent ids that the occurrence filter keeps out.
+
+        With ``dedup`` each distinct absent id is offered once with its
+        number of occurrences (first-occurrence order); without, every
+        occurrence is offered with count 1, in order (SEMANTICS E.2).
+        """
+        missing = np.flatnonzero(rows == ix.EMPTY)
+        out = np.zeros(ids.size, np.bool_)
+        if self._filter is None or missing.size == 0:
+            return out
+        miss_ids = ids[missing]
+        if dedup:
+            uniq, first, inverse, counts = np.unique(miss_ids, return_index=True, return_inverse=True,
+                                                     return_counts=True)
+            order = np.argsort(first, kind="stable")
+            filtered = np.empty(uniq.size, np.bool_)
+            filtered[order] = self._offer(uniq[order], counts[order])
+            out[missing] = filtered[inverse]
+        else:
+            out[missing] = self._offer(miss_ids, np.ones(miss_ids.size, np.int64))
+        return out
+
+    def _offer(self, ids, counts):
+        thresholds = None if self._threshold is None else np.asarray(self._threshold.thresholds(ids), np.int64)
+        return np.asarray(self._filter.should_be_filtered(ids, counts.astype(np.int64), thresholds,
+                                                          in_table=np.zeros(ids.size, np.bool_)), np.bool_)
+
+    def _upsert(self, ids, update_time, dedup=True):
+        """Rows of ``ids``, creating (and initialising) absent ones; -1 for filtered-out occurrences.
+
+        Returns ``(rows, new_rows)``: ``new_rows`` is ``range(old_size, size)``.
+        """
+        rows = self._rows(ids)
+        keep_out = self._admit(ids, rows, dedup)
+        insert_idx = np.flatnonzero((rows == ix.EMPTY) & ~keep_out)
+        old = self._size
+        if insert_idx.size:
+            sub_ids = ids[insert_idx]
+            plan = ix.plan_insert(sub_ids, self._parts)
+            while not (ix.fits(self._counts, self._log2s, plan)
+                       and old + plan.total <= self.max_load_factor * self._slots.shape[0]):
+                self._rehash(old + plan.total, force=True)
+                plan = ix.plan_insert(sub_ids, self._parts)
+            self._grow_rows(old + plan.total)
+            sub_rows = np.empty(sub_ids.size, np.int64)
+            ix.place(self._slots, self._counts, self._log2s, plan, old, self._row_ids, sub_rows)
+            rows[insert_idx] = sub_rows
+            self._size = old + plan.total
+            self._init_rows(old, self._size)
+        rows[keep_out] = ix.EMPTY
+        self._touch(rows, update_time)
+        return rows
+
+    def _init_rows(self, lo, hi):
+        """Initialise rows ``[lo, hi)`` from their ids: values and optimizer state."""
+        if hi <= lo:
+            return
+        ids = self._row_ids[lo:hi]
+        for k, seg in enumerate(self._entry.slices):
+            self._entry.initializers[k].initialize(self._values[lo:hi, seg], row_ids=ids)
+        fresh = self._entry.init_state(1)
+        for st, init in zip(self._state, fresh):
+            for key, arr in st.items():
+                arr[lo:hi] = init[key][0]
+
+    def _touch(self, rows, update_time):
+        ix.stamp_rows(self._ts, rows, np.uint32(update_time & _UINT32_MAX))
+        self._max_update_ts = max(self._max_update_ts, update_time)
+
+    def _check_batch(self, name, ids, values):
+        ids = _check_ids(ids)
+        check_array(name, values, dtypes=(np.float32,), shape=(ids.size, self.dim))
+        if hasattr(values, "get"):
+            raise TypeError(f"{name} must be a numpy array, got a device array")
+        return ids, np.ascontiguousarray(values)
+
+    def assign(self, ids, values, update_time=0):
+        """Set the rows of ``ids`` (created first when absent); optimizer state is untouched.
+
+        Parameters
+        ----------
+        ids : (n,) int64 or uint64 array
+            Repeated ids: the last value wins.
+        values : (n, dim) float32 array
+        update_time : int, default 0
+            Seconds; stored as each entry's last-update time (as uint32).
+
+        Raises
+        ------
+        TypeError, ValueError
+            On bad input (nothing is written).
+        TableFullError
+            When the table needs to grow and may not (nothing is written).
+        """
+        ids, values = self._check_batch("values", ids, values)
+        update_time = _check_time("update_time", update_time)
+        with self._lock:
+            rows = self._upsert(ids, update_time)  # may reallocate the row store
+            ix.put_rows(self._values, rows, values)
+
+    def assign_add(self, ids, deltas, update_time=0):
+        """Add ``deltas`` to the rows of ``ids`` (created first when absent); state untouched.
+
+        Parameters
+        ----------
+        ids : (n,) int64 or uint64 array
+            Repeated ids: every delta is added, in order.
+        deltas : (n, dim) float32 array
+        update_time : int, default 0
+            Seconds; stored as each entry's last-update time.
+
+        Raises
+        ------
+        TypeError, ValueError
+            On bad input (nothing is written).
+        TableFullError
+            When the table needs to grow and may not (nothing is written).
+        """
+        ids, deltas = self._check_batch("deltas", ids, deltas)
+        update_time = _check_time("update_time", update_time)
+        with self._lock:
+            rows = self._upsert(ids, update_time)  # may reallocate the row store
+            ix.add_rows(self._values, rows, deltas)
+
+    def _learning_rates(self, learning_rate, global_step):
+        nseg = self._entry.num_segments
+        if learning_rate is None:
+            if self._lr_fns is None:
+                return None
+            return learning_rates_at(self._lr_fns, global_step)
+        if isinstance(learning_rate, LearningRateFunction) or callable(learning_rate):
+            return learning_rates_at([learning_rate] * nseg, global_step)
+        if isinstance(learning_rate, numbers.Real) and not isinstance(learning_rate, bool):
+            return np.full(nseg, learning_rate, np.float32)
+        return learning_rate
+
+    def apply_gradients(self, ids, grads, learning_rate=None, global_step=0, update_time=0, dedup=True):
+        """Optimise the rows of ``ids`` with ``grads``; absent ids are created, then optimised.
+
+        Parameters
+        ----------
+        ids : (n,) int64 or uint64 array
+        grads : (n, dim) float32 array
+        learning_rate : float, 1-D float array, LearningRateFunction or None, default None
+            A rate for every segment, one per segment, or a schedule evaluated
+            at ``global_step``; ``None``: the config's learning-rate functions
+            (or each optimizer's own rate).
+        global_step : int, default 0
+        update_time : int, default 0
+            Seconds; stored as each touched entry's last-update time.
+        dedup : bool, default True
+            True: repeated ids' gradients are summed (in occurrence order) and
+            the rule runs once per id; False: once per occurrence, in order.
+
+        Raises
+        ------
+        TypeError, ValueError
+            On bad input (nothing is written).
+        TableFullError
+            When the table needs to grow and may not (nothing is written).
+        """
+        ids, grads = self._check_batch("grads", ids, grads)
+        update_time = _check_time("update_time", update_time)
+        global_step = check_number("global_step", global_step, integer=True, low=0)
+        lrs = self._learning_rates(learning_rate, global_step)
+        with self._lock:
+            rows = self._upsert(ids, update_time, dedup=dedup)
+            keep = rows != ix.EMPTY
+            if not keep.all():
+                rows, grads = rows[keep], grads[keep]
+            if dedup:
+                self._entry.apply_rows(self._values, rows, grads, self._state, learning_rates=lrs,
+                                       global_step=global_step)
+                return
+            for idx in _occurrence_rounds(rows):
+                self._entry.apply_rows(self._values, rows[idx], grads[idx], self._state, learning_rates=lrs,
+                                       global_step=global_step)
+
+    def reinitialize(self, ids, update_time=0):
+        """Reset the rows of ``ids`` to their initial values and state (creating absent ones).
+
+        Parameters
+        ----------
+        ids : (n,) int64 or uint64 array
+        update_time : int, default 0
+            Seconds; stored as each entry's last-update time (Monolith uses
+            the wall clock here; pass ``int(time.time())`` for that).
+
+        Returns
+        -------
+        (n,) int32 array
+            1 where the id existed before this occurrence (a repeated id
+            counts as existing from its second occurrence on), 0 where it was
+            created.
+        """
+        ids = _check_ids(ids)
+        update_time = _check_time("update_time", update_time)
+        with self._lock:
+            existed = self._rows(ids) != ix.EMPTY
+            rows = self._upsert(ids, update_time)
+            self._init_rows_at(np.unique(rows[existed]))
+        repeat = np.ones(ids.size, np.bool_)
+        repeat[np.unique(ids, return_index=True)[1]] = False
+        return (existed | repeat).astype(np.int32)
+
+    def _init_rows_at(self, rows):
+        block = np.empty((rows.size, self.dim), np.float32)
+        ids = self._row_ids[rows]
+        for k, seg in enumerate(self._entry.slices):
+            self._entry.initializers[k].initialize(block[:, seg], row_ids=ids)
+        self._values[rows] = block
+        fresh = self._entry.init_state(1)
+        for st, init in zip(self._state, fresh):
+            for key, arr in st.items():
+                arr[rows] = init[key][0]
+
+    # -- removing -------------------------------------------------------------------
+
+    def _remove(self, ids):
+        """Erase ``ids`` (absent ones ignored); returns the number removed."""
+        freed = np.empty(ids.size, np.int64)
+        ix.erase_keys(self._slots, self._counts, self._parts, self._log2s, ids, freed)
+        holes = np.sort(freed[freed != ix.EMPTY])
+        if holes.size == 0:
+            return 0
+        n = self._size
+        new_size = n - holes.size
+        # Live rows past the new end fill the holes below it.
+        tail = np.arange(new_size, n)
+        tail = tail[~np.isin(tail, holes, assume_unique=True)]
+        dest = holes[holes < new_size]
+        if dest.size:
+            self._row_ids[dest] = self._row_ids[tail]
+            self._values[dest] = self._values[tail]
+            self._ts[dest] = self._ts[tail]
+            for st in self._state:
+                for arr in st.values():
+                    arr[dest] = arr[tail]
+            for key, row in zip(self._row_ids[dest].tolist(), dest.tolist()):
+                ix.set_row(self._slots, self._parts, self._log2s, key, row)
+        self._size = new_size
+        return int(holes.size)
+
+    def erase(self, ids):
+        """Remove the entries of ``ids`` (absent ids are ignored).
+
+        Parameters
+        ----------
+        ids : (n,) int64 or uint64 array
+
+        Returns
+        -------
+        int
+            Entries removed.
+        """
+        ids = _check_ids(ids)
+        with self._lock:
+            return self._remove(ids)
+
+    def expire_days(self, ids):
+        """Expiry in days of each id's slot (``SlotExpireTimeConfig``).
+
+        Parameters
+        ----------
+        ids : (n,) int64 array
+
+        Returns
+        -------
+        (n,) int64 array
+        """
+        slots = slot_of(ids)
+        days = np.full(slots.shape, self._expire.default_expire_time, np.int64)
+        for item in self._expire.slot_expire_times:
+            days[slots == item.slot] = item.expire_time
+        return days
+
+    def _expired_rows(self, now):
+        ids = self._row_ids[:self._size]
+        age = np.int64(now) - self._ts[:self._size].astype(np.int64)
+        return age >= self.expire_days(ids) * _SECONDS_PER_DAY
+
+    def evict(self, now):
+        """Remove every entry with ``now - last_update >= expire_days(slot) * 86400``.
+
+        Parameters
+        ----------
+        now : int
+            Seconds (Monolith passes the latest update time seen,
+            :attr:`max_update_ts`).
+
+        Returns
+        -------
+        int
+            Entries removed.
+        """
+        now = check_number("now", now, integer=True)
+        with self._lock:
+            expired = self._expired_rows(now)
+            return self._remove(self._row_ids[:self._size][expired].copy())
+
+    # -- export -----------------------------------------------------------------------
+
+    def export(self):
+        """Copies of every entry, in storage order.
+
+        Returns
+        -------
+        ids : (size,) int64 array
+        values : (size, dim) float32 array
+            Stored values (full precision, not the lookup view).
+        state : list of dict of str to array
+            Each segment's optimizer state rows.
+        timestamps : (size,) uint32 array
+            Last-update times.
+        """
+        with self._lock:
+            n = self._size
+            state = [{k: a[:n].copy() for k, a in st.items()} for st in self._state]
+            return self._row_ids[:n].copy(), self._values[:n].copy(), state, self._ts[:n].copy()
+
+
+def _occurrence_rounds(rows):
+    """Index arrays: round ``k`` holds the ``k``-th occurrence of every row, in order.
+
+    Applying the rounds one after another runs the rule once per occurrence
+    and, for each row, in occurrence order (rows of one round are distinct).
+    """
+    order = np.argsort(rows, kind="stable")
+    sorted_rows = rows[order]
+    first = np.r_[True, sorted_rows[1:] != sorted_rows[:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(rows.size), 0))
+    rank = np.empty(rows.size, np.int64)
+    rank[order] = np.arange(rows.size) - start
+    by_rank = np.argsort(rank, kind="stable")
+    bounds = np.searchsorted(rank[by_rank], np.arange(int(rank.max()) + 2 if rows.size else 1))
+    return [by_rank[bounds[k]:bounds[k + 1]] for k in range(bounds.size - 1)]
