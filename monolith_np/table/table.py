@@ -10,7 +10,10 @@ export/save stream one contiguous block. Growing rehashes only the index.
 
 from __future__ import annotations
 
+import glob
 import numbers
+import os
+import re
 import threading
 
 import numpy as np
@@ -18,8 +21,9 @@ import numpy as np
 from .._checks import check_array, check_number
 from ..entry import HashTableConfigInstance
 from ..optim.segments import SegmentedEntry, learning_rates_at
-from ..proto import EmbeddingHashTableConfig, EntryConfig, SlotExpireTimeConfig
+from ..proto import EmbeddingHashTableConfig, MultiHashTableMetadata, SlotExpireTimeConfig
 from ..schedules import LearningRateFunction
+from . import checkpoint as ck
 from . import index as ix
 
 __all__ = ["EmbeddingHashTable", "TableFullError", "slot_of"]
@@ -47,6 +51,18 @@ def slot_of(ids):
     (n,) int64 array
     """
     return (np.asarray(ids, np.int64) >> 48) & 0x7FFF
+
+
+def _touched(shape, dtype):
+    """A zero-filled array whose pages are already mapped.
+
+    ``np.zeros`` maps pages lazily, so the first inserts after ``reserve``
+    would pay the page faults of the whole row store; writing the zeros now
+    moves that cost to ``reserve``/growth, where it belongs.
+    """
+    out = np.empty(shape, dtype)
+    out.fill(0)
+    return out
 
 
 def _check_ids(ids):
@@ -207,9 +223,9 @@ class EmbeddingHashTable:
                                                                         self._slots_for(capacity))
         rows = max(_MIN_ROWS, capacity)
         self._row_ids = np.empty(rows, np.int64)
-        self._values = np.zeros((rows, self.dim), np.float32)
+        self._values = _touched((rows, self.dim), np.float32)
         self._state = self._entry.init_state(rows)
-        self._ts = np.zeros(rows, np.uint32)
+        self._ts = _touched(rows, np.uint32)
         self._size = 0
 
     def _grow_rows(self, rows):
@@ -221,13 +237,13 @@ class EmbeddingHashTable:
         n = self._size
         row_ids = np.empty(new, np.int64)
         row_ids[:n] = self._row_ids[:n]
-        values = np.zeros((new, self.dim), np.float32)
+        values = _touched((new, self.dim), np.float32)
         values[:n] = self._values[:n]
         state = self._entry.init_state(new)
         for st_new, st_old in zip(state, self._state):
             for key in st_new:
                 st_new[key][:n] = st_old[key][:n]
-        ts = np.zeros(new, np.uint32)
+        ts = _touched(new, np.uint32)
         ts[:n] = self._ts[:n]
         self._row_ids, self._values, self._state, self._ts = row_ids, values, state, ts
 
@@ -365,13 +381,16 @@ class EmbeddingHashTable:
         return np.asarray(self._filter.should_be_filtered(ids, counts.astype(np.int64), thresholds,
                                                           in_table=np.zeros(ids.size, np.bool_)), np.bool_)
 
-    def _upsert(self, ids, update_time, dedup=True):
-        """Rows of ``ids``, creating (and initialising) absent ones; -1 for filtered-out occurrences.
+    def _upsert(self, ids, update_time, dedup=True, init_values=True, filtered=True):
+        """Rows of ``ids`` (-1 for occurrences the filter keeps out), creating absent ones.
 
-        Returns ``(rows, new_rows)``: ``new_rows`` is ``range(old_size, size)``.
+        New rows ``[old size, size)`` get their initial optimizer state, and
+        their initial values unless ``init_values`` is false (``assign``
+        overwrites every value of the row anyway). ``filtered``: consult the
+        occurrence filter (restores do not).
         """
         rows = self._rows(ids)
-        keep_out = self._admit(ids, rows, dedup)
+        keep_out = self._admit(ids, rows, dedup) if filtered else np.zeros(ids.size, np.bool_)
         insert_idx = np.flatnonzero((rows == ix.EMPTY) & ~keep_out)
         old = self._size
         if insert_idx.size:
@@ -386,17 +405,17 @@ class EmbeddingHashTable:
             ix.place(self._slots, self._counts, self._log2s, plan, old, self._row_ids, sub_rows)
             rows[insert_idx] = sub_rows
             self._size = old + plan.total
-            self._init_rows(old, self._size)
+            self._init_rows(old, self._size, init_values)
         rows[keep_out] = ix.EMPTY
         self._touch(rows, update_time)
         return rows
 
-    def _init_rows(self, lo, hi):
-        """Initialise rows ``[lo, hi)`` from their ids: values and optimizer state."""
+    def _init_rows(self, lo, hi, init_values=True):
+        """Initialise rows ``[lo, hi)`` from their ids: optimizer state, and values if asked."""
         if hi <= lo:
             return
         ids = self._row_ids[lo:hi]
-        for k, seg in enumerate(self._entry.slices):
+        for k, seg in enumerate(self._entry.slices if init_values else ()):
             self._entry.initializers[k].initialize(self._values[lo:hi, seg], row_ids=ids)
         fresh = self._entry.init_state(1)
         for st, init in zip(self._state, fresh):
@@ -413,6 +432,34 @@ class EmbeddingHashTable:
         if hasattr(values, "get"):
             raise TypeError(f"{name} must be a numpy array, got a device array")
         return ids, np.ascontiguousarray(values)
+
+    def insert(self, ids, update_time=0):
+        """Create the absent ids with their initial values and state (present ids are left alone).
+
+        Parameters
+        ----------
+        ids : (n,) int64 or uint64 array
+        update_time : int, default 0
+            Seconds; stored as the last-update time of every id of the batch.
+
+        Returns
+        -------
+        int
+            Entries created (an occurrence filter may keep ids out).
+
+        Raises
+        ------
+        TypeError, ValueError
+            On bad input (nothing is written).
+        TableFullError
+            When the table needs to grow and may not (nothing is written).
+        """
+        ids = _check_ids(ids)
+        update_time = _check_time("update_time", update_time)
+        with self._lock:
+            old = self._size
+            self._upsert(ids, update_time)
+            return self._size - old
 
     def assign(self, ids, values, update_time=0):
         """Set the rows of ``ids`` (created first when absent); optimizer state is untouched.
@@ -435,7 +482,8 @@ class EmbeddingHashTable:
         ids, values = self._check_batch("values", ids, values)
         update_time = _check_time("update_time", update_time)
         with self._lock:
-            rows = self._upsert(ids, update_time)  # may reallocate the row store
+            # New rows skip the initializer: their whole row is overwritten here.
+            rows = self._upsert(ids, update_time, init_values=False)  # may reallocate the row store
             ix.put_rows(self._values, rows, values)
 
     def assign_add(self, ids, deltas, update_time=0):
@@ -503,6 +551,13 @@ class EmbeddingHashTable:
         update_time = _check_time("update_time", update_time)
         global_step = check_number("global_step", global_step, integer=True, low=0)
         lrs = self._learning_rates(learning_rate, global_step)
+        if lrs is not None:  # validated before any id is inserted
+            if isinstance(lrs, (list, tuple)):
+                lrs = np.asarray(lrs, np.float32)
+            check_array("learning_rate", lrs, dtype_kinds="f", shape=(self._entry.num_segments,))
+            lrs = np.asarray(lrs, np.float32)
+            for k, v in enumerate(lrs.tolist()):
+                check_number(f"learning_rate[{k}]", v, low=0.0)
         with self._lock:
             rows = self._upsert(ids, update_time, dedup=dedup)
             keep = rows != ix.EMPTY
@@ -637,6 +692,128 @@ class EmbeddingHashTable:
         with self._lock:
             expired = self._expired_rows(now)
             return self._remove(self._row_ids[:self._size][expired].copy())
+
+    # -- checkpoints --------------------------------------------------------------------
+
+    def save(self, path, num_shards=1):
+        """Write every unexpired entry as Monolith ``EntryDump`` records, atomically per file.
+
+        Entries with ``max_update_ts - last_update >= expire_days(slot) * 86400``
+        are left out, as Monolith's save op does. Rows are split into
+        ``num_shards`` contiguous shards written to
+        ``sharded_file_name(path, k, num_shards)`` (TFRecord files that
+        Monolith and TensorFlow read), and ``path + "-meta"`` lists each
+        shard with its number of records, so :meth:`restore` also detects a
+        shard cut at a record boundary.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Base path of the files.
+        num_shards : int, default 1
+            Number of shard files, ``>= 1``.
+
+        Returns
+        -------
+        int
+            Entries written.
+
+        Raises
+        ------
+        OSError
+            If a file cannot be written (files already written stay valid;
+            the one being written is left as it was).
+        """
+        num_shards = check_number("num_shards", num_shards, integer=True, low=1)
+        path = os.fspath(path)
+        with self._lock:
+            keep = np.flatnonzero(~self._expired_rows(self._max_update_ts))
+            ids, values, ts = self._row_ids[keep], self._values[keep], self._ts[keep]
+            state = [{k: a[keep] for k, a in st.items()} for st in self._state]
+        cuts = np.linspace(0, keep.size, num_shards + 1).astype(np.int64)
+        meta = []
+        for k in range(num_shards):
+            lo, hi = int(cuts[k]), int(cuts[k + 1])
+            name = ck.sharded_file_name(path, k, num_shards)
+            ck.save_entries(name, self._entry, ids[lo:hi], values[lo:hi],
+                            [{key: a[lo:hi] for key, a in st.items()} for st in state], ts[lo:hi])
+            meta.append(MultiHashTableMetadata(table_name=os.path.basename(name), num_entries=hi - lo))
+        records = [m.SerializeToString() for m in meta]
+        sizes = np.array([0] + [len(r) for r in records], np.int64)
+        ck.write_records(path + "-meta", np.frombuffer(b"".join(records), np.uint8), np.cumsum(sizes))
+        return int(keep.size)
+
+    @staticmethod
+    def _shards(path):
+        """``[(file, expected records or None)]`` of a checkpoint written by :meth:`save` or Monolith."""
+        meta = path + "-meta"
+        if os.path.exists(meta):
+            buffer, offsets = ck.read_records(meta)
+            out = []
+            for k in range(offsets.size - 1):
+                m = MultiHashTableMetadata.FromString(buffer[offsets[k]:offsets[k + 1]].tobytes())
+                out.append((os.path.join(os.path.dirname(path), m.table_name), int(m.num_entries)))
+            return out
+        pattern = re.compile(re.escape(os.path.basename(path)) + r"-(\d{5})-of-(\d{5})$")
+        names = sorted(n for n in glob.glob(glob.escape(path) + "-*-of-*") if pattern.search(os.path.basename(n)))
+        if not names:
+            raise FileNotFoundError(f"path must name a checkpoint written by save(), got {path!r} "
+                                    f"(no {path}-meta and no {path}-NNNNN-of-NNNNN shard files)")
+        totals = {pattern.search(os.path.basename(n)).group(2) for n in names}
+        want = int(next(iter(totals)))
+        if len(totals) != 1 or len(names) != want:
+            raise ValueError(f"path must have all its shards, got {len(names)} files for {sorted(totals)} shards")
+        return [(n, None) for n in names]
+
+    def restore(self, path):
+        """Load a checkpoint written by :meth:`save` (or Monolith's save op) into the table.
+
+        Every shard is read and validated first; then each record is
+        upserted: an absent id is created (initial values and state), its
+        leading ``len(num)`` values, optimizer state and last-update time
+        are set from the record. Entries not in the checkpoint are kept.
+        The table's capacity may differ from the saving table's.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The base path given to :meth:`save`.
+
+        Returns
+        -------
+        int
+            Entries restored.
+
+        Raises
+        ------
+        FileNotFoundError
+            If there is no checkpoint at ``path``.
+        ValueError
+            If a file is truncated, corrupted or foreign, or holds another
+            entry layout (nothing is changed then).
+        """
+        path = os.fspath(path)
+        parts = [ck.load_entries(name, self._entry, num_records=n) for name, n in self._shards(path)]
+        ids = np.concatenate([p.ids for p in parts])
+        values = np.concatenate([p.params for p in parts])
+        ts = np.concatenate([p.timestamps for p in parts])
+        nums = np.concatenate([p.num_values for p in parts])
+        state = [{k: np.concatenate([p.state[s][k] for p in parts]) for k in st}
+                 for s, st in enumerate(parts[0].state)]
+        with self._lock:
+            rows = self._upsert(ids, 0, filtered=False)
+            partial = nums < self.dim
+            if partial.any():  # as Monolith: a short record overwrites its leading values only
+                cols = np.arange(self.dim)[None, :] < nums[partial, None]
+                values[partial] = np.where(cols, values[partial], self._values[rows[partial]])
+            ix.put_rows(self._values, rows, values)
+            for st_table, st_saved in zip(self._state, state):
+                for k, arr in st_table.items():
+                    arr[rows] = st_saved[k]
+            self._ts[rows] = ts
+            if ts.size:
+                self._max_update_ts = max(self._max_update_ts, int(ts.max()))
+        return int(ids.size)
 
     # -- export -----------------------------------------------------------------------
 

@@ -7,6 +7,9 @@ extremes and uint64 spellings.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import settings
@@ -49,9 +52,15 @@ class TableMachine(RuleBasedStateMachine):
     def make(self, capacity, load):
         expire = SlotExpireTimeConfig(default_expire_time=2)
         expire.slot_expire_times.add(slot=1, expire_time=0)
-        self.table = EmbeddingHashTable([(DIM, _init(), SgdOptimizer(learning_rate=float(LR)))],
-                                        capacity=capacity, max_load_factor=load, slot_expire_time_config=expire)
+        self.expire = expire
+        self.table = self._new_table(capacity, load)
         self.model = {}
+        self.max_t = 0
+        self.dir = Path(tempfile.mkdtemp(prefix="table_sm_"))
+
+    def _new_table(self, capacity, load):
+        return EmbeddingHashTable([(DIM, _init(), SgdOptimizer(learning_rate=float(LR)))], capacity=capacity,
+                                  max_load_factor=load, slot_expire_time_config=self.expire)
 
     def _create(self, key, t):
         if key not in self.model:
@@ -63,6 +72,7 @@ class TableMachine(RuleBasedStateMachine):
         vals = data.draw(st.lists(st.floats(-4, 4, width=32), min_size=len(ids) * DIM, max_size=len(ids) * DIM))
         values = _values(vals, len(ids))
         self.table.assign(np.array(ids, np.int64), values, update_time=t)
+        self.max_t = max(self.max_t, t)  # every call's time counts, as the original's max_update_ts
         for key, v in zip(ids, values):
             self._create(key, t)
             self.model[key][0] = v.copy()
@@ -71,6 +81,7 @@ class TableMachine(RuleBasedStateMachine):
     def assign_add(self, ids, t):
         deltas = np.arange(len(ids) * DIM, dtype=np.float32).reshape(len(ids), DIM) / 8
         self.table.assign_add(np.array(ids, np.int64).view(np.uint64), deltas, update_time=t)
+        self.max_t = max(self.max_t, t)
         for key, d in zip(ids, deltas):
             self._create(key, t)
             self.model[key][0] = self.model[key][0] + d
@@ -79,6 +90,7 @@ class TableMachine(RuleBasedStateMachine):
     def apply_gradients(self, ids, t, dedup):
         grads = (np.arange(len(ids) * DIM, dtype=np.float32).reshape(len(ids), DIM) - 4) / 16
         self.table.apply_gradients(np.array(ids, np.int64), grads, update_time=t, dedup=dedup)
+        self.max_t = max(self.max_t, t)
         summed = {}
         for key, g in zip(ids, grads):
             self._create(key, t)
@@ -105,6 +117,7 @@ class TableMachine(RuleBasedStateMachine):
             seen.add(key)
         for key in ids:
             self.model[key] = [_initial(key), t]
+        self.max_t = max(self.max_t, t)
 
     @rule(now=st.integers(0, 12 * 86400))
     def evict(self, now):
@@ -114,6 +127,20 @@ class TableMachine(RuleBasedStateMachine):
         assert self.table.evict(now) == len(gone)
         for key in gone:
             del self.model[key]
+
+    @rule(capacity=st.integers(0, 8), shards=st.integers(1, 3), load=st.sampled_from([0.5, 0.9]))
+    def save_restore(self, capacity, shards, load):
+        base = self.dir / f"t{len(list(self.dir.iterdir()))}"
+        days = {1: 0}
+        kept = {k: v for k, v in self.model.items()
+                if self.max_t - v[1] < days.get((k >> 48) & 0x7FFF, 2) * 86400}
+        saved = self.table.save(base, num_shards=shards)
+        assert saved == len(kept)
+        self.table = self._new_table(capacity, load)
+        assert self.table.restore(base) == len(kept)
+        self.model = kept
+        self.max_t = max((v[1] for v in kept.values()), default=0)
+        assert self.table.max_update_ts == self.max_t
 
     @rule()
     def clear(self):
