@@ -53,7 +53,7 @@ __all__ = [
     "place",
     "erase_keys",
     "rehash",
-    "set_row",
+    "set_rows",
 ]
 
 #: Row value of an empty slot.
@@ -448,11 +448,21 @@ def erase_keys(slots, counts, parts, log2s, keys, rows):
 
 
 @cpu_jit
-def set_row(slots, parts, log2s, key, row):
-    """Point the present ``key`` at ``row`` (after its row moved)."""
-    base, home = home_of(key, parts, log2s)
-    s, _ = probe(slots, key, base, home, log2s)
-    slots[s, 1] = row
+def set_rows(slots, parts, log2s, keys, rows):
+    """Point each present ``keys[i]`` at ``rows[i]`` (after rows moved).
+
+    Parameters
+    ----------
+    slots : (capacity, 2) int64 array
+    parts, log2s : int
+        The index geometry.
+    keys, rows : (n,) int64 arrays
+    """
+    for i in range(keys.size):
+        base, home = home_of(keys[i], parts, log2s)
+        s, found = probe(slots, keys[i], base, home, log2s)
+        if found:
+            slots[s, 1] = rows[i]
 
 
 @cpu_jit(parallel=True)

@@ -18,13 +18,15 @@ import threading
 
 import numpy as np
 
-from .._checks import check_array, check_number
+from .._backend import asarray, is_cuda_array, to_numpy
+from .._checks import check_array, check_choice, check_number
 from ..entry import HashTableConfigInstance
 from ..optim.segments import SegmentedEntry, learning_rates_at
 from ..proto import EmbeddingHashTableConfig, MultiHashTableMetadata, SlotExpireTimeConfig
 from ..schedules import LearningRateFunction
 from . import checkpoint as ck
 from . import index as ix
+from ._ops import CpuOps, GpuOps
 
 __all__ = ["EmbeddingHashTable", "TableFullError", "slot_of"]
 
@@ -51,31 +53,6 @@ def slot_of(ids):
     (n,) int64 array
     """
     return (np.asarray(ids, np.int64) >> 48) & 0x7FFF
-
-
-def _touched(shape, dtype):
-    """A zero-filled array whose pages are already mapped.
-
-    ``np.zeros`` maps pages lazily, so the first inserts after ``reserve``
-    would pay the page faults of the whole row store; writing the zeros now
-    moves that cost to ``reserve``/growth, where it belongs.
-    """
-    out = np.empty(shape, dtype)
-    out.fill(0)
-    return out
-
-
-def _check_ids(ids):
-    """A contiguous int64 numpy view of ``ids`` (uint64 ids keep their bits)."""
-    if not hasattr(ids, "dtype"):
-        ids = np.asarray(ids)
-        if ids.size == 0:
-            ids = ids.astype(np.int64)
-    check_array("ids", ids, ndim=1, dtypes=(np.int64, np.uint64, np.int32))
-    if hasattr(ids, "get"):
-        raise TypeError("ids must be a numpy array (GPU tables are not built yet), got a device array")
-    ids = np.ascontiguousarray(ids)
-    return ids.astype(np.int64) if ids.dtype == np.int32 else ids.view(np.int64)
 
 
 def _check_time(name, value):
@@ -117,6 +94,11 @@ class EmbeddingHashTable:
     occurrence_threshold : SlotOccurrenceThreshold, optional
         Per-slot thresholds (anything with ``thresholds(ids)``); default:
         the filter's own config.
+    device : {"cpu", "cuda"}, default "cpu"
+        Where the index and the row store live: numpy arrays and Numba CPU
+        kernels, or CuPy arrays and numba.cuda kernels (numpy arrays under
+        the CUDA simulator). Ids and values may be given as numpy or device
+        arrays; results come back on the table's device.
 
     Raises
     ------
@@ -133,7 +115,7 @@ class EmbeddingHashTable:
     """
 
     def __init__(self, config, capacity=None, max_load_factor=0.75, growth=True, seed=None,
-                 slot_expire_time_config=None, occurrence_filter=None, occurrence_threshold=None):
+                 slot_expire_time_config=None, occurrence_filter=None, occurrence_threshold=None, device="cpu"):
         self._lr_fns = None
         table_config = None
         if isinstance(config, HashTableConfigInstance):
@@ -162,9 +144,43 @@ class EmbeddingHashTable:
         if capacity is None:
             capacity = table_config.initial_capacity if table_config is not None else 1
         capacity = check_number("capacity", capacity, integer=True, low=0)
+        self.device = check_choice("device", device, ("cpu", "cuda"))
+        self._ops = GpuOps() if self.device == "cuda" else CpuOps()
+        self._xp = self._ops.xp
         self._lock = threading.RLock()
         self._max_update_ts = 0
         self._reset(capacity)
+
+    # -- argument handling ------------------------------------------------------
+
+    def _touched(self, shape, dtype):
+        """A zero-filled array of the table's module whose pages are already mapped.
+
+        ``np.zeros`` maps pages lazily, so the first inserts after ``reserve``
+        would pay the page faults of the whole row store; writing the zeros
+        now moves that cost to ``reserve``/growth, where it belongs.
+        """
+        out = self._xp.empty(shape, dtype)
+        out.fill(0)
+        return out
+
+    def _array(self, name, x):
+        """``x`` as a C-contiguous array of the table's module (moved to the table's device)."""
+        if is_cuda_array(x) and self._xp is np:
+            raise TypeError(f"{name} must be a host (numpy) array for a device='cpu' table, got a CUDA array")
+        if not hasattr(x, "dtype"):
+            x = np.asarray(x)
+        return self._xp.ascontiguousarray(asarray(x, self._xp))
+
+    def _check_ids(self, ids):
+        """``ids`` as contiguous int64 (uint64 ids keep their bits)."""
+        if not hasattr(ids, "dtype"):
+            ids = np.asarray(ids)
+            if ids.size == 0:
+                ids = ids.astype(np.int64)
+        check_array("ids", ids, ndim=1, dtypes=(np.int64, np.uint64, np.int32))
+        ids = self._array("ids", ids)
+        return ids.astype(np.int64) if ids.dtype == np.int32 else ids.view(np.int64)
 
     # -- description ----------------------------------------------------------
 
@@ -219,13 +235,13 @@ class EmbeddingHashTable:
         return 1 << (need - 1).bit_length()
 
     def _reset(self, capacity):
-        self._slots, self._counts, self._parts, self._log2s = ix.rehash(np.empty(0, np.int64),
-                                                                        self._slots_for(capacity))
+        self._slots, self._counts, self._parts, self._log2s = self._ops.rehash(self._xp.empty(0, np.int64),
+                                                                               self._slots_for(capacity))
         rows = max(_MIN_ROWS, capacity)
-        self._row_ids = np.empty(rows, np.int64)
-        self._values = _touched((rows, self.dim), np.float32)
-        self._state = self._entry.init_state(rows)
-        self._ts = _touched(rows, np.uint32)
+        self._row_ids = self._xp.empty(rows, np.int64)
+        self._values = self._touched((rows, self.dim), np.float32)
+        self._state = self._entry.init_state(rows, like=self._values)
+        self._ts = self._touched(rows, np.uint32)
         self._size = 0
 
     def _grow_rows(self, rows):
@@ -235,15 +251,15 @@ class EmbeddingHashTable:
             return
         new = max(rows, 2 * have)
         n = self._size
-        row_ids = np.empty(new, np.int64)
+        row_ids = self._xp.empty(new, np.int64)
         row_ids[:n] = self._row_ids[:n]
-        values = _touched((new, self.dim), np.float32)
+        values = self._touched((new, self.dim), np.float32)
         values[:n] = self._values[:n]
-        state = self._entry.init_state(new)
+        state = self._entry.init_state(new, like=values)
         for st_new, st_old in zip(state, self._state):
             for key in st_new:
                 st_new[key][:n] = st_old[key][:n]
-        ts = _touched(new, np.uint32)
+        ts = self._touched(new, np.uint32)
         ts[:n] = self._ts[:n]
         self._row_ids, self._values, self._state, self._ts = row_ids, values, state, ts
 
@@ -253,7 +269,7 @@ class EmbeddingHashTable:
         if capacity > self._slots.shape[0] and not self.growth:
             raise TableFullError(f"the table is full: size {self._size}, capacity {self.capacity} "
                                  f"(growth is disabled), and the batch needs room for {entries} entries")
-        self._slots, self._counts, self._parts, self._log2s = ix.rehash(self._row_ids[:self._size], capacity)
+        self._slots, self._counts, self._parts, self._log2s = self._ops.rehash(self._row_ids[:self._size], capacity)
 
     def reserve(self, n):
         """Make room for ``n`` entries in total without further growth.
@@ -272,16 +288,14 @@ class EmbeddingHashTable:
     def clear(self):
         """Remove every entry (the capacity is kept)."""
         with self._lock:
-            self._slots, self._counts, self._parts, self._log2s = ix.rehash(np.empty(0, np.int64),
-                                                                            self._slots.shape[0])
+            self._slots, self._counts, self._parts, self._log2s = self._ops.rehash(
+                self._xp.empty(0, np.int64), self._slots.shape[0])
             self._size = 0
 
     # -- reading ----------------------------------------------------------------
 
     def _rows(self, ids):
-        rows = np.empty(ids.size, np.int64)
-        ix.find_rows(self._slots, self._parts, self._log2s, ids, rows)
-        return rows
+        return self._ops.find(self._slots, self._parts, self._log2s, ids)
 
     def find(self, ids, out=None):
         """Rows of ``ids`` and whether each is present.
@@ -298,16 +312,17 @@ class EmbeddingHashTable:
             Each present id's lookup view (see :meth:`lookup`), zeros for absent ids.
         found : (n,) bool array
         """
-        ids = _check_ids(ids)
+        ids = self._check_ids(ids)
         if out is None:
-            out = np.empty((ids.size, self.dim), np.float32)
+            out = self._xp.empty((ids.size, self.dim), np.float32)
         else:
             check_array("out", out, dtypes=(np.float32,), shape=(ids.size, self.dim))
-            if not out.flags.c_contiguous:
-                raise ValueError("out must be C-contiguous, got a strided array")
+            if not out.flags.c_contiguous or is_cuda_array(out) != (self._xp is not np):
+                raise ValueError(f"out must be a C-contiguous array on the table's device ({self.device}), "
+                                 f"got {'a strided' if not out.flags.c_contiguous else 'another device'} array")
         with self._lock:
             rows = self._rows(ids)
-            ix.take_rows(self._values, rows, out)
+            self._ops.take(self._values, rows, out)
         if self._needs_view:
             out[...] = self._entry.lookup(out)
         return out, rows != ix.EMPTY
@@ -344,7 +359,7 @@ class EmbeddingHashTable:
         -------
         (n,) bool array
         """
-        ids = _check_ids(ids)
+        ids = self._check_ids(ids)
         with self._lock:
             return self._rows(ids) != ix.EMPTY
 
@@ -360,10 +375,13 @@ class EmbeddingHashTable:
         number of occurrences (first-occurrence order); without, every
         occurrence is offered with count 1, in order (SEMANTICS E.2).
         """
+        if self._filter is None:
+            return self._xp.zeros(ids.size, np.bool_)
+        ids, rows = to_numpy(ids), to_numpy(rows)  # the filters run on the host
         missing = np.flatnonzero(rows == ix.EMPTY)
         out = np.zeros(ids.size, np.bool_)
-        if self._filter is None or missing.size == 0:
-            return out
+        if missing.size == 0:
+            return self._xp.asarray(out)
         miss_ids = ids[missing]
         if dedup:
             uniq, first, inverse, counts = np.unique(miss_ids, return_index=True, return_inverse=True,
@@ -374,7 +392,7 @@ class EmbeddingHashTable:
             out[missing] = filtered[inverse]
         else:
             out[missing] = self._offer(miss_ids, np.ones(miss_ids.size, np.int64))
-        return out
+        return self._xp.asarray(out)
 
     def _offer(self, ids, counts):
         thresholds = None if self._threshold is None else np.asarray(self._threshold.thresholds(ids), np.int64)
@@ -390,19 +408,20 @@ class EmbeddingHashTable:
         occurrence filter (restores do not).
         """
         rows = self._rows(ids)
-        keep_out = self._admit(ids, rows, dedup) if filtered else np.zeros(ids.size, np.bool_)
-        insert_idx = np.flatnonzero((rows == ix.EMPTY) & ~keep_out)
+        xp = self._xp
+        keep_out = self._admit(ids, rows, dedup) if filtered else xp.zeros(ids.size, np.bool_)
+        insert_idx = xp.flatnonzero((rows == ix.EMPTY) & ~keep_out)
         old = self._size
         if insert_idx.size:
             sub_ids = ids[insert_idx]
-            plan = ix.plan_insert(sub_ids, self._parts)
-            while not (ix.fits(self._counts, self._log2s, plan)
+            plan = self._ops.plan(sub_ids, self._parts)
+            while not (self._ops.fits(self._counts, self._log2s, plan)
                        and old + plan.total <= self.max_load_factor * self._slots.shape[0]):
                 self._rehash(old + plan.total, force=True)
-                plan = ix.plan_insert(sub_ids, self._parts)
+                plan = self._ops.plan(sub_ids, self._parts)
             self._grow_rows(old + plan.total)
-            sub_rows = np.empty(sub_ids.size, np.int64)
-            ix.place(self._slots, self._counts, self._log2s, plan, old, self._row_ids, sub_rows)
+            sub_rows = xp.empty(sub_ids.size, np.int64)
+            self._ops.place(self._slots, self._counts, self._log2s, plan, old, self._row_ids, sub_ids, sub_rows)
             rows[insert_idx] = sub_rows
             self._size = old + plan.total
             self._init_rows(old, self._size, init_values)
@@ -417,21 +436,19 @@ class EmbeddingHashTable:
         ids = self._row_ids[lo:hi]
         for k, seg in enumerate(self._entry.slices if init_values else ()):
             self._entry.initializers[k].initialize(self._values[lo:hi, seg], row_ids=ids)
-        fresh = self._entry.init_state(1)
+        fresh = self._entry.init_state(1, like=self._values)
         for st, init in zip(self._state, fresh):
             for key, arr in st.items():
                 arr[lo:hi] = init[key][0]
 
     def _touch(self, rows, update_time):
-        ix.stamp_rows(self._ts, rows, np.uint32(update_time & _UINT32_MAX))
+        self._ops.stamp(self._ts, rows, np.uint32(update_time & _UINT32_MAX))
         self._max_update_ts = max(self._max_update_ts, update_time)
 
     def _check_batch(self, name, ids, values):
-        ids = _check_ids(ids)
+        ids = self._check_ids(ids)
         check_array(name, values, dtypes=(np.float32,), shape=(ids.size, self.dim))
-        if hasattr(values, "get"):
-            raise TypeError(f"{name} must be a numpy array, got a device array")
-        return ids, np.ascontiguousarray(values)
+        return ids, self._array(name, values)
 
     def insert(self, ids, update_time=0):
         """Create the absent ids with their initial values and state (present ids are left alone).
@@ -454,7 +471,7 @@ class EmbeddingHashTable:
         TableFullError
             When the table needs to grow and may not (nothing is written).
         """
-        ids = _check_ids(ids)
+        ids = self._check_ids(ids)
         update_time = _check_time("update_time", update_time)
         with self._lock:
             old = self._size
@@ -484,7 +501,7 @@ class EmbeddingHashTable:
         with self._lock:
             # New rows skip the initializer: their whole row is overwritten here.
             rows = self._upsert(ids, update_time, init_values=False)  # may reallocate the row store
-            ix.put_rows(self._values, rows, values)
+            self._ops.put(self._values, rows, values)
 
     def assign_add(self, ids, deltas, update_time=0):
         """Add ``deltas`` to the rows of ``ids`` (created first when absent); state untouched.
@@ -508,7 +525,7 @@ class EmbeddingHashTable:
         update_time = _check_time("update_time", update_time)
         with self._lock:
             rows = self._upsert(ids, update_time)  # may reallocate the row store
-            ix.add_rows(self._values, rows, deltas)
+            self._ops.add(self._values, rows, deltas)
 
     def _learning_rates(self, learning_rate, global_step):
         nseg = self._entry.num_segments
@@ -567,7 +584,8 @@ class EmbeddingHashTable:
                 self._entry.apply_rows(self._values, rows, grads, self._state, learning_rates=lrs,
                                        global_step=global_step)
                 return
-            for idx in _occurrence_rounds(rows):
+            for idx in _occurrence_rounds(to_numpy(rows)):
+                idx = self._xp.asarray(idx)
                 self._entry.apply_rows(self._values, rows[idx], grads[idx], self._state, learning_rates=lrs,
                                        global_step=global_step)
 
@@ -588,23 +606,23 @@ class EmbeddingHashTable:
             counts as existing from its second occurrence on), 0 where it was
             created.
         """
-        ids = _check_ids(ids)
+        ids = self._check_ids(ids)
         update_time = _check_time("update_time", update_time)
         with self._lock:
             existed = self._rows(ids) != ix.EMPTY
             rows = self._upsert(ids, update_time)
-            self._init_rows_at(np.unique(rows[existed]))
+            self._init_rows_at(self._xp.unique(rows[existed]))
         repeat = np.ones(ids.size, np.bool_)
-        repeat[np.unique(ids, return_index=True)[1]] = False
-        return (existed | repeat).astype(np.int32)
+        repeat[np.unique(to_numpy(ids), return_index=True)[1]] = False
+        return (existed | self._xp.asarray(repeat)).astype(np.int32)
 
     def _init_rows_at(self, rows):
-        block = np.empty((rows.size, self.dim), np.float32)
+        block = self._xp.empty((rows.size, self.dim), np.float32)
         ids = self._row_ids[rows]
         for k, seg in enumerate(self._entry.slices):
             self._entry.initializers[k].initialize(block[:, seg], row_ids=ids)
         self._values[rows] = block
-        fresh = self._entry.init_state(1)
+        fresh = self._entry.init_state(1, like=self._values)
         for st, init in zip(self._state, fresh):
             for key, arr in st.items():
                 arr[rows] = init[key][0]
@@ -613,16 +631,16 @@ class EmbeddingHashTable:
 
     def _remove(self, ids):
         """Erase ``ids`` (absent ones ignored); returns the number removed."""
-        freed = np.empty(ids.size, np.int64)
-        ix.erase_keys(self._slots, self._counts, self._parts, self._log2s, ids, freed)
-        holes = np.sort(freed[freed != ix.EMPTY])
+        xp = self._xp
+        freed = self._ops.erase(self._slots, self._counts, self._parts, self._log2s, ids)
+        holes = xp.sort(freed[freed != ix.EMPTY])
         if holes.size == 0:
             return 0
         n = self._size
         new_size = n - holes.size
         # Live rows past the new end fill the holes below it.
-        tail = np.arange(new_size, n)
-        tail = tail[~np.isin(tail, holes, assume_unique=True)]
+        tail = xp.arange(new_size, n)
+        tail = tail[~xp.isin(tail, holes, assume_unique=True)]
         dest = holes[holes < new_size]
         if dest.size:
             self._row_ids[dest] = self._row_ids[tail]
@@ -631,8 +649,8 @@ class EmbeddingHashTable:
             for st in self._state:
                 for arr in st.values():
                     arr[dest] = arr[tail]
-            for key, row in zip(self._row_ids[dest].tolist(), dest.tolist()):
-                ix.set_row(self._slots, self._parts, self._log2s, key, row)
+            self._ops.set_rows(self._slots, self._parts, self._log2s, xp.ascontiguousarray(self._row_ids[dest]),
+                               xp.ascontiguousarray(dest))
         self._size = new_size
         return int(holes.size)
 
@@ -648,7 +666,7 @@ class EmbeddingHashTable:
         int
             Entries removed.
         """
-        ids = _check_ids(ids)
+        ids = self._check_ids(ids)
         with self._lock:
             return self._remove(ids)
 
@@ -663,15 +681,15 @@ class EmbeddingHashTable:
         -------
         (n,) int64 array
         """
-        slots = slot_of(ids)
+        slots = slot_of(to_numpy(ids))
         days = np.full(slots.shape, self._expire.default_expire_time, np.int64)
         for item in self._expire.slot_expire_times:
             days[slots == item.slot] = item.expire_time
         return days
 
     def _expired_rows(self, now):
-        ids = self._row_ids[:self._size]
-        age = np.int64(now) - self._ts[:self._size].astype(np.int64)
+        ids = to_numpy(self._row_ids[:self._size])
+        age = np.int64(now) - to_numpy(self._ts[:self._size]).astype(np.int64)
         return age >= self.expire_days(ids) * _SECONDS_PER_DAY
 
     def evict(self, now):
@@ -690,8 +708,8 @@ class EmbeddingHashTable:
         """
         now = check_number("now", now, integer=True)
         with self._lock:
-            expired = self._expired_rows(now)
-            return self._remove(self._row_ids[:self._size][expired].copy())
+            expired = self._xp.asarray(self._expired_rows(now))
+            return self._remove(self._xp.ascontiguousarray(self._row_ids[:self._size][expired]))
 
     # -- checkpoints --------------------------------------------------------------------
 
@@ -727,9 +745,9 @@ class EmbeddingHashTable:
         num_shards = check_number("num_shards", num_shards, integer=True, low=1)
         path = os.fspath(path)
         with self._lock:
-            keep = np.flatnonzero(~self._expired_rows(self._max_update_ts))
-            ids, values, ts = self._row_ids[keep], self._values[keep], self._ts[keep]
-            state = [{k: a[keep] for k, a in st.items()} for st in self._state]
+            keep = self._xp.asarray(np.flatnonzero(~self._expired_rows(self._max_update_ts)))
+            ids, values, ts = (to_numpy(a[keep]) for a in (self._row_ids, self._values, self._ts))
+            state = [{k: to_numpy(a[keep]) for k, a in st.items()} for st in self._state]
         cuts = np.linspace(0, keep.size, num_shards + 1).astype(np.int64)
         meta = []
         for k in range(num_shards):
@@ -800,16 +818,18 @@ class EmbeddingHashTable:
         nums = np.concatenate([p.num_values for p in parts])
         state = [{k: np.concatenate([p.state[s][k] for p in parts]) for k in st}
                  for s, st in enumerate(parts[0].state)]
+        xp = self._xp
+        ids, values, ts, nums = (xp.asarray(a) for a in (ids, values, ts, nums))
         with self._lock:
             rows = self._upsert(ids, 0, filtered=False)
             partial = nums < self.dim
-            if partial.any():  # as Monolith: a short record overwrites its leading values only
-                cols = np.arange(self.dim)[None, :] < nums[partial, None]
-                values[partial] = np.where(cols, values[partial], self._values[rows[partial]])
-            ix.put_rows(self._values, rows, values)
+            if bool(partial.any()):  # as Monolith: a short record overwrites its leading values only
+                cols = xp.arange(self.dim)[None, :] < nums[partial, None]
+                values[partial] = xp.where(cols, values[partial], self._values[rows[partial]])
+            self._ops.put(self._values, rows, values)
             for st_table, st_saved in zip(self._state, state):
                 for k, arr in st_table.items():
-                    arr[rows] = st_saved[k]
+                    arr[rows] = xp.asarray(st_saved[k])
             self._ts[rows] = ts
             if ts.size:
                 self._max_update_ts = max(self._max_update_ts, int(ts.max()))
@@ -823,6 +843,7 @@ class EmbeddingHashTable:
         Returns
         -------
         ids : (size,) int64 array
+            On the table's device, as every array returned here.
         values : (size, dim) float32 array
             Stored values (full precision, not the lookup view).
         state : list of dict of str to array

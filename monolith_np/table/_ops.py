@@ -1,0 +1,171 @@
+"""The index operations of a table on one device: CPU kernels or GPU kernels, one interface.
+
+:class:`~monolith_np.table.EmbeddingHashTable` keeps its arrays in one array
+module (``xp``: numpy, or CuPy on a GPU) and calls the index through an ops
+object. Both classes hold the same ``(key, row)`` slot layout and run the same
+probing rules (:mod:`monolith_np.table.index`); :class:`GpuOps` launches the
+numba.cuda drivers of :mod:`monolith_np.cuda.table` and allocates their
+scratch, and under the CUDA simulator it works on numpy arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import config as numba_config
+
+from .._backend import get_cupy
+from . import index as ix
+
+
+class CpuOps:
+    """Index operations with the CPU kernels of :mod:`monolith_np.table.index`."""
+
+    xp = np
+
+    @staticmethod
+    def rehash(row_ids, capacity):
+        """Index of ``capacity`` slots over ``row_ids[r] -> r``; ``(slots, counts, parts, log2s)``."""
+        return ix.rehash(row_ids, capacity)
+
+    @staticmethod
+    def find(slots, parts, log2s, ids):
+        """Row of each id, ``EMPTY`` when absent."""
+        rows = np.empty(ids.size, np.int64)
+        ix.find_rows(slots, parts, log2s, ids, rows)
+        return rows
+
+    take = staticmethod(ix.take_rows)
+    put = staticmethod(ix.put_rows)
+    add = staticmethod(ix.add_rows)
+    stamp = staticmethod(ix.stamp_rows)
+
+    @staticmethod
+    def plan(ids, parts):
+        """De-duplicated new ids per sub-table (writes nothing)."""
+        return ix.plan_insert(ids, parts)
+
+    @staticmethod
+    def fits(counts, log2s, plan):
+        """Whether every sub-table keeps an empty slot after the plan."""
+        return ix.fits(counts, log2s, plan)
+
+    @staticmethod
+    def place(slots, counts, log2s, plan, first_row, row_ids, ids, rows):
+        """Insert a plan's ids with rows from ``first_row``; ``rows`` gets every occurrence's row."""
+        ix.place(slots, counts, log2s, plan, first_row, row_ids, rows)
+
+    @staticmethod
+    def erase(slots, counts, parts, log2s, keys):
+        """Delete ``keys``; return each one's freed row (``EMPTY`` when absent)."""
+        rows = np.empty(keys.size, np.int64)
+        ix.erase_keys(slots, counts, parts, log2s, keys, rows)
+        return rows
+
+    set_rows = staticmethod(ix.set_rows)
+
+
+class _GpuPlan:
+    """A :func:`~monolith_np.cuda.table.plan_insert_gpu` result with the fields the table reads."""
+
+    __slots__ = ("rep", "local", "new_count", "parts", "total")
+
+    def __init__(self, rep, local, new_count, parts):
+        self.rep, self.local, self.new_count, self.parts = rep, local, new_count, parts
+        self.total = int(new_count.sum())
+
+
+class GpuOps:
+    """Index operations with the numba.cuda drivers of :mod:`monolith_np.cuda.table`.
+
+    Arrays are CuPy's on a GPU and numpy's under the CUDA simulator. Each
+    call checks the drivers' status word once after its launches.
+    """
+
+    def __init__(self):
+        from ..cuda import table as gt
+        from ..cuda._launch import require_gpu
+
+        require_gpu()
+        self._gt = gt
+        self.xp = np if numba_config.ENABLE_CUDASIM else get_cupy()
+
+    def _status(self):
+        return self.xp.zeros(1, np.int64)
+
+    def _check(self, status, what):
+        if int(status[0]) != self._gt.STATUS_OK:
+            raise RuntimeError(f"GPU {what} reported a full sub-table: the index was not given room first "
+                               f"(a bug; please report it)")
+
+    def rehash(self, row_ids, capacity):
+        """Index of ``capacity`` slots over ``row_ids[r] -> r``; ``(slots, counts, parts, log2s)``."""
+        xp = self.xp
+        parts = ix.parts_for(capacity)
+        log2s = int(capacity // parts).bit_length() - 1
+        slots = xp.empty((capacity, 2), np.int64)
+        counts = xp.zeros(parts, np.int64)
+        status = self._status()
+        self._gt.rehash_gpu(row_ids, row_ids.shape[0], slots, counts, parts, log2s, status)
+        self._check(status, "rehash")
+        return slots, counts, parts, log2s
+
+    def find(self, slots, parts, log2s, ids):
+        """Row of each id, ``EMPTY`` when absent."""
+        rows = self.xp.empty(ids.shape[0], np.int64)
+        if ids.shape[0]:
+            self._gt.find_rows_gpu(slots, parts, log2s, ids, rows)
+        return rows
+
+    def take(self, values, rows, out):
+        """``out[i] = values[rows[i]]`` (zeros for ``EMPTY``)."""
+        if rows.shape[0]:
+            self._gt.take_rows_gpu(values, rows, out)
+
+    def put(self, values, rows, src):
+        """``values[rows[i]] = src[i]``; a repeated row keeps its last occurrence."""
+        if rows.shape[0]:
+            self._gt.put_rows_gpu(values, rows, src, self.xp.empty(values.shape[0], np.int64))
+
+    def add(self, values, rows, src):
+        """``values[rows[i]] += src[i]`` (atomic adds)."""
+        if rows.shape[0]:
+            self._gt.add_rows_gpu(values, rows, src)
+
+    def stamp(self, stamps, rows, value):
+        """``stamps[rows[i]] = value``."""
+        if rows.shape[0]:
+            self._gt.stamp_rows_gpu(stamps, rows, value)
+
+    def plan(self, ids, parts):
+        """De-duplicated new ids per sub-table (writes nothing to the index)."""
+        xp, n = self.xp, ids.shape[0]
+        rep, local = xp.empty(n, np.int64), xp.empty(n, np.int64)
+        new_count = xp.zeros(parts, np.int64)
+        status = self._status()
+        self._gt.plan_insert_gpu(ids, parts, xp.empty(self._gt.dedup_cells(n), np.int64), rep, local, new_count,
+                                 status)
+        self._check(status, "de-duplication")
+        return _GpuPlan(rep, local, new_count, parts)
+
+    def fits(self, counts, log2s, plan):
+        """Whether every sub-table keeps an empty slot after the plan."""
+        return plan.parts == counts.shape[0] and bool(self._gt.fits_gpu(counts, plan.new_count, log2s))
+
+    def place(self, slots, counts, log2s, plan, first_row, row_ids, ids, rows):
+        """Insert a plan's ids with rows from ``first_row``; ``rows`` gets every occurrence's row."""
+        status = self._status()
+        self._gt.place_gpu(slots, counts, plan.parts, log2s, ids, plan.rep, plan.local, plan.new_count, first_row,
+                           self.xp.empty(plan.parts, np.int64), row_ids, rows, status)
+        self._check(status, "insert")
+
+    def erase(self, slots, counts, parts, log2s, keys):
+        """Delete ``keys``; return each one's freed row (``EMPTY`` when absent)."""
+        rows = self.xp.empty(keys.shape[0], np.int64)
+        if keys.shape[0]:
+            self._gt.erase_gpu(slots, counts, parts, log2s, keys, rows)
+        return rows
+
+    def set_rows(self, slots, parts, log2s, keys, rows):
+        """Point the present ``keys`` at ``rows``."""
+        if keys.shape[0]:
+            self._gt.set_rows_gpu(slots, parts, log2s, keys, rows)
