@@ -25,6 +25,7 @@ PUBLIC_MODULES = (
     "monolith_np.entry",
     "monolith_np.table",
     "monolith_np.table.filters",
+    "monolith_np.table.multi",
 )
 
 

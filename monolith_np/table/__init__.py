@@ -2,8 +2,15 @@
 
 :class:`EmbeddingHashTable` keeps an index of ``(id, row)`` slots and a dense
 row store (values, optimizer state, last-update times); see ``docs/tables.md``.
+Many tables behind one fused API (:class:`MultiHashTable`,
+:class:`MultiTypeHashTable`, :class:`MergedMultiTypeHashTable`) are in
+:mod:`monolith_np.table.multi` (``docs/multi-tables.md``), occurrence filters in
+:mod:`monolith_np.table.filters` and the checkpoint format in
+:mod:`monolith_np.table.checkpoint`.
 """
 
+from .multi import MergedMultiTypeHashTable, MultiHashTable, MultiTypeHashTable
 from .table import EmbeddingHashTable, TableFullError, slot_of
 
-__all__ = ["EmbeddingHashTable", "TableFullError", "slot_of"]
+__all__ = ["EmbeddingHashTable", "TableFullError", "slot_of", "MultiHashTable", "MultiTypeHashTable",
+           "MergedMultiTypeHashTable"]

@@ -13,7 +13,6 @@ slot names. See ``docs/multi-tables.md``.
 from __future__ import annotations
 
 import copy
-import glob
 import hashlib
 import os
 import re
@@ -35,7 +34,6 @@ _INT32_MAX = 2**31 - 1
 _SHARD_BASELINE = 1_000_000
 _MAX_AUTO_SHARDS = 4
 _FC_SLOT = re.compile(r"^fc_slot_[0-9]*$")
-_SHARD_GLOB = "-" + "[0-9]" * 5 + "-of-" + "[0-9]" * 5
 
 
 # -- argument checks ----------------------------------------------------------------
@@ -106,10 +104,6 @@ def _table_seed(seed, name):
 def _config_dim(config):
     """Floats per row of a ``HashTableConfigInstance`` (the sum of its segments' ``dim_size``)."""
     return sum(seg.dim_size for seg in config.table_config.entry_config.segments)
-
-
-def _has_checkpoint(base):
-    return os.path.exists(base + "-meta") or bool(glob.glob(glob.escape(base) + _SHARD_GLOB))
 
 
 # -- the shared implementation -----------------------------------------------------------
@@ -431,19 +425,21 @@ class _TableSet:
             If ``path`` is not a directory.
         ValueError
             If a table's files are corrupted or hold another entry layout
-            (tables restored before it keep their restored state).
+            (every table is read and validated before any is changed, so
+            nothing is restored then).
         """
         path = os.fspath(path)
         if not os.path.isdir(path):
             raise FileNotFoundError(f"path must be a directory written by save(), got {path!r}")
-        restored = {}
-        for name in self._table_names:
+        loaded = {}
+        for name in self._table_names:  # read and validate every table first ...
             for candidate in self._restore_names[name]:
                 base = os.path.join(path, candidate)
-                if _has_checkpoint(base):
-                    restored[name] = self._tables[name].restore(base)
+                if EmbeddingHashTable.has_checkpoint(base):
+                    loaded[name] = self._tables[name].read_checkpoint(base)
                     break
-        return restored
+        return {name: self._tables[name].apply_checkpoint(entries)  # ... then change them
+                for name, entries in loaded.items()}
 
 
 # -- public classes ----------------------------------------------------------------------

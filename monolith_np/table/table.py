@@ -55,6 +55,16 @@ def slot_of(ids):
     return (np.asarray(ids, np.int64) >> 48) & 0x7FFF
 
 
+_SHARD = re.compile(r"-(\d{5})-of-(\d{5})$")
+
+
+def _shard_files(path):
+    """Sorted ``path-NNNNN-of-NNNNN`` files."""
+    prefix = os.path.basename(path)
+    return sorted(n for n in glob.glob(glob.escape(path) + "-*-of-*")
+                  if os.path.basename(n).startswith(prefix) and _SHARD.search(n[len(path):]))
+
+
 def _check_time(name, value):
     value = check_number(name, value, integer=True, low=0)
     return int(value)
@@ -762,6 +772,22 @@ class EmbeddingHashTable:
         return int(keep.size)
 
     @staticmethod
+    def has_checkpoint(path):
+        """Whether ``path`` names a checkpoint (``path-meta`` or ``path-NNNNN-of-NNNNN`` shard files).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A base path given to :meth:`save` (or Monolith's save op).
+
+        Returns
+        -------
+        bool
+        """
+        path = os.fspath(path)
+        return os.path.exists(path + "-meta") or bool(_shard_files(path))
+
+    @staticmethod
     def _shards(path):
         """``[(file, expected records or None)]`` of a checkpoint written by :meth:`save` or Monolith."""
         meta = path + "-meta"
@@ -772,25 +798,88 @@ class EmbeddingHashTable:
                 m = MultiHashTableMetadata.FromString(buffer[offsets[k]:offsets[k + 1]].tobytes())
                 out.append((os.path.join(os.path.dirname(path), m.table_name), int(m.num_entries)))
             return out
-        pattern = re.compile(re.escape(os.path.basename(path)) + r"-(\d{5})-of-(\d{5})$")
-        names = sorted(n for n in glob.glob(glob.escape(path) + "-*-of-*") if pattern.search(os.path.basename(n)))
+        names = _shard_files(path)
         if not names:
             raise FileNotFoundError(f"path must name a checkpoint written by save(), got {path!r} "
                                     f"(no {path}-meta and no {path}-NNNNN-of-NNNNN shard files)")
-        totals = {pattern.search(os.path.basename(n)).group(2) for n in names}
-        want = int(next(iter(totals)))
-        if len(totals) != 1 or len(names) != want:
+        totals = {_SHARD.search(os.path.basename(n)).group(2) for n in names}
+        if len(totals) != 1 or len(names) != int(next(iter(totals))):
             raise ValueError(f"path must have all its shards, got {len(names)} files for {sorted(totals)} shards")
         return [(n, None) for n in names]
+
+    def read_checkpoint(self, path):
+        """Read and validate a checkpoint without changing the table (see :meth:`restore`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The base path given to :meth:`save`.
+
+        Returns
+        -------
+        DecodedEntries
+            Every shard's records, concatenated (host arrays), for
+            :meth:`apply_checkpoint`.
+
+        Raises
+        ------
+        FileNotFoundError
+            If there is no checkpoint at ``path``.
+        ValueError
+            If a file is truncated, corrupted or foreign, or holds another
+            entry layout.
+        """
+        parts = [ck.load_entries(name, self._entry, num_records=n) for name, n in self._shards(os.fspath(path))]
+        state = [{k: np.concatenate([p.state[s][k] for p in parts]) for k in st}
+                 for s, st in enumerate(parts[0].state)]
+        return ck.DecodedEntries(*(np.concatenate([getattr(p, f) for p in parts])
+                                   for f in ("ids", "params")), state,
+                                 *(np.concatenate([getattr(p, f) for p in parts])
+                                   for f in ("timestamps", "num_values")))
+
+    def apply_checkpoint(self, entries):
+        """Upsert the records of :meth:`read_checkpoint` (the second half of :meth:`restore`).
+
+        Parameters
+        ----------
+        entries : DecodedEntries
+            From :meth:`read_checkpoint` of a table with the same entry layout.
+
+        Returns
+        -------
+        int
+            Entries restored.
+        """
+        if not isinstance(entries, ck.DecodedEntries):
+            raise TypeError(f"entries must be the DecodedEntries of read_checkpoint(), got {type(entries).__name__}")
+        xp = self._xp
+        ids, values, ts, nums = (xp.asarray(a) for a in (entries.ids, entries.params, entries.timestamps,
+                                                         entries.num_values))
+        check_array("entries.params", values, dtypes=(np.float32,), shape=(ids.shape[0], self.dim))
+        with self._lock:
+            rows = self._upsert(ids, 0, filtered=False)
+            partial = nums < self.dim
+            if bool(partial.any()):  # as Monolith: a short record overwrites its leading values only
+                cols = xp.arange(self.dim)[None, :] < nums[partial, None]
+                values[partial] = xp.where(cols, values[partial], self._values[rows[partial]])
+            self._ops.put(self._values, rows, values)
+            for st_table, st_saved in zip(self._state, entries.state):
+                for k, arr in st_table.items():
+                    arr[rows] = xp.asarray(st_saved[k])
+            self._ts[rows] = ts
+            if ts.shape[0]:
+                self._max_update_ts = max(self._max_update_ts, int(ts.max()))
+        return int(ids.shape[0])
 
     def restore(self, path):
         """Load a checkpoint written by :meth:`save` (or Monolith's save op) into the table.
 
-        Every shard is read and validated first; then each record is
-        upserted: an absent id is created (initial values and state), its
-        leading ``len(num)`` values, optimizer state and last-update time
-        are set from the record. Entries not in the checkpoint are kept.
-        The table's capacity may differ from the saving table's.
+        Every shard is read and validated first (:meth:`read_checkpoint`);
+        then each record is upserted (:meth:`apply_checkpoint`): an absent id
+        is created (initial values and state), its leading ``len(num)``
+        values, optimizer state and last-update time are set from the record.
+        Entries not in the checkpoint are kept. The table's capacity may
+        differ from the saving table's.
 
         Parameters
         ----------
@@ -810,30 +899,7 @@ class EmbeddingHashTable:
             If a file is truncated, corrupted or foreign, or holds another
             entry layout (nothing is changed then).
         """
-        path = os.fspath(path)
-        parts = [ck.load_entries(name, self._entry, num_records=n) for name, n in self._shards(path)]
-        ids = np.concatenate([p.ids for p in parts])
-        values = np.concatenate([p.params for p in parts])
-        ts = np.concatenate([p.timestamps for p in parts])
-        nums = np.concatenate([p.num_values for p in parts])
-        state = [{k: np.concatenate([p.state[s][k] for p in parts]) for k in st}
-                 for s, st in enumerate(parts[0].state)]
-        xp = self._xp
-        ids, values, ts, nums = (xp.asarray(a) for a in (ids, values, ts, nums))
-        with self._lock:
-            rows = self._upsert(ids, 0, filtered=False)
-            partial = nums < self.dim
-            if bool(partial.any()):  # as Monolith: a short record overwrites its leading values only
-                cols = xp.arange(self.dim)[None, :] < nums[partial, None]
-                values[partial] = xp.where(cols, values[partial], self._values[rows[partial]])
-            self._ops.put(self._values, rows, values)
-            for st_table, st_saved in zip(self._state, state):
-                for k, arr in st_table.items():
-                    arr[rows] = xp.asarray(st_saved[k])
-            self._ts[rows] = ts
-            if ts.size:
-                self._max_update_ts = max(self._max_update_ts, int(ts.max()))
-        return int(ids.size)
+        return self.apply_checkpoint(self.read_checkpoint(path))
 
     # -- export -----------------------------------------------------------------------
 
