@@ -40,11 +40,28 @@ def _fmt_time(seconds: float) -> str:
 
 
 def collect(results: dict) -> dict[str, dict[str, float]]:
-    """Return ``{group: {impl: mean seconds}}`` from a pytest-benchmark result."""
+    """Return ``{group: {impl: mean seconds}}`` from a pytest-benchmark result (timed cases only)."""
     groups: dict[str, dict[str, float]] = defaultdict(dict)
     for bench in results["benchmarks"]:
-        groups[bench.get("group") or bench["name"]][_impl(bench)] = bench["stats"]["mean"]
+        if bench.get("extra_info", {}).get("timed", True):
+            groups[bench.get("group") or bench["name"]][_impl(bench)] = bench["stats"]["mean"]
     return dict(groups)
+
+
+def memory(results: dict) -> str:
+    """Markdown lines for the untimed memory cases (``extra_info["bytes_per_entry"]``), or ``""``."""
+    rows = []
+    for bench in results["benchmarks"]:
+        info = bench.get("extra_info", {})
+        if "bytes_per_entry" in info:
+            rows.append(f"| {bench.get('group') or bench['name']} | {info['bytes_per_entry']:.1f} | "
+                        f"{info.get('raw_row_bytes', '?')} | {info.get('load_factor', float('nan')):.3f} |")
+    if not rows:
+        return ""
+    head = ["", "Memory (not timed): bytes per entry of the whole table (index, row store, metadata) "
+            "against the raw row (values and optimizer state).", "",
+            "| case | bytes per entry | raw row bytes | load factor |", "|---|---|---|---|"]
+    return "\n".join(head + rows) + "\n"
 
 
 def render(groups: dict[str, dict[str, float]], machine: dict) -> str:
@@ -108,7 +125,7 @@ def main(argv: list[str]) -> int:
     out = Path(argv[1])
     groups = collect(results)
     head = out.read_text().split(MARKER)[0] if out.exists() else "# Performance\n\n"
-    out.write_text(head + render(groups, results.get("machine_info", {})))
+    out.write_text(head + render(groups, results.get("machine_info", {})) + memory(results))
     plot(groups, out.with_name("performance.png"))
     print(f"wrote {out} ({len(groups)} groups)")
     return 0

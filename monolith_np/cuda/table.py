@@ -664,6 +664,6 @@ def set_rows_gpu(slots, parts, log2s, keys, rows):
 
     See Also
     --------
-    monolith_np.table.index.set_row : The CPU version (one key).
+    monolith_np.table.index.set_rows : The CPU version.
     """
     launch(_set_rows_kernel, keys.shape[0], slots, np.int64(parts), np.int64(log2s), keys, rows)

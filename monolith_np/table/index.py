@@ -267,7 +267,8 @@ class InsertPlan:
         Sub-table ``p``'s distinct ids at ``uniq[starts[p]:starts[p] + new_count[p]]``,
         in first-occurrence order.
     local : (n,) int64 array
-        Each occurrence's rank among its sub-table's distinct ids.
+        Each occurrence's rank among its sub-table's distinct ids, in the
+        grouped order (``local[q]`` belongs to occurrence ``order[q]``).
     new_count : (parts,) int64 array
     parts : int
         The sub-table count the plan was made for.
@@ -286,8 +287,7 @@ class InsertPlan:
 
 
 @cpu_jit(parallel=True)
-def _dedup(ids, order, starts, hstarts, hkeys, hvals, uniq, local, new_count):
-    identity = order.size == 0
+def _dedup(keys, starts, hstarts, hkeys, hvals, uniq, local, new_count):
     for p in prange(starts.size - 1):
         lo = hstarts[p]
         mask = hstarts[p + 1] - lo - 1
@@ -295,15 +295,14 @@ def _dedup(ids, order, starts, hstarts, hkeys, hvals, uniq, local, new_count):
             hvals[q] = -1
         n = 0
         for q in range(starts[p], starts[p + 1]):
-            i = q if identity else order[q]
-            key = ids[i]
+            key = keys[q]
             s = scratch_slot(hkeys, hvals, lo, mask, key)
             if hvals[s] < 0:
                 hkeys[s] = key
                 hvals[s] = n
                 uniq[starts[p] + n] = key
                 n += 1
-            local[i] = hvals[s]
+            local[q] = hvals[s]
         new_count[p] = n
 
 
@@ -327,13 +326,14 @@ def plan_insert(ids, parts):
     InsertPlan
     """
     order, starts = partition_rows(ids, parts)
+    keys = ids[order] if order.size else ids  # grouped: the per-sub-table passes read in order
     hstarts = scratch_starts(np.diff(starts))
     hkeys = np.empty(int(hstarts[-1]), np.int64)
     hvals = np.empty(int(hstarts[-1]), np.int64)
     uniq = np.empty(ids.size, np.int64)
     local = np.empty(ids.size, np.int64)
     new_count = np.zeros(parts, np.int64)
-    _dedup(ids, order, starts, hstarts, hkeys, hvals, uniq, local, new_count)
+    _dedup(keys, starts, hstarts, hkeys, hvals, uniq, local, new_count)
     return InsertPlan(order, starts, uniq, local, new_count, parts)
 
 
@@ -367,8 +367,7 @@ def _place(slots, counts, parts, log2s, uniq, starts, new_count, local, order, r
             row_ids[r] = key
         counts[p] += new_count[p]
         for q in range(starts[p], starts[p + 1]):
-            i = q if identity else order[q]
-            rows[i] = row_base[p] + local[i]
+            rows[q if identity else order[q]] = row_base[p] + local[q]
 
 
 def place(slots, counts, log2s, plan, first_row, row_ids, rows):

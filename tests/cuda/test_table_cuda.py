@@ -354,8 +354,7 @@ def test_set_rows_matches_cpu():
     move = keys[[1, 4, 7]]
     new_rows = np.array([100, 101, 102], np.int64)
     want = slots.copy()
-    for k, r in zip(move, new_rows):
-        ix.set_row(want, parts, log2s, k, r)
+    ix.set_rows(want, parts, log2s, np.append(move, 999), np.append(new_rows, 5))
     got = device(slots.copy())
     gt.set_rows_gpu(got, parts, log2s, device(np.append(move, 999)), device(np.append(new_rows, 5)))
     np.testing.assert_array_equal(host(got), want)
