@@ -451,7 +451,7 @@ def plan_insert_gpu(ids, parts, cells, rep, local, new_count, status):
 
     See Also
     --------
-    monolith_np.table.index.plan_insert : The CPU version.
+    monolith_np.table.index.plan_upsert : The CPU version (which also resolves present ids).
     """
     launch(_plan_clear_kernel, max(cells.shape[0], new_count.shape[0]), cells, new_count, status)
     launch(_dedup_kernel, ids.shape[0], ids, np.int64(parts), cells, rep, local, new_count, status)

@@ -28,21 +28,29 @@ class CpuOps:
         return ix.rehash(row_ids, capacity)
 
     @staticmethod
-    def find(slots, parts, log2s, ids):
-        """Row of each id, ``EMPTY`` when absent."""
-        rows = np.empty(ids.size, np.int64)
+    def find(slots, parts, log2s, ids, rows=None):
+        """Row of each id, ``EMPTY`` when absent (into ``rows`` when given)."""
+        rows = np.empty(ids.size, np.int64) if rows is None else rows
         ix.find_rows(slots, parts, log2s, ids, rows)
         return rows
 
     take = staticmethod(ix.take_rows)
-    put = staticmethod(ix.put_rows)
+
+    @staticmethod
+    def put(values, rows, src, plan=None):
+        """``values[rows[i]] = src[i]``, a repeated row keeping its last value (parallel with ``plan``)."""
+        if plan is None:
+            ix.put_rows(values, rows, src)
+        else:
+            ix.put_rows_grouped(values, rows, src, plan.order, plan.starts)
+
     add = staticmethod(ix.add_rows)
     stamp = staticmethod(ix.stamp_rows)
 
     @staticmethod
-    def plan(ids, parts):
-        """De-duplicated new ids per sub-table (writes nothing)."""
-        return ix.plan_insert(ids, parts)
+    def plan(slots, parts, log2s, ids):
+        """Resolve a batch: present ids' rows, distinct absent ids per sub-table (writes nothing)."""
+        return ix.plan_upsert(slots, parts, log2s, ids)
 
     @staticmethod
     def fits(counts, log2s, plan):
@@ -51,7 +59,7 @@ class CpuOps:
 
     @staticmethod
     def place(slots, counts, log2s, plan, first_row, row_ids, ids, rows):
-        """Insert a plan's ids with rows from ``first_row``; ``rows`` gets every occurrence's row."""
+        """Insert a plan's absent ids with rows from ``first_row``; ``rows`` gets every occurrence's row."""
         ix.place(slots, counts, log2s, plan, first_row, row_ids, rows)
 
     @staticmethod
@@ -65,11 +73,12 @@ class CpuOps:
 
 
 class _GpuPlan:
-    """A :func:`~monolith_np.cuda.table.plan_insert_gpu` result with the fields the table reads."""
+    """A batch resolved on the GPU: rows of present ids and the de-duplication plan of the absent ones."""
 
-    __slots__ = ("rep", "local", "new_count", "parts", "total")
+    __slots__ = ("rows", "missing", "ids", "rep", "local", "new_count", "parts", "total")
 
-    def __init__(self, rep, local, new_count, parts):
+    def __init__(self, rows, missing, ids, rep, local, new_count, parts):
+        self.rows, self.missing, self.ids = rows, missing, ids
         self.rep, self.local, self.new_count, self.parts = rep, local, new_count, parts
         self.total = int(new_count.sum())
 
@@ -109,9 +118,9 @@ class GpuOps:
         self._check(status, "rehash")
         return slots, counts, parts, log2s
 
-    def find(self, slots, parts, log2s, ids):
-        """Row of each id, ``EMPTY`` when absent."""
-        rows = self.xp.empty(ids.shape[0], np.int64)
+    def find(self, slots, parts, log2s, ids, rows=None):
+        """Row of each id, ``EMPTY`` when absent (into ``rows`` when given)."""
+        rows = self.xp.empty(ids.shape[0], np.int64) if rows is None else rows
         if ids.shape[0]:
             self._gt.find_rows_gpu(slots, parts, log2s, ids, rows)
         return rows
@@ -121,8 +130,8 @@ class GpuOps:
         if rows.shape[0]:
             self._gt.take_rows_gpu(values, rows, out)
 
-    def put(self, values, rows, src):
-        """``values[rows[i]] = src[i]``; a repeated row keeps its last occurrence."""
+    def put(self, values, rows, src, plan=None):
+        """``values[rows[i]] = src[i]``; a repeated row keeps its last occurrence (``plan`` unused)."""
         if rows.shape[0]:
             self._gt.put_rows_gpu(values, rows, src, self.xp.empty(values.shape[0], np.int64))
 
@@ -136,27 +145,36 @@ class GpuOps:
         if rows.shape[0]:
             self._gt.stamp_rows_gpu(stamps, rows, value)
 
-    def plan(self, ids, parts):
-        """De-duplicated new ids per sub-table (writes nothing to the index)."""
-        xp, n = self.xp, ids.shape[0]
+    def plan(self, slots, parts, log2s, ids):
+        """Resolve a batch: present ids' rows, distinct absent ids per sub-table (writes nothing)."""
+        xp = self.xp
+        rows = self.find(slots, parts, log2s, ids)
+        missing = xp.flatnonzero(rows == ix.EMPTY)
+        sub = xp.ascontiguousarray(ids[missing])
+        n = sub.shape[0]
         rep, local = xp.empty(n, np.int64), xp.empty(n, np.int64)
         new_count = xp.zeros(parts, np.int64)
-        status = self._status()
-        self._gt.plan_insert_gpu(ids, parts, xp.empty(self._gt.dedup_cells(n), np.int64), rep, local, new_count,
-                                 status)
-        self._check(status, "de-duplication")
-        return _GpuPlan(rep, local, new_count, parts)
+        if n:
+            status = self._status()
+            self._gt.plan_insert_gpu(sub, parts, xp.empty(self._gt.dedup_cells(n), np.int64), rep, local,
+                                     new_count, status)
+            self._check(status, "de-duplication")
+        return _GpuPlan(rows, missing, sub, rep, local, new_count, parts)
 
     def fits(self, counts, log2s, plan):
         """Whether every sub-table keeps an empty slot after the plan."""
         return plan.parts == counts.shape[0] and bool(self._gt.fits_gpu(counts, plan.new_count, log2s))
 
     def place(self, slots, counts, log2s, plan, first_row, row_ids, ids, rows):
-        """Insert a plan's ids with rows from ``first_row``; ``rows`` gets every occurrence's row."""
-        status = self._status()
-        self._gt.place_gpu(slots, counts, plan.parts, log2s, ids, plan.rep, plan.local, plan.new_count, first_row,
-                           self.xp.empty(plan.parts, np.int64), row_ids, rows, status)
-        self._check(status, "insert")
+        """Insert a plan's absent ids with rows from ``first_row``; ``rows`` gets every occurrence's row."""
+        rows[...] = plan.rows
+        if plan.ids.shape[0]:
+            sub_rows = self.xp.empty(plan.ids.shape[0], np.int64)
+            status = self._status()
+            self._gt.place_gpu(slots, counts, plan.parts, log2s, plan.ids, plan.rep, plan.local, plan.new_count,
+                               first_row, self.xp.empty(plan.parts, np.int64), row_ids, sub_rows, status)
+            self._check(status, "insert")
+            rows[plan.missing] = sub_rows
 
     def erase(self, slots, counts, parts, log2s, keys):
         """Delete ``keys``; return each one's freed row (``EMPTY`` when absent)."""

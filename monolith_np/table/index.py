@@ -22,7 +22,7 @@ Bounds
 Every probe loop runs at most ``2**log2s`` steps, whatever the input: a
 lookup ends at its key, at an empty slot or after one lap. An insert never
 fills a sub-table's last slot: the batch's distinct new ids are counted per
-sub-table first (:func:`plan_insert`, which writes nothing), and the caller
+sub-table first (:func:`plan_upsert`, which writes nothing), and the caller
 grows the index (:func:`rehash`) until they fit (:func:`fits`) before
 anything is placed (:func:`place`).
 """
@@ -45,10 +45,11 @@ __all__ = [
     "find_rows",
     "take_rows",
     "put_rows",
+    "put_rows_grouped",
     "add_rows",
     "stamp_rows",
-    "InsertPlan",
-    "plan_insert",
+    "UpsertPlan",
+    "plan_upsert",
     "fits",
     "place",
     "erase_keys",
@@ -221,6 +222,33 @@ def put_rows(values, rows, src):
                 values[r, k] = src[i, k]
 
 
+@cpu_jit(parallel=True)
+def put_rows_grouped(values, rows, src, order, starts):
+    """:func:`put_rows` in parallel over the groups of an :class:`UpsertPlan`.
+
+    Occurrences of one id share a group and keep their order inside it, so a
+    repeated id still keeps its last value; groups own disjoint rows, so
+    threads never write the same row.
+
+    Parameters
+    ----------
+    values : (rows, dim) float32 array
+        Written in place.
+    rows : (n,) int64 array
+    src : (n, dim) float32 array
+    order, starts : int64 arrays
+        The plan's grouping (``order`` empty: one group in batch order).
+    """
+    identity = order.size == 0
+    for p in prange(starts.size - 1):
+        for q in range(starts[p], starts[p + 1]):
+            i = q if identity else order[q]
+            r = rows[i]
+            if r != EMPTY:
+                for k in range(values.shape[1]):
+                    values[r, k] = src[i, k]
+
+
 @cpu_jit
 def add_rows(values, rows, src):
     """``values[rows[i]] += src[i]`` in order, skipping ``EMPTY``.
@@ -256,39 +284,40 @@ def stamp_rows(stamps, rows, value):
             stamps[r] = value
 
 
-class InsertPlan:
-    """The distinct new ids of a batch, grouped by sub-table (from :func:`plan_insert`).
+class UpsertPlan:
+    """A batch resolved against the index, grouped by sub-table (from :func:`plan_upsert`).
 
     Attributes
     ----------
     order, starts : int64 arrays
         The batch's occurrences grouped by sub-table (``order`` empty: identity).
     uniq : (n,) int64 array
-        Sub-table ``p``'s distinct ids at ``uniq[starts[p]:starts[p] + new_count[p]]``,
-        in first-occurrence order.
-    local : (n,) int64 array
-        Each occurrence's rank among its sub-table's distinct ids, in the
-        grouped order (``local[q]`` belongs to occurrence ``order[q]``).
+        Sub-table ``p``'s distinct absent ids at
+        ``uniq[starts[p]:starts[p] + new_count[p]]``, in first-occurrence order.
+    res : (n,) int64 array
+        Per grouped occurrence (``res[q]`` belongs to occurrence ``order[q]``):
+        the row of a present id, or ``-2 - k`` for the ``k``-th distinct
+        absent id of its sub-table.
     new_count : (parts,) int64 array
     parts : int
         The sub-table count the plan was made for.
     """
 
-    __slots__ = ("order", "starts", "uniq", "local", "new_count", "parts")
+    __slots__ = ("order", "starts", "uniq", "res", "new_count", "parts")
 
-    def __init__(self, order, starts, uniq, local, new_count, parts):
-        self.order, self.starts, self.uniq, self.local = order, starts, uniq, local
+    def __init__(self, order, starts, uniq, res, new_count, parts):
+        self.order, self.starts, self.uniq, self.res = order, starts, uniq, res
         self.new_count, self.parts = new_count, parts
 
     @property
     def total(self):
-        """Number of distinct ids."""
+        """Number of distinct absent ids."""
         return int(self.new_count.sum())
 
 
 @cpu_jit(parallel=True)
-def _dedup(keys, starts, hstarts, hkeys, hvals, uniq, local, new_count):
-    for p in prange(starts.size - 1):
+def _resolve(slots, parts, log2s, keys, starts, hstarts, hkeys, hvals, uniq, res, new_count):
+    for p in prange(parts):
         lo = hstarts[p]
         mask = hstarts[p + 1] - lo - 1
         for q in range(lo, hstarts[p + 1]):
@@ -296,34 +325,43 @@ def _dedup(keys, starts, hstarts, hkeys, hvals, uniq, local, new_count):
         n = 0
         for q in range(starts[p], starts[p + 1]):
             key = keys[q]
-            s = scratch_slot(hkeys, hvals, lo, mask, key)
-            if hvals[s] < 0:
-                hkeys[s] = key
-                hvals[s] = n
+            base, home = home_of(key, parts, log2s)
+            s, found = probe(slots, key, base, home, log2s)
+            if found:
+                res[q] = slots[s, 1]
+                continue
+            c = scratch_slot(hkeys, hvals, lo, mask, key)
+            if hvals[c] < 0:
+                hkeys[c] = key
+                hvals[c] = n
                 uniq[starts[p] + n] = key
                 n += 1
-            local[q] = hvals[s]
+            res[q] = -2 - hvals[c]
         new_count[p] = n
 
 
-def plan_insert(ids, parts):
-    """Group ids that are absent from the index by sub-table and de-duplicate them.
+def plan_upsert(slots, parts, log2s, ids):
+    """Resolve a batch against the index, sub-table by sub-table, writing nothing to it.
 
-    Nothing is written to the index, so the caller can check the room
-    needed (``plan.new_count`` per sub-table) and grow first: an insert
-    never has to be undone. The de-duplication runs in small per-sub-table
-    scratch hash regions that stay in cache.
+    The ids are grouped by sub-table (a stable counting sort); then one
+    thread per sub-table finds each present id's row and de-duplicates the
+    absent ones in a small scratch hash region. Each thread walks one
+    sub-table at a time, so its probes stay in cache, unlike a lookup in
+    batch order. The caller checks the room the new ids need
+    (:func:`fits`) and grows the index first, so an insert never has to be
+    undone.
 
     Parameters
     ----------
+    slots : (capacity, 2) int64 array
+    parts, log2s : int
+        The index geometry.
     ids : (n,) int64 array
-        Ids known to be absent, possibly repeated.
-    parts : int
-        Sub-tables of the index they go to.
+        Ids, possibly repeated, present or not.
 
     Returns
     -------
-    InsertPlan
+    UpsertPlan
     """
     order, starts = partition_rows(ids, parts)
     keys = ids[order] if order.size else ids  # grouped: the per-sub-table passes read in order
@@ -331,20 +369,20 @@ def plan_insert(ids, parts):
     hkeys = np.empty(int(hstarts[-1]), np.int64)
     hvals = np.empty(int(hstarts[-1]), np.int64)
     uniq = np.empty(ids.size, np.int64)
-    local = np.empty(ids.size, np.int64)
+    res = np.empty(ids.size, np.int64)
     new_count = np.zeros(parts, np.int64)
-    _dedup(keys, starts, hstarts, hkeys, hvals, uniq, local, new_count)
-    return InsertPlan(order, starts, uniq, local, new_count, parts)
+    _resolve(slots, parts, log2s, keys, starts, hstarts, hkeys, hvals, uniq, res, new_count)
+    return UpsertPlan(order, starts, uniq, res, new_count, parts)
 
 
 def fits(counts, log2s, plan):
-    """Whether every sub-table keeps an empty slot after inserting ``plan``.
+    """Whether every sub-table keeps an empty slot after inserting ``plan``'s new ids.
 
     Parameters
     ----------
     counts : (parts,) int64 array
     log2s : int
-    plan : InsertPlan
+    plan : UpsertPlan
 
     Returns
     -------
@@ -354,7 +392,7 @@ def fits(counts, log2s, plan):
 
 
 @cpu_jit(parallel=True)
-def _place(slots, counts, parts, log2s, uniq, starts, new_count, local, order, row_base, row_ids, rows):
+def _place(slots, counts, parts, log2s, uniq, starts, new_count, res, order, row_base, row_ids, rows):
     identity = order.size == 0
     for p in prange(parts):
         for k in range(new_count[p]):
@@ -367,11 +405,14 @@ def _place(slots, counts, parts, log2s, uniq, starts, new_count, local, order, r
             row_ids[r] = key
         counts[p] += new_count[p]
         for q in range(starts[p], starts[p + 1]):
-            rows[q if identity else order[q]] = row_base[p] + local[q]
+            r = res[q]
+            if r <= -2:
+                r = row_base[p] + (-2 - r)
+            rows[q if identity else order[q]] = r
 
 
 def place(slots, counts, log2s, plan, first_row, row_ids, rows):
-    """Insert a plan's ids with rows ``first_row, first_row + 1, ...`` (sub-table by sub-table).
+    """Insert a plan's new ids with rows ``first_row, first_row + 1, ...`` (sub-table by sub-table).
 
     The caller has checked :func:`fits`. One thread per sub-table, no atomics.
 
@@ -382,7 +423,7 @@ def place(slots, counts, log2s, plan, first_row, row_ids, rows):
     counts : (parts,) int64 array
         Keys per sub-table, increased in place.
     log2s : int
-    plan : InsertPlan
+    plan : UpsertPlan
     first_row : int
         Row of the first new id.
     row_ids : (row_capacity,) int64 array
@@ -391,7 +432,7 @@ def place(slots, counts, log2s, plan, first_row, row_ids, rows):
         Output: the row of every occurrence of the planned batch.
     """
     row_base = first_row + np.concatenate(([0], np.cumsum(plan.new_count)[:-1])).astype(np.int64)
-    _place(slots, counts, plan.parts, log2s, plan.uniq, plan.starts, plan.new_count, plan.local, plan.order,
+    _place(slots, counts, plan.parts, log2s, plan.uniq, plan.starts, plan.new_count, plan.res, plan.order,
            row_base, row_ids, rows)
 
 

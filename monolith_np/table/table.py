@@ -159,6 +159,7 @@ class EmbeddingHashTable:
         self._xp = self._ops.xp
         self._lock = threading.RLock()
         self._max_update_ts = 0
+        self._lookup_rows = self._xp.empty(0, np.int64)
         self._reset(capacity)
 
     # -- argument handling ------------------------------------------------------
@@ -322,6 +323,10 @@ class EmbeddingHashTable:
             Each present id's lookup view (see :meth:`lookup`), zeros for absent ids.
         found : (n,) bool array
         """
+        return self._gather(ids, out)
+
+    def _gather(self, ids, out, found_mask=True):
+        """``(out, found)``: the lookup view of ``ids`` in ``out`` (allocated when None), the found mask or None."""
         ids = self._check_ids(ids)
         if out is None:
             out = self._xp.empty((ids.size, self.dim), np.float32)
@@ -331,11 +336,16 @@ class EmbeddingHashTable:
                 raise ValueError(f"out must be a C-contiguous array on the table's device ({self.device}), "
                                  f"got {'a strided' if not out.flags.c_contiguous else 'another device'} array")
         with self._lock:
-            rows = self._rows(ids)
+            # Lookups reuse one row buffer (under the lock): a fresh one per call
+            # cost its first-touch page faults, ~10% of a 1M-id lookup.
+            if self._lookup_rows.shape[0] < ids.size:
+                self._lookup_rows = self._xp.empty(ids.size, np.int64)
+            rows = self._ops.find(self._slots, self._parts, self._log2s, ids, self._lookup_rows[:ids.size])
             self._ops.take(self._values, rows, out)
+            found = None if found_mask is False else rows != ix.EMPTY
         if self._needs_view:
             out[...] = self._entry.lookup(out)
-        return out, rows != ix.EMPTY
+        return out, found
 
     @property
     def _needs_view(self):
@@ -356,7 +366,7 @@ class EmbeddingHashTable:
             The training view of each row (fake-quantised or HashNet segments
             as their retrievers return them, raw segments as stored).
         """
-        return self.find(ids, out)[0]
+        return self._gather(ids, out, found_mask=False)[0]
 
     def contains(self, ids):
         """Whether each id has an entry.
@@ -410,34 +420,39 @@ class EmbeddingHashTable:
                                                           in_table=np.zeros(ids.size, np.bool_)), np.bool_)
 
     def _upsert(self, ids, update_time, dedup=True, init_values=True, filtered=True):
-        """Rows of ``ids`` (-1 for occurrences the filter keeps out), creating absent ones.
+        """``(rows, plan)``: rows of ``ids`` (-1 where the filter keeps an id out), absent ones created.
 
         New rows ``[old size, size)`` get their initial optimizer state, and
         their initial values unless ``init_values`` is false (``assign``
         overwrites every value of the row anyway). ``filtered``: consult the
-        occurrence filter (restores do not).
+        occurrence filter (restores do not). ``plan`` groups the whole batch
+        by sub-table (for parallel writes), or is None when the filter took
+        part of it out.
         """
-        rows = self._rows(ids)
         xp = self._xp
-        keep_out = self._admit(ids, rows, dedup) if filtered else xp.zeros(ids.size, np.bool_)
-        insert_idx = xp.flatnonzero((rows == ix.EMPTY) & ~keep_out)
+        if filtered and self._filter is not None:
+            keep_out = self._admit(ids, self._rows(ids), dedup)
+            offered = xp.flatnonzero(~keep_out)
+            batch = xp.ascontiguousarray(ids[offered])
+        else:
+            offered, batch = None, ids
         old = self._size
-        if insert_idx.size:
-            sub_ids = ids[insert_idx]
-            plan = self._ops.plan(sub_ids, self._parts)
-            while not (self._ops.fits(self._counts, self._log2s, plan)
-                       and old + plan.total <= self.max_load_factor * self._slots.shape[0]):
-                self._rehash(old + plan.total, force=True)
-                plan = self._ops.plan(sub_ids, self._parts)
-            self._grow_rows(old + plan.total)
-            sub_rows = xp.empty(sub_ids.size, np.int64)
-            self._ops.place(self._slots, self._counts, self._log2s, plan, old, self._row_ids, sub_ids, sub_rows)
-            rows[insert_idx] = sub_rows
-            self._size = old + plan.total
-            self._init_rows(old, self._size, init_values)
-        rows[keep_out] = ix.EMPTY
+        plan = self._ops.plan(self._slots, self._parts, self._log2s, batch)
+        while not (self._ops.fits(self._counts, self._log2s, plan)
+                   and old + plan.total <= self.max_load_factor * self._slots.shape[0]):
+            self._rehash(old + plan.total, force=True)
+            plan = self._ops.plan(self._slots, self._parts, self._log2s, batch)
+        self._grow_rows(old + plan.total)
+        rows = xp.empty(batch.shape[0], np.int64)
+        self._ops.place(self._slots, self._counts, self._log2s, plan, old, self._row_ids, batch, rows)
+        self._size = old + plan.total
+        self._init_rows(old, self._size, init_values)
+        if offered is not None:
+            all_rows = xp.full(ids.shape[0], ix.EMPTY, np.int64)
+            all_rows[offered] = rows
+            rows, plan = all_rows, None
         self._touch(rows, update_time)
-        return rows
+        return rows, plan
 
     def _init_rows(self, lo, hi, init_values=True):
         """Initialise rows ``[lo, hi)`` from their ids: optimizer state, and values if asked."""
@@ -510,8 +525,8 @@ class EmbeddingHashTable:
         update_time = _check_time("update_time", update_time)
         with self._lock:
             # New rows skip the initializer: their whole row is overwritten here.
-            rows = self._upsert(ids, update_time, init_values=False)  # may reallocate the row store
-            self._ops.put(self._values, rows, values)
+            rows, plan = self._upsert(ids, update_time, init_values=False)  # may reallocate the row store
+            self._ops.put(self._values, rows, values, plan)
 
     def assign_add(self, ids, deltas, update_time=0):
         """Add ``deltas`` to the rows of ``ids`` (created first when absent); state untouched.
@@ -534,7 +549,7 @@ class EmbeddingHashTable:
         ids, deltas = self._check_batch("deltas", ids, deltas)
         update_time = _check_time("update_time", update_time)
         with self._lock:
-            rows = self._upsert(ids, update_time)  # may reallocate the row store
+            rows = self._upsert(ids, update_time)[0]  # may reallocate the row store
             self._ops.add(self._values, rows, deltas)
 
     def _learning_rates(self, learning_rate, global_step):
@@ -586,7 +601,7 @@ class EmbeddingHashTable:
             for k, v in enumerate(lrs.tolist()):
                 check_number(f"learning_rate[{k}]", v, low=0.0)
         with self._lock:
-            rows = self._upsert(ids, update_time, dedup=dedup)
+            rows = self._upsert(ids, update_time, dedup=dedup)[0]
             keep = rows != ix.EMPTY
             if not keep.all():
                 rows, grads = rows[keep], grads[keep]
@@ -620,7 +635,7 @@ class EmbeddingHashTable:
         update_time = _check_time("update_time", update_time)
         with self._lock:
             existed = self._rows(ids) != ix.EMPTY
-            rows = self._upsert(ids, update_time)
+            rows = self._upsert(ids, update_time)[0]
             self._init_rows_at(self._xp.unique(rows[existed]))
         repeat = np.ones(ids.size, np.bool_)
         repeat[np.unique(to_numpy(ids), return_index=True)[1]] = False
@@ -857,12 +872,12 @@ class EmbeddingHashTable:
                                                          entries.num_values))
         check_array("entries.params", values, dtypes=(np.float32,), shape=(ids.shape[0], self.dim))
         with self._lock:
-            rows = self._upsert(ids, 0, filtered=False)
+            rows, plan = self._upsert(ids, 0, filtered=False)
             partial = nums < self.dim
             if bool(partial.any()):  # as Monolith: a short record overwrites its leading values only
                 cols = xp.arange(self.dim)[None, :] < nums[partial, None]
                 values[partial] = xp.where(cols, values[partial], self._values[rows[partial]])
-            self._ops.put(self._values, rows, values)
+            self._ops.put(self._values, rows, values, plan)
             for st_table, st_saved in zip(self._state, entries.state):
                 for k, arr in st_table.items():
                     arr[rows] = xp.asarray(st_saved[k])

@@ -81,7 +81,7 @@ def _cpu_index(keys, parts, log2s):
     counts = np.zeros(parts, np.int64)
     row_ids = np.empty(max(1, keys.size), np.int64)
     rows = np.empty(keys.size, np.int64)
-    plan = ix.plan_insert(keys, parts)
+    plan = ix.plan_upsert(slots, parts, log2s, keys)
     assert ix.fits(counts, log2s, plan), "test geometry too small"
     ix.place(slots, counts, log2s, plan, 0, row_ids, rows)
     return slots, counts, row_ids[:keys.size], rows
@@ -223,7 +223,7 @@ def test_plan_and_place_insert_duplicates(parts, log2s):
     distinct = distinct[~np.isin(distinct, old_keys)]
     ids = rng.permutation(np.concatenate([distinct, rng.choice(distinct, 25)]))
 
-    cpu_plan = ix.plan_insert(ids, parts)
+    cpu_plan = ix.plan_upsert(slots, parts, log2s, ids)
     slots, counts2, row_ids, rows, new_count, row_base, status = _insert(slots, counts.copy(), parts, log2s, ids,
                                                                         size, row_ids)
     assert status == gt.STATUS_OK
