@@ -30,7 +30,6 @@ from ._ops import CpuOps, GpuOps
 
 __all__ = ["EmbeddingHashTable", "TableFullError", "slot_of"]
 
-_INT64_MIN = -(2**63)
 _UINT32_MAX = 2**32 - 1
 _SECONDS_PER_DAY = 86400
 #: Rows of the smallest row store.
