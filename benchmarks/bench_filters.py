@@ -6,9 +6,9 @@ processed in order with Monolith's rule (filtered iff the count before the
 occurrence is below the threshold). ``state`` is ``cold`` (an empty filter) or
 ``warm`` (the filter has already seen another batch of the same size). Peers:
 
-* ``monolith_np_hash``: :class:`HashFilter` (capacity 4M);
-* ``monolith_np_sliding``: :class:`SlidingHashFilter` (capacity 8M, 7
-  generations, so nothing is forgotten within the run);
+* ``monolith_np``: :class:`SlidingHashFilter`, the default filter (capacity
+  8M, 7 generations, so nothing is forgotten within the run);
+* ``monolith_np_hash_filter``: :class:`HashFilter` (capacity 4M);
 * ``numpy``: exact counting semantics with array ops -- a stable argsort groups
   the batch, an exclusive prefix sum gives each occurrence's rank in its group,
   ``searchsorted`` against a running sorted key array gives the earlier
@@ -79,8 +79,8 @@ class DictCountingFilter:
 
 
 IMPLS = {
-    "monolith_np_hash": lambda: HashFilter(4_000_000),
-    "monolith_np_sliding": lambda: SlidingHashFilter(8_000_000, 7),
+    "monolith_np": lambda: SlidingHashFilter(8_000_000, 7),
+    "monolith_np_hash_filter": lambda: HashFilter(4_000_000),
     "numpy": NumpyCountingFilter,
     "python_dict": DictCountingFilter,
 }

@@ -40,9 +40,9 @@ class CpuOps:
     def put(values, rows, src, plan=None):
         """``values[rows[i]] = src[i]``, a repeated row keeping its last value (parallel with ``plan``)."""
         if plan is None:
-            ix.put_rows(values, rows, src)
+            ix.put_rows(values, rows, src, np.empty(0, np.int64), np.array([0, rows.size], np.int64))
         else:
-            ix.put_rows_grouped(values, rows, src, plan.order, plan.starts)
+            ix.put_rows(values, rows, src, plan.order, plan.starts)
 
     add = staticmethod(ix.add_rows)
     stamp = staticmethod(ix.stamp_rows)
@@ -97,6 +97,7 @@ class GpuOps:
         require_gpu()
         self._gt = gt
         self.xp = np if numba_config.ENABLE_CUDASIM else get_cupy()
+        self._last = self.xp.empty(0, np.int64)
 
     def _status(self):
         return self.xp.zeros(1, np.int64)
@@ -133,7 +134,9 @@ class GpuOps:
     def put(self, values, rows, src, plan=None):
         """``values[rows[i]] = src[i]``; a repeated row keeps its last occurrence (``plan`` unused)."""
         if rows.shape[0]:
-            self._gt.put_rows_gpu(values, rows, src, self.xp.empty(values.shape[0], np.int64))
+            if self._last.shape[0] < values.shape[0]:  # scratch of one row store, kept between calls
+                self._last = self.xp.empty(values.shape[0], np.int64)
+            self._gt.put_rows_gpu(values, rows, src, self._last[:values.shape[0]])
 
     def add(self, values, rows, src):
         """``values[rows[i]] += src[i]`` (atomic adds)."""

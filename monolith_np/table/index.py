@@ -45,7 +45,6 @@ __all__ = [
     "find_rows",
     "take_rows",
     "put_rows",
-    "put_rows_grouped",
     "add_rows",
     "stamp_rows",
     "UpsertPlan",
@@ -204,31 +203,14 @@ def take_rows(values, rows, out):
                 out[i, k] = values[r, k]
 
 
-@cpu_jit
-def put_rows(values, rows, src):
-    """``values[rows[i]] = src[i]`` in order (a repeated row keeps the last), skipping ``EMPTY``.
-
-    Parameters
-    ----------
-    values : (rows, dim) float32 array
-        Written in place.
-    rows : (n,) int64 array
-    src : (n, dim) float32 array
-    """
-    for i in range(rows.size):
-        r = rows[i]
-        if r != EMPTY:
-            for k in range(values.shape[1]):
-                values[r, k] = src[i, k]
-
-
 @cpu_jit(parallel=True)
-def put_rows_grouped(values, rows, src, order, starts):
-    """:func:`put_rows` in parallel over the groups of an :class:`UpsertPlan`.
+def put_rows(values, rows, src, order, starts):
+    """``values[rows[i]] = src[i]`` skipping ``EMPTY``, a repeated row keeping its last value.
 
-    Occurrences of one id share a group and keep their order inside it, so a
-    repeated id still keeps its last value; groups own disjoint rows, so
-    threads never write the same row.
+    Parallel over groups of occurrences (an :class:`UpsertPlan`'s, where the
+    occurrences of one id share a group and keep their order, and groups own
+    disjoint rows), or in batch order with one group (``order`` empty,
+    ``starts = [0, n]``).
 
     Parameters
     ----------

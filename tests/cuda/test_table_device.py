@@ -25,10 +25,13 @@ I64 = np.iinfo(np.int64)
 DIM = 3
 
 
-def _pair(**kwargs):
+def _pair(make_filter=None, **kwargs):
+    """A CPU and a GPU table of the same config, each with its own filter from ``make_filter``."""
     def make(device):
         segs = [(2, RandomUniformInitializer(-1.0, 1.0, seed=3), AdagradOptimizer(initial_accumulator_value=0.1)),
                 (1, RandomUniformInitializer(seed=4), SgdOptimizer(learning_rate=0.5))]
+        if make_filter is not None:
+            kwargs["occurrence_filter"] = make_filter()
         return EmbeddingHashTable(segs, device=device, **kwargs)
 
     return make("cpu"), make("cuda")
@@ -84,8 +87,7 @@ def test_gpu_table_matches_cpu_through_every_operation(tmp_path):
 
 def test_gpu_table_with_an_occurrence_filter():
     thresholds = SlotOccurrenceThreshold(default_occurrence_threshold=2)
-    cpu, gpu = _pair(occurrence_filter=HashFilter(100), occurrence_threshold=thresholds)
-    gpu._filter = HashFilter(100)  # each table its own filter
+    cpu, gpu = _pair(lambda: HashFilter(100), occurrence_threshold=thresholds)
     ids = np.array([5, 5, 6, 7, 5], np.int64)
     for _ in range(3):
         for t in (cpu, gpu):
