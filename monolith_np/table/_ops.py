@@ -57,6 +57,9 @@ class CpuOps:
         """Whether every sub-table keeps an empty slot after the plan."""
         return ix.fits(counts, log2s, plan)
 
+    claim = staticmethod(ix.claim)
+    release = staticmethod(ix.release)
+
     @staticmethod
     def place(slots, counts, log2s, plan, first_row, row_ids, ids, rows):
         """Insert a plan's absent ids with rows from ``first_row``; ``rows`` gets every occurrence's row."""
@@ -163,6 +166,11 @@ class GpuOps:
                                      new_count, status)
             self._check(status, "de-duplication")
         return _GpuPlan(rows, missing, sub, rep, local, new_count, parts)
+
+    @staticmethod
+    def claim(slots, counts, parts, log2s, ids, max_new):
+        """None: the GPU plans every batch first (its de-duplication runs on atomics, off the index)."""
+        return None
 
     def fits(self, counts, log2s, plan):
         """Whether every sub-table keeps an empty slot after the plan."""

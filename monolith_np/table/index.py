@@ -24,7 +24,11 @@ lookup ends at its key, at an empty slot or after one lap. An insert never
 fills a sub-table's last slot: the batch's distinct new ids are counted per
 sub-table first (:func:`plan_upsert`, which writes nothing), and the caller
 grows the index (:func:`rehash`) until they fit (:func:`fits`) before
-anything is placed (:func:`place`).
+anything is placed (:func:`place`). When a batch fits even if every
+occurrence were new, :func:`claim` resolves it and marks the new ids' slots
+in one pass instead (a second pass over the probes saved); its marks are
+rows-to-be, turned into rows by :func:`place` or taken back exactly by
+:func:`release`.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ __all__ = [
     "UpsertPlan",
     "plan_upsert",
     "fits",
+    "claim",
+    "release",
     "place",
     "erase_keys",
     "rehash",
@@ -283,13 +289,16 @@ class UpsertPlan:
     new_count : (parts,) int64 array
     parts : int
         The sub-table count the plan was made for.
+    where : (n,) int64 array
+        For a plan from :func:`claim`: the slot each new id already holds,
+        at the positions of ``uniq``; empty for a plan from :func:`plan_upsert`.
     """
 
-    __slots__ = ("order", "starts", "uniq", "res", "new_count", "parts")
+    __slots__ = ("order", "starts", "uniq", "res", "new_count", "parts", "where")
 
-    def __init__(self, order, starts, uniq, res, new_count, parts):
+    def __init__(self, order, starts, uniq, res, new_count, parts, where):
         self.order, self.starts, self.uniq, self.res = order, starts, uniq, res
-        self.new_count, self.parts = new_count, parts
+        self.new_count, self.parts, self.where = new_count, parts, where
 
     @property
     def total(self):
@@ -354,7 +363,7 @@ def plan_upsert(slots, parts, log2s, ids):
     res = np.empty(ids.size, np.int64)
     new_count = np.zeros(parts, np.int64)
     _resolve(slots, parts, log2s, keys, starts, hstarts, hkeys, hvals, uniq, res, new_count)
-    return UpsertPlan(order, starts, uniq, res, new_count, parts)
+    return UpsertPlan(order, starts, uniq, res, new_count, parts, np.empty(0, np.int64))
 
 
 def fits(counts, log2s, plan):
@@ -374,13 +383,95 @@ def fits(counts, log2s, plan):
 
 
 @cpu_jit(parallel=True)
-def _place(slots, counts, parts, log2s, uniq, starts, new_count, res, order, row_base, row_ids, rows):
+def _claim(slots, parts, log2s, keys, starts, uniq, where, res, new_count):
+    for p in prange(parts):
+        n = 0
+        for q in range(starts[p], starts[p + 1]):
+            key = keys[q]
+            base, home = home_of(key, parts, log2s)
+            s, found = probe(slots, key, base, home, log2s)
+            if found:  # a row, or the -2 - k mark of an id claimed earlier in this batch
+                res[q] = slots[s, 1]
+                continue
+            slots[s, 0] = key
+            slots[s, 1] = -2 - n
+            uniq[starts[p] + n] = key
+            where[starts[p] + n] = s
+            res[q] = -2 - n
+            n += 1
+        new_count[p] = n
+
+
+def claim(slots, counts, parts, log2s, ids, max_new):
+    """Resolve a batch and mark its new ids' slots in one pass, when the room is certain.
+
+    The one-pass form of :func:`plan_upsert`: each absent id takes the empty
+    slot its probe ends at, marked with the ``-2 - k`` of the plan (not yet a
+    row), so its later occurrences find it there and no scratch table is
+    needed. It runs only when every sub-table stays below full even if
+    every occurrence were new, and the batch is at most ``max_new`` long;
+    otherwise it returns None and writes nothing. :func:`place` turns the
+    marks into rows, or :func:`release` takes them back.
+
+    Parameters
+    ----------
+    slots : (capacity, 2) int64 array
+        Marked in place.
+    counts : (parts,) int64 array
+    parts, log2s : int
+        The index geometry.
+    ids : (n,) int64 array
+    max_new : int
+        Entries the table may still take before it must grow.
+
+    Returns
+    -------
+    UpsertPlan or None
+    """
+    order, starts = partition_rows(ids, parts)
+    if ids.size > max_new or not bool((counts + np.diff(starts) < (1 << log2s)).all()):
+        return None
+    keys = ids[order] if order.size else ids
+    uniq = np.empty(ids.size, np.int64)
+    where = np.empty(ids.size, np.int64)
+    res = np.empty(ids.size, np.int64)
+    new_count = np.zeros(parts, np.int64)
+    _claim(slots, parts, log2s, keys, starts, uniq, where, res, new_count)
+    return UpsertPlan(order, starts, uniq, res, new_count, parts, where)
+
+
+@cpu_jit(parallel=True)
+def _release(slots, starts, new_count, where):
+    for p in prange(new_count.size):
+        for k in range(new_count[p] - 1, -1, -1):  # newest first: each undoes one insert exactly
+            slots[where[starts[p] + k], 1] = EMPTY
+
+
+def release(slots, plan):
+    """Take back the slots a :func:`claim` marked, leaving the index as it was before.
+
+    Parameters
+    ----------
+    slots : (capacity, 2) int64 array
+        Written in place.
+    plan : UpsertPlan
+        From :func:`claim`, not yet placed.
+    """
+    _release(slots, plan.starts, plan.new_count, plan.where)
+
+
+@cpu_jit(parallel=True)
+def _place(slots, counts, parts, log2s, uniq, starts, new_count, res, order, where, row_base, row_ids, rows):
     identity = order.size == 0
+    claimed = where.size > 0
     for p in prange(parts):
         for k in range(new_count[p]):
             key = uniq[starts[p] + k]
-            base, home = home_of(key, parts, log2s)
-            s, _ = probe(slots, key, base, home, log2s)
+            if claimed:
+                s = where[starts[p] + k]
+            else:
+                base, home = home_of(key, parts, log2s)
+                s, _ = probe(slots, key, base, home, log2s)
             r = row_base[p] + k
             slots[s, 0] = key
             slots[s, 1] = r
@@ -396,7 +487,9 @@ def _place(slots, counts, parts, log2s, uniq, starts, new_count, res, order, row
 def place(slots, counts, log2s, plan, first_row, row_ids, rows):
     """Insert a plan's new ids with rows ``first_row, first_row + 1, ...`` (sub-table by sub-table).
 
-    The caller has checked :func:`fits`. One thread per sub-table, no atomics.
+    The caller has checked :func:`fits` (or the plan is a :func:`claim`'s,
+    whose slots are taken already and only get their rows). One thread per
+    sub-table, no atomics.
 
     Parameters
     ----------
@@ -415,7 +508,7 @@ def place(slots, counts, log2s, plan, first_row, row_ids, rows):
     """
     row_base = first_row + np.concatenate(([0], np.cumsum(plan.new_count)[:-1])).astype(np.int64)
     _place(slots, counts, plan.parts, log2s, plan.uniq, plan.starts, plan.new_count, plan.res, plan.order,
-           row_base, row_ids, rows)
+           plan.where, row_base, row_ids, rows)
 
 
 @jitable

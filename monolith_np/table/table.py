@@ -436,12 +436,21 @@ class EmbeddingHashTable:
         else:
             offered, batch = None, ids
         old = self._size
-        plan = self._ops.plan(self._slots, self._parts, self._log2s, batch)
-        while not (self._ops.fits(self._counts, self._log2s, plan)
-                   and old + plan.total <= self.max_load_factor * self._slots.shape[0]):
-            self._rehash(old + plan.total, force=True)
+        room = int(self.max_load_factor * self._slots.shape[0]) - old
+        plan = self._ops.claim(self._slots, self._counts, self._parts, self._log2s, batch, room)
+        if plan is None:
             plan = self._ops.plan(self._slots, self._parts, self._log2s, batch)
-        self._grow_rows(old + plan.total)
+            while not (self._ops.fits(self._counts, self._log2s, plan)
+                       and old + plan.total <= self.max_load_factor * self._slots.shape[0]):
+                self._rehash(old + plan.total, force=True)
+                plan = self._ops.plan(self._slots, self._parts, self._log2s, batch)
+            self._grow_rows(old + plan.total)
+        else:
+            try:
+                self._grow_rows(old + plan.total)
+            except BaseException:  # e.g. MemoryError: the index must not keep the marks
+                self._ops.release(self._slots, plan)
+                raise
         rows = xp.empty(batch.shape[0], np.int64)
         self._ops.place(self._slots, self._counts, self._log2s, plan, old, self._row_ids, batch, rows)
         self._size = old + plan.total
