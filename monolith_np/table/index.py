@@ -383,7 +383,8 @@ def fits(counts, log2s, plan):
 
 
 @cpu_jit(parallel=True)
-def _claim(slots, parts, log2s, keys, starts, uniq, where, res, new_count):
+def _claim(slots, counts, parts, log2s, keys, starts, uniq, where, res, new_count, full):
+    limit = (np.int64(1) << log2s) - 1  # keys a sub-table may hold: one slot stays empty
     for p in prange(parts):
         n = 0
         for q in range(starts[p], starts[p + 1]):
@@ -393,6 +394,9 @@ def _claim(slots, parts, log2s, keys, starts, uniq, where, res, new_count):
             if found:  # a row, or the -2 - k mark of an id claimed earlier in this batch
                 res[q] = slots[s, 1]
                 continue
+            if counts[p] + n >= limit:
+                full[p] = True
+                break
             slots[s, 0] = key
             slots[s, 1] = -2 - n
             uniq[starts[p] + n] = key
@@ -408,10 +412,11 @@ def claim(slots, counts, parts, log2s, ids, max_new):
     The one-pass form of :func:`plan_upsert`: each absent id takes the empty
     slot its probe ends at, marked with the ``-2 - k`` of the plan (not yet a
     row), so its later occurrences find it there and no scratch table is
-    needed. It runs only when every sub-table stays below full even if
-    every occurrence were new, and the batch is at most ``max_new`` long;
-    otherwise it returns None and writes nothing. :func:`place` turns the
-    marks into rows, or :func:`release` takes them back.
+    needed. When a sub-table would have to take its last empty slot, or the
+    batch holds more than ``max_new`` new ids, the marks are taken back and
+    the result is None (the index is as it was; the caller plans and grows).
+    Otherwise :func:`place` turns the marks into rows, or :func:`release`
+    takes them back.
 
     Parameters
     ----------
@@ -429,15 +434,18 @@ def claim(slots, counts, parts, log2s, ids, max_new):
     UpsertPlan or None
     """
     order, starts = partition_rows(ids, parts)
-    if ids.size > max_new or not bool((counts + np.diff(starts) < (1 << log2s)).all()):
-        return None
     keys = ids[order] if order.size else ids
     uniq = np.empty(ids.size, np.int64)
     where = np.empty(ids.size, np.int64)
     res = np.empty(ids.size, np.int64)
     new_count = np.zeros(parts, np.int64)
-    _claim(slots, parts, log2s, keys, starts, uniq, where, res, new_count)
-    return UpsertPlan(order, starts, uniq, res, new_count, parts, where)
+    full = np.zeros(parts, np.bool_)
+    _claim(slots, counts, parts, log2s, keys, starts, uniq, where, res, new_count, full)
+    plan = UpsertPlan(order, starts, uniq, res, new_count, parts, where)
+    if full.any() or plan.total > max_new:
+        release(slots, plan)
+        return None
+    return plan
 
 
 @cpu_jit(parallel=True)

@@ -61,15 +61,17 @@ def test_release_restores_the_index_exactly(present, batch):
     _assert_same_index(slots, before)
 
 
-def test_claim_refuses_without_certain_room_and_writes_nothing():
+def test_claim_refuses_without_room_and_writes_nothing():
     slots, counts, parts, log2s = _index(np.arange(10, dtype=np.int64), capacity=1 << 12)
     before = slots.copy()
-    batch = np.arange(100, 200, dtype=np.int64)
-    assert ix.claim(slots, counts, parts, log2s, batch, max_new=batch.size - 1) is None
-    full = counts.copy()
-    full[:] = (1 << log2s) - batch.size  # a sub-table could overflow if every occurrence were new
-    assert ix.claim(slots, full, parts, log2s, batch, max_new=batch.size) is None
-    np.testing.assert_array_equal(slots, before)
+    batch = np.repeat(np.arange(100, 200, dtype=np.int64), 50)  # 100 new ids, 5000 occurrences
+    assert ix.claim(slots, counts, parts, log2s, batch, max_new=99) is None
+    _assert_same_index(slots, before)
+    assert ix.claim(slots, counts, parts, log2s, batch, max_new=100).total == 100  # repeats need no room
+    slots, counts, parts, log2s = _index(np.arange(10, dtype=np.int64), capacity=1 << 12)
+    nearly_full = np.full_like(counts, (1 << log2s) - 20)  # each sub-table may take 19 more keys
+    assert ix.claim(slots, nearly_full, parts, log2s, batch, max_new=batch.size) is None
+    _assert_same_index(slots, before)
 
 
 def test_failure_after_claim_leaves_the_table_unchanged(monkeypatch):
