@@ -268,7 +268,7 @@ def stamp_rows(stamps, rows, value):
     """
     for i in prange(rows.size):
         r = rows[i]
-        if r != EMPTY:
+        if r != EMPTY and stamps[r] != value:  # read first: a hot row's line is not bounced between cores
             stamps[r] = value
 
 
