@@ -6,7 +6,8 @@ merging (:mod:`monolith_np.ragged`), and Monolith-wire-compatible protobuf
 configs (:mod:`monolith_np.proto`); embedding-table and dense optimizers and
 gradient clipping (:mod:`monolith_np.optim`); initializers, compressors and
 entry configs with Monolith's ``entry.py`` names (:mod:`monolith_np.entry`); embedding hash
-tables with occurrence filters and checkpoints (:mod:`monolith_np.table`). Every array function takes numpy arrays
+tables with occurrence filters and checkpoints (:mod:`monolith_np.table`); losses with their
+gradients (:mod:`monolith_np.losses`). Every array function takes numpy arrays
 (Numba CPU kernels) or CUDA arrays such as CuPy's (numba.cuda kernels compiled
 from the same rules) and returns the same kind it was given.
 
@@ -16,7 +17,7 @@ Importing this package never imports CuPy, PyTorch, TensorFlow or numba.cuda.
 # ``optim`` before ``entry``: optim.segments builds on entry, and entry
 # re-exports the optimizer classes of optim.optimizers (as Monolith's entry.py does).
 from . import optim  # isort: skip
-from . import entry, proto, ragged, sampling, schedules, table
+from . import entry, losses, proto, ragged, sampling, schedules, table
 from ._backend import array_module, is_cuda_array
 from ._version import __version__
 from .ragged import *  # noqa: F401,F403
@@ -27,6 +28,7 @@ __all__ = [
     "array_module",
     "is_cuda_array",
     "entry",
+    "losses",
     "optim",
     "proto",
     "ragged",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ PUBLIC_MODULES = (
     "monolith_np.optim.dense",
     "monolith_np.entry",
     "monolith_np.table",
+    "monolith_np.losses",
     "monolith_np.table.filters",
     "monolith_np.table.multi",
 )
@@ -60,7 +62,8 @@ def _summary(obj) -> str:
 
 def _signature(name, obj) -> str:
     try:
-        return f"{name}{inspect.signature(obj)}"
+        # a function default renders by name: its repr's address changes every run
+        return re.sub(r"<function (\S+) at 0x[0-9a-f]+>", r"\1", f"{name}{inspect.signature(obj)}")
     except (TypeError, ValueError):
         return name
 
