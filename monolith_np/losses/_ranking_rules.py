@@ -51,18 +51,21 @@ LAMBDA_IDENTITY = 3
 
 @jitable(inline=True)
 def one_like(x):
-    """``1`` for arithmetic with ``x``: a float32 constant, which float64 operands promote exactly.
+    """``1`` in the dtype of ``x`` (also for infinite ``x``; numba would promote a literal).
 
-    (A Python literal ``1.0`` would be float64 and promote float32 results.)
+    ``exp(e - e)`` with ``e = exp(-|x|)`` is exactly 1 and typed like ``x``
+    in compiled code and under the CUDA simulator alike (a float32 constant
+    would not be: numpy demotes a Python float added to it).
     """
-    return np.float32(1.0)
+    e = math.exp(-abs(x))
+    return math.exp(e - e)
 
 
 @jitable(inline=True)
 def sigmoid(x):
     """Logistic function without overflow (``exp`` of ``-|x|`` only)."""
     e = math.exp(-abs(x))
-    one = np.float32(1.0)
+    one = math.exp(e - e)
     if x >= 0:
         return one / (one + e)
     return e / (one + e)
