@@ -24,15 +24,23 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import warnings
 from pathlib import Path
 
 import numba
+from numba.core.errors import NumbaIRAssumptionWarning
 from numba.extending import register_jitable
 
 from . import _config
 from ._version import __version__
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+
+# IR-level inlining (``jitable(inline=True)``) of rules with branches trips
+# numba's internal "variable ... is not in scope" SSA self-check. The compiled
+# code is right (every parity test covers it), but a user's first call to a
+# ranking loss printed dozens of these warnings, so that one category is muted.
+warnings.filterwarnings("ignore", category=NumbaIRAssumptionWarning)
 
 
 @functools.lru_cache(maxsize=1)

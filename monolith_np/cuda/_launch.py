@@ -78,3 +78,33 @@ def launch(kernel, n: int, *args) -> None:
     blocks, threads = grid_for(n)
     stream = _stream_for(args)
     kernel[blocks, threads, stream](*[_as_device(a) for a in args])
+
+
+def launch_lists(kernel, lists: int, length: int, *args) -> None:
+    """Launch ``kernel`` with one block per list (grid-stride over lists).
+
+    The block's threads stride over the list's ``length`` items, so a kernel
+    may synchronise its block between phases of one list.
+
+    Parameters
+    ----------
+    kernel : numba.cuda dispatcher
+        A kernel compiled with :func:`monolith_np._compile.gpu_kernel`.
+    lists : int
+        Number of lists (blocks needed); nothing is launched when 0.
+    length : int
+        Items per list: the block size is the smallest power of two (at least
+        32, a warp) covering it, capped at ``_config.THREADS_PER_BLOCK``.
+    *args
+        Kernel arguments, as for :func:`launch`.
+    """
+    require_gpu()
+    if lists <= 0 or length <= 0:
+        return
+    threads = 32
+    while threads < length:
+        threads *= 2
+    threads = max(1, min(threads, int(_config.THREADS_PER_BLOCK)))
+    blocks = max(1, min(int(_config.MAX_BLOCKS), int(lists)))
+    stream = _stream_for(args)
+    kernel[blocks, threads, stream](*[_as_device(a) for a in args])

@@ -14,8 +14,12 @@ The math is written once, as plain functions over one list (a row of the
   where it is the better item), the number and weight sum of those pairs, and
   its gradient (pairs where it is the better item minus pairs where it is the
   worse one). No atomics are needed: every item writes only its own outputs.
-- :func:`softmax_list`, :func:`list_mle_list` -- one list of the O(L) losses.
-- :func:`approx_rank_item`, :func:`approx_ndcg_grad_item` -- approx-NDCG.
+  :func:`pairwise_list` produces the same per-item results for a whole list,
+  visiting each unordered pair once (the CPU drivers' form).
+- :func:`softmax_list`, :func:`list_mle_list` -- one list of the O(L) losses
+  (:func:`list_mle_position` gives ListMLE's ground-truth permutation).
+- :func:`approx_rank_item`, :func:`approx_ndcg_grad_item` -- approx-NDCG
+  (sigmoids as ratios of the list's exponentials, :func:`approx_exp`).
 
 The CPU drivers below run ``prange`` over lists; :mod:`monolith_np.cuda.ranking`
 compiles the same rules as CUDA device functions. Nothing here allocates
@@ -50,55 +54,38 @@ LAMBDA_IDENTITY = 3
 
 
 @jitable(inline=True)
-def one_like(x):
-    """``1`` in the dtype of ``x`` (also for infinite ``x``; numba would promote a literal).
+def sigmoid_pair(x, one):
+    """``(sigmoid(x), sigmoid(-x), exp(-|x|))`` from that one ``exp`` (no overflow).
 
-    ``exp(e - e)`` with ``e = exp(-|x|)`` is exactly 1 and typed like ``x``
-    in compiled code and under the CUDA simulator alike (a float32 constant
-    would not be: numpy demotes a Python float added to it).
+    ``one`` is 1 in the dtype of the computation, passed in by the drivers:
+    a literal would be typed float64 by numba, and a float32 constant would be
+    demoted by numpy under the CUDA simulator.
     """
     e = math.exp(-abs(x))
-    return math.exp(e - e)
-
-
-@jitable(inline=True)
-def sigmoid(x):
-    """Logistic function without overflow (``exp`` of ``-|x|`` only)."""
-    e = math.exp(-abs(x))
-    one = math.exp(e - e)
+    d = one + e
     if x >= 0:
-        return one / (one + e)
-    return e / (one + e)
+        return one / d, e / d, e
+    return e / d, one / d, e
 
 
 @jitable(inline=True)
-def pair_loss(kind, x):
-    """The pairwise loss of the logit difference ``x = s_i - s_j`` (``l_i > l_j``)."""
-    one = one_like(x)
-    zero = one - one
-    if kind == HINGE:
-        return max(one - x, zero)
-    if kind == LOGISTIC:  # log(1 + exp(-x)), stable
-        return max(-x, zero) + math.log1p(math.exp(-abs(x)))
-    return sigmoid(-x)  # soft zero-one: 1 - sigmoid(x)
+def pair_loss_and_grad(kind, x, one):
+    """The pairwise loss of the logit difference ``x = s_i - s_j`` (``l_i > l_j``) and its derivative.
 
-
-@jitable(inline=True)
-def pair_loss_grad(kind, x):
-    """d pair_loss / d x.
-
-    Hinge: ``-1`` where ``1 - x > 0`` (TF's relu gradient is 0 at 0).
-    Logistic: ``-sigmoid(-x)`` (TF's autograd gives 0 at exactly ``x == 0``
+    Hinge ``max(0, 1 - x)``, derivative ``-1`` where ``1 - x > 0`` (TF's relu
+    gradient is 0 at 0). Logistic ``log(1 + exp(-x))`` (computed stably),
+    derivative ``-sigmoid(-x)`` (TF's autograd gives 0 at exactly ``x == 0``
     because its ``abs`` gradient is ``sign(0) == 0``; we give the true
-    derivative ``-1/2``). Soft zero-one: ``-sigmoid(x) sigmoid(-x)``.
+    ``-1/2``). Soft zero-one ``1 - sigmoid(x)``, derivative
+    ``-sigmoid(x) sigmoid(-x)``. One ``exp`` per pair.
     """
-    one = one_like(x)
     zero = one - one
     if kind == HINGE:
-        return -one if one - x > zero else zero
+        return max(one - x, zero), (-one if one - x > zero else zero)
+    sp, sn, e = sigmoid_pair(x, one)
     if kind == LOGISTIC:
-        return -sigmoid(-x)
-    return -sigmoid(x) * sigmoid(-x)
+        return max(-x, zero) + math.log1p(e), -sn
+    return sn, -sp * sn
 
 
 @jitable(inline=True)
@@ -164,7 +151,7 @@ def item_ideal_gain(i, labels, gains, disc, cut):
 
 
 @jitable(inline=True)
-def pair_weight(i, j, labels, w, g, pos, disc, inv, lam, topn_or, topn_mask, normalized, sf, scale):
+def pair_weight(i, j, labels, w, g, pos, disc, inv, lam, topn_or, topn_mask, normalized, sf, scale, one):
     """Weight of the ordered pair ``(i, j)``; zero unless ``l_i > l_j`` with both valid.
 
     ``lam`` selects the lambda weight (:data:`LAMBDA_NONE` uses ``l_i - l_j``).
@@ -198,7 +185,7 @@ def pair_weight(i, j, labels, w, g, pos, disc, inv, lam, topn_or, topn_mask, nor
         di = zero if ri > topn_or else disc[ri]
         dj = zero if rj > topn_or else disc[rj]
         v = abs(di - dj)
-        lw = abs(gi - gj) * ((one_like(li) - sf) * u + sf * v)
+        lw = abs(gi - gj) * ((one - sf) * u + sf * v)
         if topn_mask >= 0 and not (ri <= topn_mask or rj <= topn_mask):
             lw = zero
     elif lam == LAMBDA_PRECISION:
@@ -206,13 +193,13 @@ def pair_weight(i, j, labels, w, g, pos, disc, inv, lam, topn_or, topn_mask, nor
         if (ri <= topn_mask) == (rj <= topn_mask):
             lw = zero
     else:
-        lw = one_like(li)
+        lw = one
     return wt * lw * scale
 
 
 @jitable(inline=True)
 def pairwise_item(i, kind, labels, logits, w, g, pos, disc, inv, lam, topn_or, topn_mask,
-                  normalized, sf, scale, none_mode, pair_out, pair_up):
+                  normalized, sf, scale, one, none_mode, pair_out, pair_up):
     """Item ``i``'s part of a pairwise loss.
 
     Returns ``(loss, count, wsum, grad)``: the weighted loss of the pairs
@@ -223,17 +210,17 @@ def pairwise_item(i, kind, labels, logits, w, g, pos, disc, inv, lam, topn_or, t
     uses the per-pair upstream ``pair_up`` (same layout) instead of 1.
     """
     si = logits[i]
-    zero = one_like(si) - one_like(si)
+    zero = one - one
     loss = zero
     wsum = zero
     grad = zero
     count = 0
     for j in range(logits.shape[0]):
-        wij = pair_weight(i, j, labels, w, g, pos, disc, inv, lam, topn_or, topn_mask, normalized, sf, scale)
+        wij = pair_weight(i, j, labels, w, g, pos, disc, inv, lam, topn_or, topn_mask, normalized, sf, scale, one)
         if wij != 0:
-            x = si - logits[j]
-            v = wij * pair_loss(kind, x)
-            d = wij * pair_loss_grad(kind, x)
+            f, df = pair_loss_and_grad(kind, si - logits[j], one)
+            v = wij * f
+            d = wij * df
             if none_mode:
                 pair_out[pos[i], pos[j]] = v
                 d = d * pair_up[pos[i], pos[j]]
@@ -242,13 +229,56 @@ def pairwise_item(i, kind, labels, logits, w, g, pos, disc, inv, lam, topn_or, t
             count += 1
             grad += d
         else:
-            wji = pair_weight(j, i, labels, w, g, pos, disc, inv, lam, topn_or, topn_mask, normalized, sf, scale)
+            wji = pair_weight(j, i, labels, w, g, pos, disc, inv, lam, topn_or, topn_mask, normalized, sf, scale, one)
             if wji != 0:
-                d = wji * pair_loss_grad(kind, logits[j] - si)
+                d = wji * pair_loss_and_grad(kind, logits[j] - si, one)[1]
                 if none_mode:
                     d = d * pair_up[pos[j], pos[i]]
                 grad -= d
     return loss, count, wsum, grad
+
+
+@jitable(inline=True)
+def pairwise_list(kind, labels, logits, w, g, pos, disc, inv, lam, topn_or, topn_mask, normalized, sf, scale, one,
+                  none_mode, pair_out, pair_up, loss, count, wsum, grad):
+    """A whole list's pairwise loss, each unordered pair visited once.
+
+    Writes the same per-item ``loss``, ``count``, ``wsum`` and ``grad`` as
+    :func:`pairwise_item` for every ``i``, bit for bit: pair ``{i, j}`` adds
+    its terms to the better item and its gradient to both, and every item still
+    receives its pair terms in ascending ``j`` order. Half the work of the
+    per-item form (each pair's weight and loss once), for a caller that owns
+    the whole list (a CPU thread).
+    """
+    n = logits.shape[0]
+    zero = one - one
+    for i in range(n):
+        loss[i] = zero
+        count[i] = 0
+        wsum[i] = zero
+        grad[i] = zero
+    for i in range(n):
+        for j in range(i + 1, n):
+            hi = i
+            lo = j
+            wt = pair_weight(i, j, labels, w, g, pos, disc, inv, lam, topn_or, topn_mask, normalized, sf, scale, one)
+            if wt == 0:
+                hi = j
+                lo = i
+                wt = pair_weight(j, i, labels, w, g, pos, disc, inv, lam, topn_or, topn_mask, normalized, sf, scale,
+                                 one)
+            if wt != 0:
+                f, df = pair_loss_and_grad(kind, logits[hi] - logits[lo], one)
+                v = wt * f
+                d = wt * df
+                if none_mode:
+                    pair_out[pos[hi], pos[lo]] = v
+                    d = d * pair_up[pos[hi], pos[lo]]
+                loss[hi] += v
+                count[hi] += 1
+                wsum[hi] += wt
+                grad[hi] += d
+                grad[lo] -= d
 
 
 # ---------------------------------------------------------------------------
@@ -267,7 +297,7 @@ def softmax_list(labels, logits, w, g, pos, disc, inv, use_lambda, normalized, p
     d(ce * label_sum)/d logits (0 on invalid items), otherwise zeros.
     """
     n = logits.shape[0]
-    zero = one_like(pad_logit) - one_like(pad_logit)
+    zero = pad_logit - pad_logit
     ls = zero
     m = pad_logit
     first = True
@@ -309,34 +339,39 @@ def softmax_list(labels, logits, w, g, pos, disc, inv, use_lambda, normalized, p
 
 
 @jitable(inline=True)
-def list_mle_list(labels, logits, seed, offset, use_lambda, disc, pad_logit, order, tmp, grad):
-    """Negative log-likelihood (ListMLE) of one list and its gradient.
+def list_mle_draw(labels, seed, offset, i):
+    """Item ``i``'s tie-breaking draw: uniform (counter ``offset + i``), ``-1e-6`` when invalid."""
+    return uniform01_float32(seed, offset + np.uint64(i)) if labels[i] >= 0 else np.float32(-1e-6)
 
-    The ground-truth permutation sorts by cleaned label (descending); ties are
-    broken by a uniform draw ``u`` (counter ``offset + k``; ``-1e-6`` for
-    invalid items, so they come last among their label), then by index, like
-    the original's shuffle-then-sort. Invalid items keep the logit
-    ``pad_logit`` and take part in the sums as in the original. The suffix
-    log-sum-exp is accumulated in log space (finite for any logit spread).
-    ``order`` (int) and ``tmp`` are length-L scratch; ``grad`` receives
+
+@jitable(inline=True)
+def list_mle_position(i, labels, draws):
+    """Item ``i``'s position in the ground-truth permutation of one list, by counting (O(L)).
+
+    Items are sorted by cleaned label (descending); ties broken by the
+    :func:`list_mle_draw` ``draws`` (descending, so invalid items come last
+    among their label), then by index, like the original's shuffle-then-sort.
+    """
+    ci = clean_label(labels[i])
+    ri = draws[i]
+    p = 0
+    for j in range(labels.shape[0]):
+        cj = clean_label(labels[j])
+        if cj > ci or (cj == ci and (draws[j] > ri or (draws[j] == ri and j < i))):
+            p += 1
+    return p
+
+
+@jitable(inline=True)
+def list_mle_list(labels, logits, use_lambda, disc, pad_logit, one, order, tmp, grad):
+    """Negative log-likelihood (ListMLE) of one list in the ground-truth ``order``, and its gradient.
+
+    Invalid items keep the logit ``pad_logit`` and take part in the sums as in
+    the original. The suffix log-sum-exp is accumulated in log space (finite
+    for any logit spread). ``tmp`` is length-L scratch; ``grad`` receives
     d nll / d logits (0 on invalid items). Returns the nll.
     """
     n = logits.shape[0]
-    neg = np.float32(-1e-6)
-    for i in range(n):
-        ci = clean_label(labels[i])
-        ri = uniform01_float32(seed, offset + np.uint64(i)) if labels[i] >= 0 else neg
-        p = 0
-        for j in range(n):
-            cj = clean_label(labels[j])
-            if cj > ci:
-                p += 1
-            elif cj == ci:
-                rj = uniform01_float32(seed, offset + np.uint64(j)) if labels[j] >= 0 else neg
-                if rj > ri or (rj == ri and j < i):
-                    p += 1
-        order[p] = i
-    one = one_like(pad_logit)
     zero = one - one
     m = pad_logit
     first = True
@@ -379,36 +414,83 @@ def approx_score(k, labels, logits, pad):
     return logits[k] if labels[k] >= 0 else pad
 
 
+#: Smallest ``exp(alpha (s_i - shift))`` for which an item's sigmoids are taken
+#: as ratios of the precomputed exponentials (error below ~1e-13 relative).
+APPROX_TINY = 1e-150
+
+
 @jitable(inline=True)
-def approx_rank_item(i, labels, logits, pad, alpha):
-    """Smooth rank ``0.5 + sum_j sigmoid(alpha (s_j - s_i))`` of item ``i``."""
+def approx_shift(labels, logits, pad, alpha):
+    """The score that makes every ``alpha (s_k - shift) <= 0``: the top score (the bottom one if ``alpha < 0``)."""
+    m = approx_score(0, labels, logits, pad)
+    for k in range(1, logits.shape[0]):
+        s = approx_score(k, labels, logits, pad)
+        if (alpha >= 0 and s > m) or (alpha < 0 and s < m):
+            m = s
+    return m
+
+
+@jitable(inline=True)
+def approx_exp(k, labels, logits, pad, alpha, shift):
+    """``exp(alpha (s_k - shift))`` in float64, in ``[0, 1]``."""
+    s = np.float64(approx_score(k, labels, logits, pad))
+    return math.exp(np.float64(alpha) * (s - np.float64(shift)))
+
+
+@jitable(inline=True)
+def approx_rank_item(i, labels, logits, pad, alpha, one, e):
+    """Smooth rank ``0.5 + sum_j sigmoid(alpha (s_j - s_i))`` of item ``i``.
+
+    ``e`` holds :func:`approx_exp` of the list, so that
+    ``sigmoid(alpha (s_j - s_i)) = e_j / (e_i + e_j)`` costs a division instead
+    of an ``exp``; an item whose ``e_i`` underflows (far below the top) takes
+    the ``exp`` per pair instead.
+    """
+    half = one / (one + one)
+    ei = e[i]
+    if ei >= APPROX_TINY:
+        acc = 0.0
+        for j in range(logits.shape[0]):
+            acc += e[j] / (ei + e[j])
+        return half + acc
     si = approx_score(i, labels, logits, pad)
-    one = one_like(si)
-    r = one / (one + one)
+    r = half
     for j in range(logits.shape[0]):
-        r += sigmoid(alpha * (approx_score(j, labels, logits, pad) - si))
+        r += sigmoid_pair(alpha * (approx_score(j, labels, logits, pad) - si), one)[0]
     return r
 
 
 @jitable(inline=True)
-def approx_ndcg_grad_item(k, labels, logits, pad, alpha, a):
-    """d cost / d s_k given ``a_j = d cost / d rank_j``; 0 for invalid items."""
-    sk = approx_score(k, labels, logits, pad)
-    zero = one_like(sk) - one_like(sk)
+def approx_ndcg_grad_item(k, labels, logits, pad, alpha, one, a, e):
+    """d cost / d s_k given ``a_j = d cost / d rank_j``; 0 for invalid items.
+
+    ``sigmoid(x) sigmoid(-x) = e_k e_j / (e_k + e_j)^2`` from the list's
+    :func:`approx_exp` (``e``), with the same fallback as :func:`approx_rank_item`.
+    """
+    zero = one - one
     if labels[k] < 0:
         return zero
-    acc = zero
+    ek = e[k]
+    ak = a[k]
+    if ek >= APPROX_TINY:
+        acc = 0.0
+        for j in range(logits.shape[0]):
+            d = ek + e[j]
+            acc += (ek * e[j]) / (d * d) * (a[j] - ak)
+        return alpha * acc
+    sk = approx_score(k, labels, logits, pad)
+    acc2 = zero
     for j in range(logits.shape[0]):
-        x = alpha * (sk - approx_score(j, labels, logits, pad))
-        acc += sigmoid(x) * sigmoid(-x) * (a[j] - a[k])
-    return alpha * acc
+        sp, sn, _ = sigmoid_pair(alpha * (sk - approx_score(j, labels, logits, pad)), one)
+        acc2 += sp * sn * (a[j] - ak)
+    return alpha * acc2
 
 
 @jitable(inline=True)
-def approx_ndcg_item_terms(r, gain, inv):
+def approx_ndcg_item_terms(r, gain, inv, one):
     """Item cost term ``-inv g / log1p(r)`` and ``d cost / d r``."""
     lg = math.log1p(r)
-    return -inv * gain / lg, inv * gain / (lg * lg * (one_like(r) + r))
+    return -inv * gain / lg, inv * gain / (lg * lg * (one + r))
 
 
 # ---------------------------------------------------------------------------
@@ -432,19 +514,14 @@ def prep_cpu(labels, logits, gains, disc, cut, want_pos, want_ideal, eps, pos, i
 
 @cpu_jit(parallel=True)
 def pairwise_cpu(kind, labels, logits, w, g, pos, disc, inv, lam, topn_or, topn_mask, normalized, sf,
-                 scale, none_mode, pair_out, pair_up, loss, count, wsum, grad):
-    """Per-item pairwise loss, nonzero-pair count, weight sum and raw gradient."""
+                 scale, one, none_mode, pair_out, pair_up, loss, count, wsum, grad):
+    """Per-item pairwise loss, nonzero-pair count, weight sum and raw gradient (one list per thread)."""
     B, L = labels.shape
     for b in prange(B):
         po = pair_out[b] if none_mode else pair_out[0]
         pu = pair_up[b] if none_mode else pair_up[0]
-        for i in range(L):
-            lo, c, ws, gr = pairwise_item(i, kind, labels[b], logits[b], w[b], g[b], pos[b], disc, inv[b],
-                                          lam, topn_or, topn_mask, normalized, sf, scale, none_mode, po, pu)
-            loss[b, i] = lo
-            count[b, i] = c
-            wsum[b, i] = ws
-            grad[b, i] = gr
+        pairwise_list(kind, labels[b], logits[b], w[b], g[b], pos[b], disc, inv[b], lam, topn_or, topn_mask,
+                      normalized, sf, scale, one, none_mode, po, pu, loss[b], count[b], wsum[b], grad[b])
 
 
 @cpu_jit(parallel=True)
@@ -458,34 +535,54 @@ def softmax_cpu(labels, logits, w, g, pos, disc, inv, use_lambda, normalized, pa
 
 
 @cpu_jit(parallel=True)
-def list_mle_cpu(labels, logits, seed, use_lambda, disc, pad_logit, order, tmp, nll, grad):
-    """ListMLE nll and gradient of every list."""
+def list_mle_cpu(labels, logits, seed, use_lambda, disc, pad_logit, one, order, tmp, nll, grad):
+    """ListMLE nll and gradient of every list.
+
+    The permutation of :func:`list_mle_position` comes from two stable sorts
+    (by draw, then by cleaned label), O(L log L) instead of counting.
+    """
     B, L = labels.shape
     for b in prange(B):
-        nll[b] = list_mle_list(labels[b], logits[b], seed, np.uint64(b) * np.uint64(L), use_lambda, disc,
-                               pad_logit, order[b], tmp[b], grad[b])
+        off = np.uint64(b) * np.uint64(L)
+        key = np.empty(L, np.float32)
+        for i in range(L):
+            key[i] = -list_mle_draw(labels[b], seed, off, i)
+        by_draw = np.argsort(key, kind="mergesort")
+        lab = np.empty(L, labels.dtype)
+        for k in range(L):
+            lab[k] = -clean_label(labels[b, by_draw[k]])
+        by_label = np.argsort(lab, kind="mergesort")
+        for k in range(L):
+            order[b, k] = by_draw[by_label[k]]
+        nll[b] = list_mle_list(labels[b], logits[b], use_lambda, disc, pad_logit, one, order[b], tmp[b], grad[b])
 
 
 @cpu_jit(parallel=True)
-def approx_ndcg_cpu(labels, logits, gains, inv, alpha, pad_gap, want_grad, cost, a, grad):
-    """Per-item approx-NDCG cost terms and (optionally) gradient of every list."""
+def approx_ndcg_cpu(labels, logits, gains, inv, alpha, pad_gap, one, want_grad, e, cost, a, grad):
+    """Per-item approx-NDCG cost terms and (optionally) gradient of every list; ``e`` is float64 scratch."""
     B, L = labels.shape
     for b in prange(B):
         pad = row_min(logits[b]) - pad_gap
+        shift = approx_shift(labels[b], logits[b], pad, alpha)
         for i in range(L):
-            r = approx_rank_item(i, labels[b], logits[b], pad, alpha)
-            c, d = approx_ndcg_item_terms(r, gains[b, i], inv[b])
+            e[b, i] = approx_exp(i, labels[b], logits[b], pad, alpha, shift)
+        for i in range(L):
+            r = approx_rank_item(i, labels[b], logits[b], pad, alpha, one, e[b])
+            c, d = approx_ndcg_item_terms(r, gains[b, i], inv[b], one)
             cost[b, i] = c
             a[b, i] = d
         if want_grad:
             for i in range(L):
-                grad[b, i] = approx_ndcg_grad_item(i, labels[b], logits[b], pad, alpha, a[b])
+                grad[b, i] = approx_ndcg_grad_item(i, labels[b], logits[b], pad, alpha, one, a[b], e[b])
 
 
 @cpu_jit(parallel=True)
-def approx_ranks_cpu(zeros, logits, alpha, out):
-    """``out[b, i] = 0.5 + sum_j sigmoid(alpha (s_j - s_i))``; ``zeros`` marks every item valid."""
+def approx_ranks_cpu(zeros, logits, alpha, one, e, out):
+    """``out[b, i] = 0.5 + sum_j sigmoid(alpha (s_j - s_i))``; ``zeros`` marks every item valid, ``e`` is scratch."""
     B, L = logits.shape
     for b in prange(B):
+        shift = approx_shift(zeros[b], logits[b], logits[b, 0], alpha)
         for i in range(L):
-            out[b, i] = approx_rank_item(i, zeros[b], logits[b], logits[b, 0], alpha)
+            e[b, i] = approx_exp(i, zeros[b], logits[b], logits[b, 0], alpha, shift)
+        for i in range(L):
+            out[b, i] = approx_rank_item(i, zeros[b], logits[b], logits[b, 0], alpha, one, e[b])

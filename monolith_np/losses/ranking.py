@@ -668,7 +668,7 @@ def _pairwise(kind, labels, logits, weights, lambda_weight, lambda_scale, reduct
     grad = xp.zeros((B, L), dt)
     if B * L:
         _call(xp, "pairwise", B * L * L, kind, labels, logits, w, g, pos, lam["disc"], inv, lam["kind"],
-              int(lam["topn_or"]), int(lam["topn_mask"]), bool(lam["normalized"]), lam["sf"], scale,
+              int(lam["topn_or"]), int(lam["topn_mask"]), bool(lam["normalized"]), lam["sf"], scale, dt.type(1),
               none_mode, pair_out, pair_up, loss, count, wsum, grad)
     if none_mode:
         return pair_out, grad
@@ -911,7 +911,7 @@ def _list_mle(labels, logits, weights, lambda_weight, reduction, seed, want, ups
         order = xp.zeros((B, L), np.int64)
         tmp = xp.zeros((B, L), dt)
         _call(xp, "list_mle", B * L * L, labels, logits, seed, use, disc,
-              dt.type(math.log(np.float32(_EPSILON))), order, tmp, nll, grad)
+              dt.type(math.log(np.float32(_EPSILON))), dt.type(1), order, tmp, nll, grad)
     if reduction == Reduction.NONE:
         value = nll * wl
         if want == "value":
@@ -940,7 +940,7 @@ def _approx_ndcg(labels, logits, weights, reduction, alpha, want, upstream):
     grad = xp.zeros((B, L), dt)
     if B * L:
         _call(xp, "approx_ndcg", B * L * L, labels, logits, gains, inv, dt.type(alpha), dt.type(1e3),
-              want != "value", cost, a, grad)
+              dt.type(1), want != "value", xp.empty((B, L), np.float64), cost, a, grad)
     kept = clean.sum(axis=1) > 0
     losses = cost.sum(axis=1)[kept]
     wk = wl[kept]
@@ -1295,7 +1295,7 @@ def approx_ranks(logits, alpha=10.):
     out = xp.zeros(logits.shape, logits.dtype)
     if logits.size:
         _call(xp, "approx_ranks", logits.size * logits.shape[1], xp.zeros_like(logits), logits,
-              logits.dtype.type(alpha), out)
+              logits.dtype.type(alpha), logits.dtype.type(1), xp.empty(logits.shape, np.float64), out)
     return out
 
 

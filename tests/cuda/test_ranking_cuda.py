@@ -70,10 +70,10 @@ def test_pairwise_matches_cpu(kind, lam, none_mode):
     up = np.random.default_rng(2).standard_normal(shape)
     outs = [np.zeros(shape), up, np.zeros((B, L)), np.zeros((B, L), np.int64), np.zeros((B, L)), np.zeros((B, L))]
     common = [kind, labels, logits, w, g, pos, info["disc"], inv, info["kind"], int(info["topn_or"]),
-              int(info["topn_mask"]), bool(info["normalized"]), info["sf"], dtype(L), none_mode]
+              int(info["topn_mask"]), bool(info["normalized"]), info["sf"], dtype(L), dtype(1), none_mode]
     a, b = common + _copy(outs), common + _copy(outs)
     _both("pairwise", a, b)
-    for x, y in zip(a[15:], b[15:]):
+    for x, y in zip(a[16:], b[16:]):
         np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)
     assert np.abs(a[-1]).sum() > 0
 
@@ -101,12 +101,12 @@ def test_list_mle_matches_cpu(dtype):
     labels, logits = _inputs(dtype)
     B, L = labels.shape
     disc = np.arange(L + 2, dtype=dtype)
-    common = [labels, logits, np.uint64(9), True, disc, dtype(np.log(np.float32(1e-10)))]
+    common = [labels, logits, np.uint64(9), True, disc, dtype(np.log(np.float32(1e-10))), dtype(1)]
     outs = [np.zeros((B, L), np.int64), np.zeros((B, L), dtype), np.zeros(B, dtype), np.zeros((B, L), dtype)]
     a, b = common + _copy(outs), common + _copy(outs)
     _both("list_mle", a, b)
-    np.testing.assert_array_equal(a[6], b[6])  # the permutations agree bit for bit
-    for x, y in zip(a[8:], b[8:]):
+    np.testing.assert_array_equal(a[7], b[7])  # the permutations agree bit for bit
+    for x, y in zip(a[9:], b[9:]):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
 
 
@@ -116,14 +116,15 @@ def test_approx_ndcg_and_ranks_match_cpu(dtype):
     B, L = labels.shape
     gains = (2.0 ** np.maximum(labels, 0) - 1).astype(dtype)
     inv = np.full(B, 0.3, dtype)
-    common = [labels, logits, gains, inv, dtype(10), dtype(1e3), True]
-    outs = [np.zeros((B, L), dtype) for _ in range(3)]
+    common = [labels, logits, gains, inv, dtype(10), dtype(1e3), dtype(1), True]
+    outs = [np.zeros((B, L))] + [np.zeros((B, L), dtype) for _ in range(3)]
     a, b = common + _copy(outs), common + _copy(outs)
     _both("approx_ndcg", a, b)
-    for x, y in zip(a[7:], b[7:]):
+    for x, y in zip(a[8:], b[8:]):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    assert np.abs(a[-1]).sum() > 0
     ra, rb = np.zeros((B, L), dtype), np.zeros((B, L), dtype)
     z = np.zeros((B, L), dtype)
-    R.approx_ranks_cpu(z, logits, dtype(10), ra)
-    gpu.approx_ranks_gpu(z, logits, dtype(10), rb)
+    R.approx_ranks_cpu(z, logits, dtype(10), dtype(1), np.zeros((B, L)), ra)
+    gpu.approx_ranks_gpu(z, logits, dtype(10), dtype(1), np.zeros((B, L)), rb)
     np.testing.assert_allclose(ra, rb, rtol=1e-6)
