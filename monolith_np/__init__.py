@@ -11,6 +11,11 @@ gradients (:mod:`monolith_np.losses`). Every array function takes numpy arrays
 (Numba CPU kernels) or CUDA arrays such as CuPy's (numba.cuda kernels compiled
 from the same rules) and returns the same kind it was given.
 
+Framework adapters are imported on their own: :mod:`monolith_np.torch`
+(autograd losses, ``HashEmbedding``, optimizers, DLPack conversions) and
+:mod:`monolith_np.tf` (custom-gradient losses, a Keras ``HashEmbedding``).
+:mod:`monolith_np.demo` is the FFM click model that ``make demo`` trains.
+
 Importing this package never imports CuPy, PyTorch, TensorFlow or numba.cuda.
 """
 

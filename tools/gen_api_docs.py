@@ -28,6 +28,9 @@ PUBLIC_MODULES = (
     "monolith_np.losses",
     "monolith_np.table.filters",
     "monolith_np.table.multi",
+    "monolith_np.torch",
+    "monolith_np.tf",
+    "monolith_np.demo",
 )
 
 
