@@ -1,6 +1,14 @@
-"""Command line: ``monolith-np demo`` (also ``python -m monolith_np.cli demo``).
+"""Command line: ``monolith-np demo`` and ``monolith-np tour`` (also ``python -m monolith_np.cli ...``).
 
-The demo runs what the library has today on real data and writes pictures:
+``demo`` trains the FFM click-through model of Monolith's ``TestFFMModel``
+on monolith_np (:mod:`monolith_np.demo`, ``docs/demo.md``): per-slot
+embedding hash tables with an occurrence filter and expiry, FTRL biases,
+Adagrad/SGD vectors under a ``PolynomialDecay`` rate, gradient clipping, the
+sigmoid loss with sample-rate correction, and a checkpoint round trip; it
+prints a table, writes a plot and exits non-zero when the AUC misses its
+threshold.
+
+``tour`` runs a short tour of the library and writes pictures:
 
 1. learning-rate schedules evaluated over a million steps by the compiled
    kernels, printed as a table and plotted to ``schedules.png``;
@@ -206,8 +214,8 @@ def _table_part(out: Path, steps: int = 150, batch: int = 20_000) -> None:
     plt.close(fig)
 
 
-def demo(out: str = "demo_output", draws: int = 20_000) -> int:
-    """Run the demo and write its pictures into ``out``.
+def tour(out: str = "demo_output", draws: int = 20_000) -> int:
+    """Run the library tour and write its pictures into ``out``.
 
     Parameters
     ----------
@@ -235,6 +243,84 @@ def demo(out: str = "demo_output", draws: int = 20_000) -> int:
     return 0
 
 
+def demo(argv: list[str] | None = None) -> int:
+    """Run the FFM training demo with command-line options (see ``monolith-np demo --help``).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The options after ``demo`` (``sys.argv[2:]`` style); empty: defaults.
+
+    Returns
+    -------
+    int
+        Process exit code: 0 when the final AUC reached ``--auc-threshold``
+        and the checkpoint replay was identical, 1 otherwise, 2 on bad options.
+    """
+    return main(["demo", *(argv or [])])
+
+
+def _add_demo_options(p: argparse.ArgumentParser) -> None:
+    from .demo import DemoConfig
+
+    d = DemoConfig()
+    p.add_argument("--out", default="demo_output", help="output directory (default: demo_output)")
+    p.add_argument("--steps", type=int, default=d.steps, help=f"training steps (default {d.steps})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size,
+                   help=f"examples per step (default {d.batch_size})")
+    p.add_argument("--ids", type=int, default=d.num_ids, help=f"ids per slot (default {d.num_ids})")
+    p.add_argument("--dim", type=int, default=d.dim, help=f"width of each FFM pair slice (default {d.dim})")
+    p.add_argument("--max-ids-per-slot", type=int, default=d.max_ids_per_slot,
+                   help=f"each slot of an example has 1..N ids (default {d.max_ids_per_slot})")
+    p.add_argument("--optimizer", choices=("adagrad", "sgd"), default=d.optimizer,
+                   help=f"rule of the vector segments (default {d.optimizer})")
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate,
+                   help=f"initial vector learning rate, decayed polynomially (default {d.learning_rate})")
+    p.add_argument("--end-learning-rate", type=float, default=d.end_learning_rate,
+                   help=f"final vector learning rate (default {d.end_learning_rate})")
+    p.add_argument("--clip-norm", type=float, default=d.clip_norm,
+                   help=f"global-norm clip of a step's gradients (default {d.clip_norm})")
+    p.add_argument("--occurrence-threshold", type=int, default=d.occurrence_threshold,
+                   help=f"occurrences before an id gets an entry, 0: no filter (default {d.occurrence_threshold})")
+    p.add_argument("--negative-sample-rate", type=float, default=d.negative_sample_rate,
+                   help=f"probability of keeping a negative (default {d.negative_sample_rate})")
+    p.add_argument("--checkpoint-step", type=int, default=None,
+                   help="step of the save/restore/replay check (default steps // 2; negative: none)")
+    p.add_argument("--auc-threshold", type=float, default=d.auc_threshold,
+                   help=f"final AUC needed for exit code 0 (default {d.auc_threshold})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"seed of data and tables (default {d.seed})")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=d.device,
+                   help="where the tables live (cuda: CuPy and a GPU)")
+    p.add_argument("--threads", type=int, default=1, help="numba threads (default 1, see docs/demo.md)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _run_demo(args, parser) -> int:
+    from .demo import DemoConfig, run_demo
+
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    if args.device == "cuda":
+        from ._backend import get_cupy
+
+        try:
+            if get_cupy().cuda.runtime.getDeviceCount() < 1:
+                raise RuntimeError("no CUDA device")
+        except Exception as err:  # noqa: BLE001 - any failure means no usable GPU
+            parser.error(f"--device cuda needs CuPy and a CUDA GPU: {err}")
+    try:
+        config = DemoConfig(
+            steps=args.steps, batch_size=args.batch_size, num_ids=args.ids, dim=args.dim,
+            max_ids_per_slot=args.max_ids_per_slot, optimizer=args.optimizer, learning_rate=args.learning_rate,
+            end_learning_rate=args.end_learning_rate, clip_norm=args.clip_norm,
+            occurrence_threshold=args.occurrence_threshold, negative_sample_rate=args.negative_sample_rate,
+            checkpoint_step=args.checkpoint_step, auc_threshold=args.auc_threshold, seed=args.seed,
+            device=args.device)
+    except (TypeError, ValueError) as err:
+        parser.error(str(err))
+    return run_demo(config, out=args.out, progress=not args.no_progress, threads=args.threads).exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen command.
 
@@ -250,14 +336,19 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(prog="monolith-np", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p_demo = sub.add_parser("demo", help="run the demo and write plots")
-    p_demo.add_argument("--out", default="demo_output", help="output directory (default: demo_output)")
-    p_demo.add_argument("--draws", type=int, default=20_000, help="subsets drawn in the sampling part")
+    p_demo = sub.add_parser("demo", help="train the FFM click model, check a checkpoint, plot (exit 1 if AUC "
+                                         "misses the threshold)")
+    _add_demo_options(p_demo)
+    p_tour = sub.add_parser("tour", help="a short tour of the library, with plots")
+    p_tour.add_argument("--out", default="demo_output", help="output directory (default: demo_output)")
+    p_tour.add_argument("--draws", type=int, default=20_000, help="subsets drawn in the sampling part")
     args = parser.parse_args(argv)
     if args.command == "demo":
+        return _run_demo(args, p_demo)
+    if args.command == "tour":
         if args.draws <= 0:
-            parser.error(f"--draws must be positive, got {args.draws}")
-        return demo(args.out, args.draws)
+            p_tour.error(f"--draws must be positive, got {args.draws}")
+        return tour(args.out, args.draws)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
