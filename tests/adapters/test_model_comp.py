@@ -18,7 +18,12 @@ steps the table rows must equal the dense rows on every id seen (and the
 tables must hold exactly the ids seen), and the two MLPs' weights must agree.
 Unlike the original (Adagrad for both), the optimizer is plain SGD, and the
 loss is the mean over the batch (the embedding rate is large to make the
-tables move far from zero). The remaining differences are float32 summation
+tables move far from zero), and the Keras biases start random: with zero
+biases and zero embeddings every relu input is exactly 0, relu'(0) = 0 in
+TensorFlow, and no gradient would ever reach an embedding (zeros would be
+compared with zeros). The tf variant's dense reference runs as a
+``tf.function`` for speed; a third tf variant compiles the HashEmbedding
+side too (20 steps). The remaining differences are float32 summation
 order only (ragged sum vs ``EmbeddingBag``/``segment_sum``, the table's
 per-id dedup sum vs the framework's gradient accumulation).
 """
@@ -40,10 +45,10 @@ MAX_LEN = 24
 STEPS = 50
 MLP_LR = 0.05
 EMB_LR = 20.0          # the batch-mean loss gives per-row gradients of order 1e-3
-# float32 tolerances (the achieved maxima are printed with -s and stated in the docs).
+# float32 tolerances; achieved maxima (printed with -s): pooled 5e-8 abs, tables 1e-8 abs, MLP 5e-6 rel.
 POOLED_TOL = dict(rtol=1e-5, atol=1e-6)
-TABLE_TOL = dict(rtol=1e-4, atol=1e-6)
-MLP_TOL = dict(rtol=1e-4, atol=1e-6)
+TABLE_TOL = dict(rtol=1e-5, atol=1e-7)
+MLP_TOL = dict(rtol=5e-5, atol=1e-6)
 
 
 def _batches(steps, seed=0):
@@ -63,6 +68,39 @@ def _batches(steps, seed=0):
 @pytest.fixture(scope="module")
 def batches():
     return _batches(STEPS)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Run the table kernels and torch on one thread each (restored afterwards).
+
+    The batches are small (about 5700 ids per feature). On the shared 2-core
+    test machine the threaded paths (numba's partition in
+    ``apply_gradients``, torch's intra-op pool) oversubscribed the cores and
+    made the file several times slower than serial execution. TensorFlow's
+    threads are left alone: numba's thread count is per thread, and pinning
+    TensorFlow's pools made the ``tf.py_function`` bodies of the
+    ``tf.function`` variant run in executor threads still using every core.
+    """
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    torch = _maybe_import("torch")
+    torch_before = torch.get_num_threads() if torch else None
+    if torch:
+        torch.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
+    if torch:
+        torch.set_num_threads(torch_before)
+
+
+def _maybe_import(name):
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
 
 
 def _tables():
@@ -90,7 +128,7 @@ def _check_tables(tables, dense_rows, seen):
         worst = max(worst, float(np.max(np.abs(got - want))))
         scale = max(scale, float(np.max(np.abs(want))))
     # The rows must have moved far from the zeros initializer, or the comparison proves nothing.
-    assert scale > 0.05, scale
+    assert scale > 2e-3, scale
     return worst, scale
 
 
@@ -113,7 +151,7 @@ def test_torch_hash_embedding_matches_embedding_bag(batches, mode):
     mlp = copy.deepcopy(mlp_ref)
     tables = _tables()
     embs = [mt.HashEmbedding(t, combiner="sum", mode=mode) for t in tables]
-    bags = [torch.nn.EmbeddingBag(FID_MAX + 1, DIM, mode="sum") for _ in range(NUM_FEATURES)]
+    bags = [torch.nn.EmbeddingBag(FID_MAX + 1, DIM, mode="sum", sparse=True) for _ in range(NUM_FEATURES)]
     for bag in bags:
         torch.nn.init.zeros_(bag.weight)
     opt_ref = torch.optim.SGD([{"params": mlp_ref.parameters(), "lr": MLP_LR},
@@ -131,7 +169,7 @@ def test_torch_hash_embedding_matches_embedding_bag(batches, mode):
             pooled_ref.append(bags[f](v, o))
         x, x_ref = torch.cat(pooled, 1), torch.cat(pooled_ref, 1)
         torch.testing.assert_close(x, x_ref, **POOLED_TOL, msg=lambda m: f"step {step}: {m}")
-        pooled_worst = max(pooled_worst, float((x - x_ref).abs().max()))
+        pooled_worst = max(pooled_worst, float((x - x_ref).detach().abs().max()))
         for model, inp, o in ((mlp, x, opt), (mlp_ref, x_ref, opt_ref)):
             o.zero_grad()
             torch.nn.functional.mse_loss(model(inp), y).backward()
@@ -158,11 +196,15 @@ def test_torch_hash_embedding_matches_embedding_bag(batches, mode):
 
 
 def _tf_models(tf):
+    # Keras' zero biases would leave every relu at exactly 0 on the zero-initialised embeddings
+    # (relu'(0) = 0 in TensorFlow): no gradient would ever reach the tables (nor the dense rows).
+    bias = tf.keras.initializers.RandomUniform(-0.1, 0.1, seed=1)
+
     def build():
         model = tf.keras.Sequential([tf.keras.Input((NUM_FEATURES * DIM,)),
-                                     tf.keras.layers.Dense(64, activation="relu"),
-                                     tf.keras.layers.Dense(32, activation="relu"),
-                                     tf.keras.layers.Dense(1)])
+                                     tf.keras.layers.Dense(64, activation="relu", bias_initializer=bias),
+                                     tf.keras.layers.Dense(32, activation="relu", bias_initializer=bias),
+                                     tf.keras.layers.Dense(1, bias_initializer=bias)])
         return model
 
     tf.keras.utils.set_random_seed(0)
@@ -183,25 +225,31 @@ def _tf_run(tf, batches, mode, compiled):
     opt_emb = tf.keras.optimizers.SGD(EMB_LR)
     triggers = [e.trigger for e in embs]
 
-    def step_fn(values, splits, labels):
-        y = labels[:, None]
-        with tf.GradientTape(persistent=True) as tape:
+    def hash_step(values, splits, labels):
+        with tf.GradientTape() as tape:
             x = tf.concat([e(v, training=True, row_splits=s) for e, v, s in zip(embs, values, splits)], 1)
-            x_ref = tf.concat([tf.math.segment_sum(tf.nn.embedding_lookup(w, v),
-                                                   tf.RaggedTensor.from_row_splits(v, s).value_rowids())
-                               for w, v, s in zip(dense, values, splits)], 1)
-            loss = tf.reduce_mean(tf.square(mlp(x) - y))
-            loss_ref = tf.reduce_mean(tf.square(mlp_ref(x_ref) - y))
+            loss = tf.reduce_mean(tf.square(mlp(x) - labels[:, None]))
         grads = tape.gradient(loss, mlp.trainable_variables + triggers)     # fused: tables updated here
         opt.apply_gradients(zip(grads[:len(mlp.trainable_variables)], mlp.trainable_variables))
-        opt_ref.apply_gradients(zip(tape.gradient(loss_ref, mlp_ref.trainable_variables),
-                                    mlp_ref.trainable_variables))
-        opt_emb.apply_gradients(zip(tape.gradient(loss_ref, dense), dense))
-        return x, x_ref
+        return x
 
+    def dense_step(values, splits, labels):
+        with tf.GradientTape() as tape:
+            x = tf.concat([tf.math.segment_sum(tf.nn.embedding_lookup(w, v),
+                                               tf.RaggedTensor.from_row_splits(v, s).value_rowids())
+                           for w, v, s in zip(dense, values, splits)], 1)
+            loss = tf.reduce_mean(tf.square(mlp_ref(x) - labels[:, None]))
+        grads = tape.gradient(loss, mlp_ref.trainable_variables + dense)  # IndexedSlices for the tables
+        opt_ref.apply_gradients(zip(grads[:len(mlp_ref.trainable_variables)], mlp_ref.trainable_variables))
+        opt_emb.apply_gradients(zip(grads[len(mlp_ref.trainable_variables):], dense))
+        return x
+
+    # The dense reference always runs as a tf.function (eagerly it was most of the file's time).
+    spec = [tf.TensorSpec([None], tf.int64)] * NUM_FEATURES
+    signature = [spec, spec, tf.TensorSpec([BATCH], tf.float32)]
+    dense_step = tf.function(dense_step, input_signature=signature)
     if compiled:
-        spec = [tf.TensorSpec([None], tf.int64)] * NUM_FEATURES
-        step_fn = tf.function(step_fn, input_signature=[spec, spec, tf.TensorSpec([BATCH], tf.float32)])
+        hash_step = tf.function(hash_step, input_signature=signature)
 
     pooled_worst = 0.0
     for step, (feats, labels) in enumerate(batches):
@@ -209,7 +257,8 @@ def _tf_run(tf, batches, mode, compiled):
             e.global_step = step
         values = [tf.constant(v) for v, _ in feats]
         splits = [tf.constant(s) for _, s in feats]
-        x, x_ref = step_fn(values, splits, tf.constant(labels))
+        x = hash_step(values, splits, tf.constant(labels))
+        x_ref = dense_step(values, splits, tf.constant(labels))
         np.testing.assert_allclose(x.numpy(), x_ref.numpy(), err_msg=f"step {step}", **POOLED_TOL)
         pooled_worst = max(pooled_worst, float(np.max(np.abs(x.numpy() - x_ref.numpy()))))
         if mode == "rows":
