@@ -70,7 +70,7 @@ from numba import cuda
 
 from .._compile import gpu_device, gpu_kernel
 from .._random import as_uint64, mix64
-from ..optim.sparse import bucket_of
+from .._rules.partition import bucket_of
 from ..table import index as ix
 from ._launch import launch
 

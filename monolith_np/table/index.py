@@ -9,7 +9,7 @@ the key field is never a marker, so **every** int64 id, 0 and -1 and
 
 The slots are split into ``parts`` sub-tables of ``2**log2s`` slots each
 (``parts`` and ``2**log2s`` powers of two). An id's sub-table is
-:func:`monolith_np.optim.sparse.bucket_of` (the top bits of a Fibonacci hash,
+:func:`monolith_np._rules.partition.bucket_of` (the top bits of a Fibonacci hash,
 the same partition the sparse optimizer driver uses), its home slot inside
 the sub-table the low bits of :func:`monolith_np._random.mix64`, and probing
 is linear, wrapping inside the sub-table. Sub-tables never share a slot, so a
@@ -38,7 +38,7 @@ from numba import prange
 
 from .._compile import cpu_jit, jitable
 from .._random import as_uint64, mix64
-from ..optim.sparse import bucket_of, partition_rows, scratch_slot, scratch_starts
+from .._rules.partition import bucket_of, partition_rows, scratch_slot, scratch_starts
 
 __all__ = [
     "EMPTY",

@@ -17,7 +17,7 @@ from numba import cuda
 
 from monolith_np import _config
 from monolith_np.cuda import table as gt
-from monolith_np.optim.sparse import bucket_of
+from monolith_np._rules.partition import bucket_of
 from monolith_np.table import index as ix
 
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
