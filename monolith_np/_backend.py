@@ -174,3 +174,54 @@ def to_numpy(x):
     if _is_cupy(x):
         return x.get()
     return np.asarray(x)
+
+
+_HOST_READS = [0]
+
+
+def host_read(x):
+    """Read an array of a device-owning object back to the host, as numpy.
+
+    Every read of device data that the library does on its own behalf (a
+    status word, a count, a row range to validate) goes through here, so a
+    call's host↔device synchronisations can be counted: under the CUDA
+    simulator "device" arrays are numpy arrays, and :func:`host_reads` is the
+    only way a test sees them.
+
+    Parameters
+    ----------
+    x : array
+        numpy or CuPy array (or anything :func:`numpy.asarray` takes).
+
+    Returns
+    -------
+    numpy.ndarray
+        The host copy (no copy for numpy inputs).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> before = host_reads()
+    >>> host_read(np.array([3, 4]))
+    array([3, 4])
+    >>> host_reads() - before
+    1
+    """
+    _HOST_READS[0] += 1
+    return to_numpy(x)
+
+
+def host_reads():
+    """Number of :func:`host_read` calls so far in this process (for sync-count tests).
+
+    Returns
+    -------
+    int
+        A counter that only grows.
+
+    Examples
+    --------
+    >>> isinstance(host_reads(), int)
+    True
+    """
+    return _HOST_READS[0]
