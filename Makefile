@@ -23,7 +23,7 @@ $(VENV)/.demo-installed: pyproject.toml | $(PY)
 	touch $@
 
 demo: $(VENV)/.demo-installed
-	$(PY) -m monolith_np.cli demo --out demo_output
+	$(PY) -m demo ffm --out demo_output
 
 test: $(VENV)/.test-installed
 	$(MAKE) test-unit test-cudasim test-bench

@@ -49,7 +49,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import monolith_np.torch as mt  # noqa: E402
-from monolith_np.demo import DemoConfig, batch_for_step, build_tables, demo_truth  # noqa: E402
+from demo import DemoConfig, batch_for_step, build_tables, demo_truth  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location(
     "torch_ffm_example", Path(__file__).resolve().parents[1] / "examples" / "torch_ffm.py")

@@ -1,7 +1,7 @@
-"""The FFM click demo trained from PyTorch, step for step like ``monolith_np.demo.train.train_step``.
+"""The FFM click demo trained from PyTorch, step for step like ``demo.train.train_step``.
 
 One :class:`monolith_np.torch.HashEmbedding` per slot reads the same tables
-that :func:`monolith_np.demo.build_tables` makes (same seeds, same occurrence
+that :func:`demo.build_tables` makes (same seeds, same occurrence
 filter, same optimizers); torch autograd does the FFM dot products and
 :func:`monolith_np.torch.get_sigmoid_loss_and_pred` the loss. The embeddings
 run in ``mode="rows"`` so that their gradient rows can be clipped by their
@@ -20,19 +20,26 @@ numpy ``train_step``                      here
 8. ``MultiHashTable.apply_gradients``     ``HashEmbedding.apply_gradients`` per slot
 ========================================  =============================================
 
-Run it: ``python examples/torch_ffm.py --steps 50`` (``--help`` for the options).
+Run it from the repository root: ``python examples/torch_ffm.py --steps 50``
+(``--help`` for the options). It reuses the numpy demo's data and tables from
+the ``demo`` package beside the library.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 
-import monolith_np.torch as mt
-from monolith_np.demo import DemoConfig, auc, batch_for_step, build_tables, demo_truth, maintenance
-from monolith_np.optim.clip import clip_by_global_norm
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the demo package beside the library
+
+import monolith_np.torch as mt  # noqa: E402
+from demo import DemoConfig, batch_for_step, build_tables, demo_truth, maintenance  # noqa: E402
+from monolith_np.metrics import auc  # noqa: E402
+from monolith_np.optim.clip import clip_by_global_norm  # noqa: E402
 
 
 def ffm_logits(pooled, layout):
@@ -42,14 +49,14 @@ def ffm_logits(pooled, layout):
     ----------
     pooled : list of (B, layout.slot_dim(s)) float32 tensors
         Summed embedding rows of each example, one tensor per slot.
-    layout : monolith_np.demo.FFMLayout
+    layout : demo.FFMLayout
         Where the bias and each pair's slice sit in the rows.
 
     Returns
     -------
     (B,) float32 tensor
         Sum of the bias columns, then of each pair's slice dot product, in
-        the order of :func:`monolith_np.demo.ffm_forward`.
+        the order of :func:`demo.ffm_forward`.
     """
     logits = torch.zeros(pooled[0].shape[0])
     for s in layout.bias_slots:
@@ -65,8 +72,8 @@ class TorchFFM(torch.nn.Module):
 
     Parameters
     ----------
-    tables : monolith_np.demo.DemoTables
-        From :func:`monolith_np.demo.build_tables` (shared, not copied).
+    tables : demo.DemoTables
+        From :func:`demo.build_tables` (shared, not copied).
     mode : {"rows", "fused"}, default "rows"
         The embeddings' mode: ``"rows"`` queues the gradient rows (clip, then
         :meth:`apply_gradients`); ``"fused"`` applies them in the backward
@@ -93,11 +100,11 @@ class TorchFFM(torch.nn.Module):
             emb.global_step, emb.update_time = step, time
 
     def forward(self, batch):
-        """Logits of a :class:`~monolith_np.demo.ClickBatch` (steps 1–3).
+        """Logits of a :class:`~demo.ClickBatch` (steps 1–3).
 
         Parameters
         ----------
-        batch : monolith_np.demo.ClickBatch
+        batch : demo.ClickBatch
             The examples.
 
         Returns
@@ -150,13 +157,13 @@ def clip_pending(model, clip_norm):
 
 
 def torch_train_step(model, batch, step, clip_norm):
-    """One training step in the order of ``monolith_np.demo.train_step``.
+    """One training step in the order of ``demo.train_step``.
 
     Parameters
     ----------
     model : TorchFFM
         In ``"rows"`` mode; its tables change in place.
-    batch : monolith_np.demo.ClickBatch
+    batch : demo.ClickBatch
         The step's examples.
     step : int
         The global step.

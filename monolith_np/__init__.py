@@ -7,14 +7,14 @@ configs (:mod:`monolith_np.proto`); embedding-table and dense optimizers and
 gradient clipping (:mod:`monolith_np.optim`); initializers, compressors and
 entry configs with Monolith's ``entry.py`` names (:mod:`monolith_np.entry`); embedding hash
 tables with occurrence filters and checkpoints (:mod:`monolith_np.table`); losses with their
-gradients (:mod:`monolith_np.losses`). Every array function takes numpy arrays
+gradients (:mod:`monolith_np.losses`); the AUC metric (:mod:`monolith_np.metrics`) and
+Monolith feature ids (:mod:`monolith_np.features`). Every array function takes numpy arrays
 (Numba CPU kernels) or CUDA arrays such as CuPy's (numba.cuda kernels compiled
 from the same rules) and returns the same kind it was given.
 
 Framework adapters are imported on their own: :mod:`monolith_np.torch`
 (autograd losses, ``HashEmbedding``, optimizers, DLPack conversions) and
 :mod:`monolith_np.tf` (custom-gradient losses, a Keras ``HashEmbedding``).
-:mod:`monolith_np.demo` is the FFM click model that ``make demo`` trains.
 
 Importing this package never imports CuPy, PyTorch, TensorFlow or numba.cuda.
 """
@@ -22,7 +22,7 @@ Importing this package never imports CuPy, PyTorch, TensorFlow or numba.cuda.
 # ``optim`` before ``entry``: optim.segments builds on entry, and entry
 # re-exports the optimizer classes of optim.optimizers (as Monolith's entry.py does).
 from . import optim  # isort: skip
-from . import entry, losses, proto, ragged, sampling, schedules, table
+from . import entry, features, losses, metrics, proto, ragged, sampling, schedules, table
 from ._backend import array_module, is_cuda_array
 from ._version import __version__
 from .ragged import *  # noqa: F401,F403
@@ -33,7 +33,9 @@ __all__ = [
     "array_module",
     "is_cuda_array",
     "entry",
+    "features",
     "losses",
+    "metrics",
     "optim",
     "proto",
     "ragged",

@@ -1,4 +1,4 @@
-"""`pip install .` builds a wheel that ships the typed package, protos and GPU modules."""
+"""`pip install .` builds a wheel that ships the typed package, protos and GPU modules, and not the demo."""
 
 import subprocess
 import sys
@@ -22,10 +22,10 @@ def test_wheel_contents(tmp_path):
         "monolith_np/py.typed",
         "monolith_np/proto/embedding_hash_table_pb2.py",
         "monolith_np/cuda/_launch.py",
-        "monolith_np/cli.py",
     ):
         assert expected in names, f"{expected} missing from the wheel"
-    assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
+    assert not any(n.startswith(("tests/", "benchmarks/", "demo/", "examples/")) for n in names)
+    assert not any("/demo/" in n or n.endswith("cli.py") for n in names)
     meta = next(n for n in names if n.endswith("METADATA"))
     text = zipfile.ZipFile(wheel).read(meta).decode()
     for extra in ("cuda", "torch", "tf", "test", "bench", "docs"):

@@ -26,11 +26,12 @@ PUBLIC_MODULES = (
     "monolith_np.entry",
     "monolith_np.table",
     "monolith_np.losses",
+    "monolith_np.metrics",
+    "monolith_np.features",
     "monolith_np.table.filters",
     "monolith_np.table.multi",
     "monolith_np.torch",
     "monolith_np.tf",
-    "monolith_np.demo",
 )
 
 

@@ -1,49 +1,13 @@
-"""The FFM demo: AUC, data, FFM backward, training signal, checkpoint identity."""
-
-import itertools
+"""The FFM demo (demo/ beside the library): data, FFM backward, training signal, checkpoint identity."""
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monolith_np.demo import (FFMLayout, DemoConfig, auc, batch_for_step, build_tables, demo_truth,
-                              ffm_backward, ffm_forward, make_click_batch, make_click_truth, restore_checkpoint,
-                              run_demo, save_checkpoint, train_step)
+from demo import (FFMLayout, DemoConfig, batch_for_step, build_tables, demo_truth, ffm_backward, ffm_forward,
+                  make_click_batch, make_click_truth, restore_checkpoint, run_demo, save_checkpoint, train_step)
 from monolith_np.table import slot_of
-
-
-# -- AUC ------------------------------------------------------------------------------------
-
-
-def _auc_pairs(labels, scores):
-    """Brute force: fraction of (positive, negative) pairs ordered right, ties one half."""
-    pos = [s for y, s in zip(labels, scores) if y == 1]
-    neg = [s for y, s in zip(labels, scores) if y == 0]
-    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in itertools.product(pos, neg))
-    return wins / (len(pos) * len(neg))
-
-
-@given(st.lists(st.tuples(st.integers(0, 1), st.integers(-3, 3)), min_size=2, max_size=40))
-def test_auc_matches_pair_count(rows):
-    labels = np.array([r[0] for r in rows])
-    scores = np.array([r[1] for r in rows], np.float64) / 2  # small integer range: many ties
-    if labels.min() == labels.max():
-        assert np.isnan(auc(labels, scores))
-    else:
-        assert auc(labels, scores) == pytest.approx(_auc_pairs(labels, scores), abs=1e-12)
-
-
-def test_auc_known_values_and_errors():
-    assert auc([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]) == 1.0
-    assert auc([1, 1, 0, 0], [0.1, 0.2, 0.3, 0.4]) == 0.0
-    assert auc([0, 1], [0.5, 0.5]) == 0.5
-    with pytest.raises(ValueError, match="labels must be 0 or 1"):
-        auc([0, 2], [0.1, 0.2])
-    with pytest.raises(ValueError, match="scores must have shape"):
-        auc([0, 1], [0.1, 0.2, 0.3])
-    with pytest.raises(ValueError, match="scores must be finite"):
-        auc([0, 1], [0.1, np.nan])
 
 
 # -- data -------------------------------------------------------------------------------------

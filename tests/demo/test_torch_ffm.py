@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from monolith_np.demo import DemoConfig, batch_for_step, build_tables, demo_truth, train_step  # noqa: E402
+from demo import DemoConfig, batch_for_step, build_tables, demo_truth, train_step  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "torch_ffm.py"
 

@@ -1,6 +1,6 @@
 """The demo run: train, check the checkpoint round trip, report, plot.
 
-:func:`run_demo` trains :mod:`monolith_np.demo.train`'s FFM for
+:func:`run_demo` trains :mod:`demo.train`'s FFM for
 ``config.steps`` steps with a progress bar, saves and restores the tables
 half-way and replays the next steps on the restored copy (the losses must be
 bit-identical), then prints a table, writes ``metrics.csv``,
@@ -22,8 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import check_number
-from .metrics import auc
+from monolith_np._checks import check_number
+from monolith_np.metrics import auc
 from .train import (DemoConfig, batch_for_step, build_tables, demo_truth, maintenance, restore_checkpoint,
                     save_checkpoint, train_step)
 

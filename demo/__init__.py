@@ -1,35 +1,34 @@
 """The FFM click-through demo: Monolith's ``TestFFMModel`` trained on monolith_np.
 
-``make demo`` (``monolith-np demo``) runs :func:`run_demo`. The pieces are
+This package lives beside the library, not in it: the wheel does not ship it.
+``make demo`` (``python -m demo ffm``) runs :func:`run_demo`; ``python -m demo
+tour`` is a short tour of the library with plots. The pieces are
 reusable, so other front ends (a PyTorch port, say) can follow the same
 steps on the same data:
 
-* :mod:`~monolith_np.demo.data` -- the synthetic click log
+* :mod:`demo.data` -- the synthetic click log
   (:func:`make_click_truth`, :func:`make_click_batch`, :func:`click_batches`);
-* :mod:`~monolith_np.demo.ffm` -- the row layout, forward and backward of the
+* :mod:`demo.ffm` -- the row layout, forward and backward of the
   FFM (:class:`FFMLayout`, :func:`ffm_forward`, :func:`ffm_backward`);
-* :mod:`~monolith_np.demo.train` -- tables from a config (:func:`build_tables`),
+* :mod:`demo.train` -- tables from a config (:func:`build_tables`),
   one training step (:func:`train_step`), eviction, checkpoints;
-* :mod:`~monolith_np.demo.metrics` -- :func:`auc`;
-* :mod:`~monolith_np.demo.run` -- the whole run with its report and plot.
+* :mod:`demo.run` -- the whole run with its report and plot.
 
 See ``docs/demo.md``. Importing this package imports neither matplotlib nor
 tqdm (the run does, when it needs them).
 """
 
 from .data import (BIAS_SLOTS, FFM_PAIRS, ITEM_SLOT, NUM_SLOTS, ClickBatch, ClickTruth, click_batches,
-                   make_click_batch, make_click_truth, to_fid)
+                   make_click_batch, make_click_truth)
 from .ffm import FFMLayout, ffm_backward, ffm_forward
-from .metrics import auc
 from .run import DemoResult, run_demo
 from .train import (DemoConfig, DemoTables, StepResult, batch_for_step, build_tables, demo_truth, maintenance,
                     restore_checkpoint, save_checkpoint, table_config, table_name, train_step)
 
 __all__ = [
     "BIAS_SLOTS", "FFM_PAIRS", "ITEM_SLOT", "NUM_SLOTS", "ClickBatch", "ClickTruth", "click_batches",
-    "make_click_batch", "make_click_truth", "to_fid",
+    "make_click_batch", "make_click_truth",
     "FFMLayout", "ffm_backward", "ffm_forward",
-    "auc",
     "DemoResult", "run_demo",
     "DemoConfig", "DemoTables", "StepResult", "batch_for_step", "build_tables", "demo_truth", "maintenance",
     "restore_checkpoint", "save_checkpoint", "table_config", "table_name", "train_step",

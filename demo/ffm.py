@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._backend import array_module
-from .._checks import check_array, check_number
+from monolith_np import array_module
+from monolith_np._checks import check_array, check_number
 from .data import BIAS_SLOTS, FFM_PAIRS, NUM_SLOTS
 
 __all__ = ["FFMLayout", "ffm_backward", "ffm_forward"]

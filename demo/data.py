@@ -31,7 +31,8 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from .._checks import check_number
+from monolith_np._checks import check_number
+from monolith_np.features import to_fid
 
 __all__ = [
     "BIAS_SLOTS",
@@ -43,7 +44,6 @@ __all__ = [
     "click_batches",
     "make_click_batch",
     "make_click_truth",
-    "to_fid",
 ]
 
 #: Slots of the model (``_NUM_SLOTS`` of Monolith's ``TestFFMModel``).
@@ -54,33 +54,6 @@ FFM_PAIRS = ((0, 3, 16), (0, 4, 16), (1, 5, 16), (2, 3, 16), (2, 5, 16))
 BIAS_SLOTS = tuple(i for i in range(NUM_SLOTS) if i <= NUM_SLOTS // 2)
 #: The slot whose ids drift with time (and expire after ``item_expire_days``).
 ITEM_SLOT = 5
-
-_FID_MASK = (1 << 48) - 1
-
-
-def to_fid(slot, local_ids):
-    """Monolith feature ids ``(slot << 48) | local_id``.
-
-    Parameters
-    ----------
-    slot : int
-        Slot, ``0 <= slot < 2**15``.
-    local_ids : int array
-        Ids inside the slot, ``0 <= id < 2**48``.
-
-    Returns
-    -------
-    int64 array
-        The feature ids, shape of ``local_ids``.
-
-    Raises
-    ------
-    ValueError
-        If ``slot`` is out of range.
-    """
-    slot = check_number("slot", slot, integer=True, low=0, high=(1 << 15) - 1)
-    return (np.int64(slot) << np.int64(48)) | (np.asarray(local_ids, np.int64) & np.int64(_FID_MASK))
-
 
 def _slot_slices(slot):
     """Pair indices that ``slot`` takes part in, in ``FFM_PAIRS`` order."""

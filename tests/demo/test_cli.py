@@ -1,10 +1,10 @@
-"""`monolith-np tour` writes its plots; `monolith-np demo` trains the FFM and sets its exit code."""
+"""`python -m demo tour` writes its plots; `python -m demo ffm` trains the FFM and sets its exit code."""
 
 import json
 
 import pytest
 
-from monolith_np import cli
+from demo import cli
 
 
 def test_tour_writes_plots(tmp_path, capsys):
@@ -28,7 +28,7 @@ SMALL = ["--steps", "8", "--batch-size", "256", "--ids", "300", "--dim", "4", "-
 
 
 def test_demo_small_run_writes_report(tmp_path, capsys):
-    code = cli.main(["demo", "--out", str(tmp_path), *SMALL, "--auc-threshold", "0.0"])
+    code = cli.main(["ffm", "--out", str(tmp_path), *SMALL, "--auc-threshold", "0.0"])
     assert code == 0
     png = (tmp_path / "ffm_training.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -41,7 +41,7 @@ def test_demo_small_run_writes_report(tmp_path, capsys):
 
 
 def test_demo_exit_code_when_auc_misses(tmp_path, capsys):
-    assert cli.main(["demo", "--out", str(tmp_path), *SMALL, "--auc-threshold", "1.01"]) == 1
+    assert cli.main(["ffm", "--out", str(tmp_path), *SMALL, "--auc-threshold", "1.01"]) == 1
     assert "FAIL" in capsys.readouterr().out
 
 
@@ -52,6 +52,17 @@ def test_demo_exit_code_when_auc_misses(tmp_path, capsys):
 ])
 def test_demo_rejects_bad_options(args, message, capsys):
     with pytest.raises(SystemExit) as err:
-        cli.main(["demo", *args])
+        cli.main(["ffm", *args])
     assert err.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_python_dash_m_demo_runs_from_the_repository_root():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-m", "demo", "--help"], cwd=root, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "ffm" in out.stdout and "tour" in out.stdout

@@ -1,10 +1,16 @@
-"""Ranking metric of the demo: the area under the ROC curve from ranks."""
+"""Evaluation metrics over plain arrays.
+
+:func:`auc` is the area under the ROC curve of a batch of binary labels and
+scores, the metric Monolith's click models report. It runs on the host
+(CUDA inputs are copied back once).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_array
+from ._backend import to_numpy
+from ._checks import check_array
 
 __all__ = ["auc"]
 
@@ -34,9 +40,17 @@ def auc(labels, scores):
     ------
     ValueError, TypeError
         On shapes that differ, non-binary labels or non-finite scores.
+
+    Examples
+    --------
+    >>> from monolith_np.metrics import auc
+    >>> auc([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1])
+    0.75
+    >>> auc([1, 0], [0.5, 0.5])  # a tie counts one half
+    0.5
     """
-    labels = np.asarray(labels)
-    scores = np.asarray(scores)
+    labels = np.asarray(to_numpy(labels))
+    scores = np.asarray(to_numpy(scores))
     check_array("labels", labels, ndim=1, dtype_kinds="biuf")
     check_array("scores", scores, shape=labels.shape, dtype_kinds="iuf")
     positive = labels == 1

@@ -11,11 +11,11 @@ this order (``docs/demo.md`` spells it out for ports to other frameworks):
    ids get their random initial rows), then ``find(ids)`` (rows, and a mask
    of the ids that have an entry; the others read zeros);
 2. ``reduce_sum`` of each example's rows into pooled ``(B, slot_dim)`` rows;
-3. :func:`~monolith_np.demo.ffm.ffm_forward` to the logits;
+3. :func:`~demo.ffm.ffm_forward` to the logits;
 4. ``get_sigmoid_loss_and_pred_and_grad`` with ``sample_rate`` (summed
    sigmoid cross-entropy of the corrected logits ``x - log(rate)``; the
    prediction ``sigmoid(x)`` is the unbiased click probability);
-5. :func:`~monolith_np.demo.ffm.ffm_backward` to the pooled rows, then
+5. :func:`~demo.ffm.ffm_backward` to the pooled rows, then
    ``reduce_sum_grad`` to one gradient row per id occurrence;
 6. drop the rows of ids without an entry (filtered out: no update);
 7. ``clip_by_global_norm`` over the remaining rows of all slots;
@@ -36,19 +36,19 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._backend import to_numpy
-from .._checks import check_choice, check_number
-from ..entry import (CombineAsSegment, Fp32Compressor, HashTableConfigInstance, RandomUniformInitializer,
+from monolith_np._backend import to_numpy
+from monolith_np._checks import check_choice, check_number
+from monolith_np.entry import (CombineAsSegment, Fp32Compressor, HashTableConfigInstance, RandomUniformInitializer,
                      ZerosInitializer)
-from ..losses import get_sigmoid_loss_and_pred_and_grad
-from ..optim import AdagradOptimizer, FtrlOptimizer, SgdOptimizer
-from ..optim.clip import clip_by_global_norm
-from ..proto import EmbeddingHashTableConfig
-from ..ragged import reduce_sum, reduce_sum_grad
-from ..schedules import PolynomialDecay
-from ..table import EmbeddingHashTable
-from ..table.filters import SlidingHashFilter, SlotOccurrenceThreshold
-from ..table.multi import MultiHashTable, MultiTypeHashTable
+from monolith_np.losses import get_sigmoid_loss_and_pred_and_grad
+from monolith_np.optim import AdagradOptimizer, FtrlOptimizer, SgdOptimizer
+from monolith_np.optim.clip import clip_by_global_norm
+from monolith_np.proto import EmbeddingHashTableConfig
+from monolith_np.ragged import reduce_sum, reduce_sum_grad
+from monolith_np.schedules import PolynomialDecay
+from monolith_np.table import EmbeddingHashTable
+from monolith_np.table.filters import SlidingHashFilter, SlotOccurrenceThreshold
+from monolith_np.table.multi import MultiHashTable, MultiTypeHashTable
 from .data import ITEM_SLOT, ClickBatch, make_click_batch, make_click_truth
 from .ffm import FFMLayout, ffm_backward, ffm_forward
 
@@ -397,7 +397,7 @@ def train_step(tables, batch, step):
 
 
 def _cupy():
-    from .._backend import get_cupy
+    from monolith_np._backend import get_cupy
 
     return get_cupy()
 

@@ -1,7 +1,7 @@
-"""Command line: ``monolith-np demo`` and ``monolith-np tour`` (also ``python -m monolith_np.cli ...``).
+"""Command line of the demo: ``python -m demo ffm`` and ``python -m demo tour``.
 
-``demo`` trains the FFM click-through model of Monolith's ``TestFFMModel``
-on monolith_np (:mod:`monolith_np.demo`, ``docs/demo.md``): per-slot
+``ffm`` (what ``make demo`` runs) trains the FFM click-through model of
+Monolith's ``TestFFMModel`` on monolith_np (:mod:`demo`, ``docs/demo.md``): per-slot
 embedding hash tables with an occurrence filter and expiry, FTRL biases,
 Adagrad/SGD vectors under a ``PolynomialDecay`` rate, gradient clipping, the
 sigmoid loss with sample-rate correction, and a checkpoint round trip; it
@@ -34,7 +34,7 @@ import numpy as np
 
 def _schedules_part(out: Path) -> None:
     """Evaluate every schedule over a million steps, print a table and plot."""
-    from . import schedules as S
+    from monolith_np import schedules as S
 
     steps = np.arange(1_000_000, dtype=np.int64)
     scheds = {
@@ -76,7 +76,7 @@ def _schedules_part(out: Path) -> None:
 
 def _sampling_part(out: Path, draws: int) -> None:
     """Draw subsets in one batched call and compare them with hard top-k."""
-    from .sampling import sample_subset
+    from monolith_np.sampling import sample_subset
 
     print(f"\n== Gumbel top-k: {draws} subsets of k=5 out of 30 items (t=0.05), one batched call ==")
     rng = np.random.default_rng(0)
@@ -121,7 +121,7 @@ def _sampling_part(out: Path, draws: int) -> None:
 
 def _ragged_part() -> None:
     """Print the combiners and the sequence mask on a small batch."""
-    from . import ragged
+    from monolith_np import ragged
 
     print("\n== Ragged combiners over a batch of 3 rows (lengths 1, 2, 3) ==")
     row_lengths = np.array([1, 2, 3], dtype=np.int64)
@@ -135,7 +135,7 @@ def _ragged_part() -> None:
 
 def _config_part() -> None:
     """Build a hash-table config and round-trip it through its wire bytes."""
-    from . import proto
+    from monolith_np import proto
 
     print("\n== A Monolith-wire-compatible hash-table config ==")
     cfg = proto.EmbeddingHashTableConfig()
@@ -153,9 +153,9 @@ def _config_part() -> None:
 
 def _table_part(out: Path, steps: int = 150, batch: int = 20_000) -> None:
     """Train per-id bias embeddings on a synthetic click log, checkpoint, restore, plot the loss."""
-    from . import proto
-    from .table import EmbeddingHashTable
-    from .table.filters import SlidingHashFilter, SlotOccurrenceThreshold
+    from monolith_np import proto
+    from monolith_np.table import EmbeddingHashTable
+    from monolith_np.table.filters import SlidingHashFilter, SlotOccurrenceThreshold
 
     print("\n== Embedding hash table: online training on a synthetic click log ==")
     rng = np.random.default_rng(0)
@@ -243,13 +243,13 @@ def tour(out: str = "demo_output", draws: int = 20_000) -> int:
     return 0
 
 
-def demo(argv: list[str] | None = None) -> int:
-    """Run the FFM training demo with command-line options (see ``monolith-np demo --help``).
+def ffm(argv: list[str] | None = None) -> int:
+    """Run the FFM training demo with command-line options (see ``python -m demo ffm --help``).
 
     Parameters
     ----------
     argv : list of str, optional
-        The options after ``demo`` (``sys.argv[2:]`` style); empty: defaults.
+        The options after ``ffm`` (``sys.argv[2:]`` style); empty: defaults.
 
     Returns
     -------
@@ -257,11 +257,11 @@ def demo(argv: list[str] | None = None) -> int:
         Process exit code: 0 when the final AUC reached ``--auc-threshold``
         and the checkpoint replay was identical, 1 otherwise, 2 on bad options.
     """
-    return main(["demo", *(argv or [])])
+    return main(["ffm", *(argv or [])])
 
 
 def _add_demo_options(p: argparse.ArgumentParser) -> None:
-    from .demo import DemoConfig
+    from . import DemoConfig
 
     d = DemoConfig()
     p.add_argument("--out", default="demo_output", help="output directory (default: demo_output)")
@@ -296,12 +296,12 @@ def _add_demo_options(p: argparse.ArgumentParser) -> None:
 
 
 def _run_demo(args, parser) -> int:
-    from .demo import DemoConfig, run_demo
+    from . import DemoConfig, run_demo
 
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     if args.device == "cuda":
-        from ._backend import get_cupy
+        from monolith_np._backend import get_cupy
 
         try:
             if get_cupy().cuda.runtime.getDeviceCount() < 1:
@@ -334,16 +334,16 @@ def main(argv: list[str] | None = None) -> int:
     int
         Process exit code.
     """
-    parser = argparse.ArgumentParser(prog="monolith-np", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p_demo = sub.add_parser("demo", help="train the FFM click model, check a checkpoint, plot (exit 1 if AUC "
+    p_demo = sub.add_parser("ffm", help="train the FFM click model, check a checkpoint, plot (exit 1 if AUC "
                                          "misses the threshold)")
     _add_demo_options(p_demo)
     p_tour = sub.add_parser("tour", help="a short tour of the library, with plots")
     p_tour.add_argument("--out", default="demo_output", help="output directory (default: demo_output)")
     p_tour.add_argument("--draws", type=int, default=20_000, help="subsets drawn in the sampling part")
     args = parser.parse_args(argv)
-    if args.command == "demo":
+    if args.command == "ffm":
         return _run_demo(args, p_demo)
     if args.command == "tour":
         if args.draws <= 0:
