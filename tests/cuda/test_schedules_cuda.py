@@ -33,7 +33,7 @@ def _on_gpu(schedule, steps):
     """Run the GPU driver directly (numpy arrays under the simulator)."""
     entry, fparams, iparams, table = schedule._kernel_args()
     flat = np.ascontiguousarray(steps, dtype=np.int64).reshape(-1)
-    inner = schedule._inner(steps)
+    inner = schedule.schedule(steps) if isinstance(schedule, S.LinearWarmup) else None  # the wrapped rate
     out = np.zeros(flat.size, np.float32) if inner is None else np.array(inner, np.float32).reshape(-1)
     with np.errstate(all="ignore"):
         schedule_gpu(entry, flat, fparams, iparams, table, out)
