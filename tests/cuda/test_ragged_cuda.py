@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from monolith_np import ragged as R
+from monolith_np._rules import ragged as rules
 from monolith_np.cuda import ragged as G
 
 FLOATS = st.floats(-100, 100, width=32, allow_subnormal=False)
@@ -101,5 +102,5 @@ def test_more_items_than_grid_threads(monkeypatch):
 
 def test_row_of_binary_search_with_empty_rows():
     splits = np.array([0, 0, 2, 2, 2, 5, 6, 6], np.int64)
-    owners = [R.row_of(splits, i) for i in range(6)]
+    owners = [rules.row_of(splits, i) for i in range(6)]
     assert owners == [1, 1, 4, 4, 4, 5]
