@@ -19,7 +19,9 @@ small kernel entry of signature ``(step, inner, fparams, iparams, table)``, in
 :mod:`monolith_np._rules.schedules`. :func:`cpu_kernels` compiles an entry and
 a ``prange`` loop over it for the CPU; ``monolith_np.cuda.schedules`` compiles
 the same entry as a CUDA device function inside a grid-stride kernel. A call
-validates the step and the hyperparameters once, then runs one of the two.
+checks the hyperparameters (attributes may change after construction) and
+validates and converts the step once (a :class:`LinearWarmup` hands the
+validated step to the schedule it wraps), then runs one of the two.
 """
 
 from __future__ import annotations

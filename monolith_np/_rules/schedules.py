@@ -14,7 +14,8 @@ only).
 :func:`monolith_np.schedules.cpu_kernels` compiles an entry and a ``prange``
 loop over it for the CPU; :mod:`monolith_np.cuda.schedules` compiles the same
 entry as a CUDA device function inside a grid-stride kernel. The entries are
-small, so the compiled loops inline them.
+small, so the compiled loops inline them. The classes named below are those of
+:mod:`monolith_np.schedules`.
 """
 
 from __future__ import annotations
