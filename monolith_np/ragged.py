@@ -16,23 +16,25 @@ Monolith's
 
 Write once, compile twice
 -------------------------
-Each formula is one plain-Python *rule* (``segment_reduce_row``,
-``segment_spread_rows``, ``shifted_copy``, ``seq_mask_row``) that fills a
-window of its output: columns ``[col_lo, col_hi)`` of one row, or rows
-``[row_lo, row_hi)`` times those columns. The CPU drivers below compile the
-rules with :func:`~monolith_np._compile.cpu_jit`, run ``prange`` over ragged
-rows and call each rule once per ragged row with the whole window (every
-output element is written by exactly one iteration, so no atomics).
+Each formula is one plain-Python *rule* in :mod:`monolith_np._rules.ragged`
+(``segment_reduce_row``, ``segment_spread_rows``, ``shifted_copy``,
+``seq_mask_row``) that fills a window of its output: columns
+``[col_lo, col_hi)`` of one row, or rows ``[row_lo, row_hi)`` times those
+columns. The CPU drivers below compile the rules with
+:func:`~monolith_np._compile.cpu_jit`, run ``prange`` over ragged rows and call
+each rule once per ragged row with the whole window (every output element is
+written by exactly one iteration, so no atomics).
 :mod:`monolith_np.cuda.ragged` compiles the *same* rules with
 :func:`~monolith_np._compile.gpu_device` and runs one thread per output element.
-Public functions validate once, allocate the output and dispatch on
-:func:`~monolith_np._backend.array_module` (numpy → CPU, CuPy → GPU).
+Public functions (and the combiners' ``combine``/``combine_grad``) validate
+once, then call a private implementation that trusts its arguments, allocates
+the output and picks the driver from :func:`~monolith_np._backend.array_module`
+(numpy → CPU driver, CuPy → :func:`~monolith_np._dispatch.gpu_drivers`).
 """
 
 from __future__ import annotations
 
 import abc
-import math
 import numbers
 
 import numpy as np
@@ -40,7 +42,9 @@ from numba import prange
 
 from ._backend import array_module, asarray
 from ._checks import check_array, check_choice, check_number
-from ._compile import cpu_jit, jitable, run_cpu
+from ._compile import cpu_jit, run_cpu
+from ._dispatch import gpu_drivers
+from ._rules.ragged import segment_reduce_row, segment_spread_rows, seq_mask_row, shifted_copy
 
 __all__ = [
     "Ragged",
@@ -64,101 +68,6 @@ __all__ = [
 
 _SPLIT_DTYPES = (np.int32, np.int64)
 _FLOAT_DTYPES = (np.float32, np.float64)
-
-
-# --------------------------------------------------------------------------
-# Rules: plain Python over array views, compiled for the CPU here and for
-# the GPU in monolith_np.cuda.ragged. No allocation, no exceptions, no globals.
-# --------------------------------------------------------------------------
-
-
-@jitable
-def row_of(row_splits, i):
-    """Return the row ``b`` with ``row_splits[b] <= i < row_splits[b + 1]`` (binary search).
-
-    Empty rows share their split value with the next row, so the *last* ``b``
-    with ``row_splits[b] <= i`` is the one that owns value ``i``.
-    """
-    lo = 0
-    hi = row_splits.shape[0] - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if row_splits[mid] <= i:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def segment_reduce_row(values, start, end, mean, out_row, col_lo, col_hi):
-    """Sum (``mean=0``) or average (``mean=1``) ``values[start:end]`` into ``out_row``.
-
-    Columns ``[col_lo, col_hi)`` only. Rows are added one at a time in order,
-    in the output dtype, like the original ``MonolithReduceSum``; the mean then
-    multiplies by ``fl(1 / count)`` with the reciprocal rounded to the output
-    dtype (so an empty row gives ``0 * inf = nan``, as in the original).
-    """
-    for j in range(col_lo, col_hi):
-        out_row[j] = 0
-    for i in range(start, end):
-        for j in range(col_lo, col_hi):
-            out_row[j] += values[i, j]
-    if mean:
-        count = end - start
-        # 1/count in double like the original; the branch keeps pure-Python runs
-        # (simulator, NUMBA_DISABLE_JIT) from raising ZeroDivisionError.
-        scale = math.inf if count == 0 else 1.0 / count
-        for j in range(col_lo, col_hi):
-            total = out_row[j]
-            out_row[j] = scale  # rounds fl(1/count) to the output dtype, as the original's float cast
-            out_row[j] = total * out_row[j]
-
-
-def segment_spread_rows(grad_row, count, mean, out, row_lo, row_hi, col_lo, col_hi):
-    """Write the gradient of the id rows ``[row_lo, row_hi)`` of one segment into ``out``.
-
-    Each gets ``grad_row`` (sum) or ``grad_row * fl(1/count)`` (mean), columns
-    ``[col_lo, col_hi)`` only; ``count`` is the segment's length (at least 1).
-    """
-    if mean:
-        scale = 1.0 / max(count, 1)  # count >= 1 whenever the row range is non-empty
-        for i in range(row_lo, row_hi):
-            for j in range(col_lo, col_hi):
-                out[i, j] = scale  # rounds fl(1/count) to the output dtype
-                out[i, j] = grad_row[j] * out[i, j]
-    else:
-        for i in range(row_lo, row_hi):
-            for j in range(col_lo, col_hi):
-                out[i, j] = grad_row[j]
-
-
-def shifted_copy(source, source_end, offset, out, row_lo, row_hi, col_lo, col_hi):
-    """``out[r, j] = source[r + offset, j]`` if ``r + offset < source_end`` else 0.
-
-    For rows ``r`` in ``[row_lo, row_hi)`` and columns ``[col_lo, col_hi)``;
-    ``r + offset`` is never negative. First-n forward: ``source`` = the
-    embeddings, ``out`` = ``out[b]``, ``offset = start_b``, ``source_end =
-    end_b``. Its gradient: ``source`` = ``grad[b]``, ``out`` = the id
-    gradients, rows ``[start_b, end_b)``, ``offset = -start_b``, ``source_end = n``.
-    """
-    for r in range(row_lo, row_hi):
-        s = r + offset
-        if s < source_end:
-            for j in range(col_lo, col_hi):
-                out[r, j] = source[s, j]
-        else:
-            for j in range(col_lo, col_hi):
-                out[r, j] = 0
-
-
-def seq_mask_row(start, end, out_row, col_lo, col_hi):
-    """Write ``out_row[j] = 1 if j < min(end - start, len(out_row)) else 0`` for ``j`` in ``[col_lo, col_hi)``."""
-    length = min(end - start, out_row.shape[0])
-    for j in range(col_lo, col_hi):
-        if j < length:
-            out_row[j] = 1
-        else:
-            out_row[j] = 0
 
 
 # --------------------------------------------------------------------------
@@ -208,25 +117,6 @@ def _seq_mask_cpu(row_splits, out):
     """One iteration per output row ``b`` of the ``[B, L]`` mask."""
     for b in prange(out.shape[0]):
         seq_mask_row_cpu(row_splits[b], row_splits[b + 1], out[b], 0, out.shape[1])
-
-
-_CPU_DRIVERS = {
-    "reduce": _reduce_cpu,
-    "reduce_grad": _reduce_grad_cpu,
-    "first_n": _first_n_cpu,
-    "first_n_grad": _first_n_grad_cpu,
-    "seq_mask": _seq_mask_cpu,
-}
-
-
-def _run(name, xp, work, *args):
-    """Run driver ``name`` on the CPU (numpy) or the GPU (CuPy); ``work`` = elements touched."""
-    if xp is np:
-        run_cpu(_CPU_DRIVERS[name], work, *args)
-        return
-    from .cuda import ragged as gpu  # imported only when a CUDA array is seen
-
-    getattr(gpu, f"{name}_gpu")(*args)
 
 
 # --------------------------------------------------------------------------
@@ -291,10 +181,25 @@ def _float_matrix(name, x, xp, ndim=2):
 
 
 def _prepare(name, x, row_splits, row_lengths, ndim):
-    """Common boundary work: array module, float check, splits."""
+    """Common boundary work: array module and float check."""
     xp = array_module(**{name: x, "row_splits": row_splits, "row_lengths": row_lengths})
     x = _float_matrix(name, x, xp, ndim)
     return xp, x
+
+
+def _forward_args(embeddings, row_splits, row_lengths):
+    """Validate a forward call's ``(nnz, D)`` embeddings and partition; return ``(xp, embeddings, splits)``."""
+    xp, embeddings = _prepare("embeddings", embeddings, row_splits, row_lengths, 2)
+    splits = _resolve_splits(row_splits, row_lengths, xp, nvalues=embeddings.shape[0], values_name="embeddings")
+    return xp, embeddings, splits
+
+
+def _grad_args(grad, row_splits, row_lengths, ndim):
+    """Validate a gradient call's ``(B, ...)`` grad of rank ``ndim`` and partition; return ``(xp, grad, splits)``."""
+    xp, grad = _prepare("grad", grad, row_splits, row_lengths, ndim)
+    splits = _resolve_splits(row_splits, row_lengths, xp)
+    check_array("grad", grad, shape=(splits.shape[0] - 1,) + (None,) * (ndim - 1))
+    return xp, grad, splits
 
 
 # --------------------------------------------------------------------------
@@ -384,6 +289,14 @@ class Ragged:
         self._row_splits = row_splits
 
     @classmethod
+    def _from_validated(cls, values, row_splits):
+        """Wrap arrays the caller has already converted and checked (no second pass)."""
+        ragged = cls.__new__(cls)
+        ragged._values = values
+        ragged._row_splits = row_splits
+        return ragged
+
+    @classmethod
     def from_row_splits(cls, values, row_splits, validate=True):
         """Build a ragged batch from flat values and row offsets.
 
@@ -446,7 +359,7 @@ class Ragged:
         splits = _splits_from_lengths(
             "row_lengths", _int_array(row_lengths, xp), xp, nvalues=values.shape[0] if validate else None
         )
-        return cls(values, splits, validate=False)
+        return cls._from_validated(values, splits)
 
     @property
     def values(self):
@@ -537,27 +450,54 @@ def _doc_fragments(fn):
     return fn
 
 
+# --------------------------------------------------------------------------
+# Implementations: validated arguments in, output allocated, one driver run
+# --------------------------------------------------------------------------
+
+
+def _reduce(xp, embeddings, splits, mean):
+    """Segment sum or mean of validated ``(nnz, D)`` embeddings into a new ``(B, D)`` array."""
+    out = xp.empty((splits.shape[0] - 1, embeddings.shape[1]), dtype=embeddings.dtype)
+    if xp is np:
+        run_cpu(_reduce_cpu, embeddings.size + out.size, embeddings, splits, int(mean), out)
+    else:
+        gpu_drivers().ragged.reduce_gpu(embeddings, splits, int(mean), out)
+    return out
+
+
+def _reduce_grad(xp, grad, splits, mean):
+    """Gradient of :func:`_reduce` for a validated ``(B, D)`` grad: a new ``(nnz, D)`` array."""
+    out = xp.empty((int(splits[-1]), grad.shape[1]), dtype=grad.dtype)  # validated splits start at 0
+    if xp is np:
+        run_cpu(_reduce_grad_cpu, grad.size + out.size, grad, splits, int(mean), out)
+    else:
+        gpu_drivers().ragged.reduce_grad_gpu(grad, splits, int(mean), out)
+    return out
+
+
+def _first_n(xp, embeddings, splits, n):
+    """First ``n`` (validated, >= 1) embeddings of each row into a new zero-padded ``(B, n, D)`` array."""
+    out = xp.empty((splits.shape[0] - 1, n, embeddings.shape[1]), dtype=embeddings.dtype)
+    if xp is np:
+        run_cpu(_first_n_cpu, out.size, embeddings, splits, out)
+    else:
+        gpu_drivers().ragged.first_n_gpu(embeddings, splits, out)
+    return out
+
+
+def _first_n_grad(xp, grad, splits):
+    """Gradient of :func:`_first_n` for a validated ``(B, n, D)`` grad: a new ``(nnz, D)`` array."""
+    out = xp.empty((int(splits[-1]), grad.shape[2]), dtype=grad.dtype)  # validated splits start at 0
+    if xp is np:
+        run_cpu(_first_n_grad_cpu, out.size, grad, splits, out)
+    else:
+        gpu_drivers().ragged.first_n_grad_gpu(grad, splits, out)
+    return out
+
 
 # --------------------------------------------------------------------------
 # Combiners as functions
 # --------------------------------------------------------------------------
-
-
-def _segment_reduce(embeddings, row_splits, row_lengths, mean):
-    xp, embeddings = _prepare("embeddings", embeddings, row_splits, row_lengths, 2)
-    splits = _resolve_splits(row_splits, row_lengths, xp, nvalues=embeddings.shape[0], values_name="embeddings")
-    out = xp.empty((splits.shape[0] - 1, embeddings.shape[1]), dtype=embeddings.dtype)
-    _run("reduce", xp, embeddings.size + out.size, embeddings, splits, int(mean), out)
-    return out
-
-
-def _segment_spread(grad, row_splits, row_lengths, mean):
-    xp, grad = _prepare("grad", grad, row_splits, row_lengths, 2)
-    splits = _resolve_splits(row_splits, row_lengths, xp)
-    check_array("grad", grad, shape=(splits.shape[0] - 1, None))
-    out = xp.empty((int(splits[-1]) - int(splits[0]), grad.shape[1]), dtype=grad.dtype)
-    _run("reduce_grad", xp, grad.size + out.size, grad, splits, int(mean), out)
-    return out
 
 
 @_doc_fragments
@@ -605,7 +545,7 @@ def reduce_sum(embeddings, row_splits=None, row_lengths=None):
     array([[1.],
            [5.]], dtype=float32)
     """
-    return _segment_reduce(embeddings, row_splits, row_lengths, False)
+    return _reduce(*_forward_args(embeddings, row_splits, row_lengths), False)
 
 
 @_doc_fragments
@@ -656,7 +596,7 @@ def reduce_mean(embeddings, row_splits=None, row_lengths=None):
            [ 3.],
            [nan]], dtype=float32)
     """
-    return _segment_reduce(embeddings, row_splits, row_lengths, True)
+    return _reduce(*_forward_args(embeddings, row_splits, row_lengths), True)
 
 
 @_doc_fragments
@@ -688,7 +628,7 @@ def reduce_sum_grad(grad, row_splits=None, row_lengths=None):
            [5.],
            [5.]], dtype=float32)
     """
-    return _segment_spread(grad, row_splits, row_lengths, False)
+    return _reduce_grad(*_grad_args(grad, row_splits, row_lengths, 2), False)
 
 
 @_doc_fragments
@@ -733,7 +673,7 @@ def reduce_mean_grad(grad, row_splits=None, row_lengths=None):
            [3.],
            [3.]], dtype=float32)
     """
-    return _segment_spread(grad, row_splits, row_lengths, True)
+    return _reduce_grad(*_grad_args(grad, row_splits, row_lengths, 2), True)
 
 
 @_doc_fragments
@@ -789,11 +729,7 @@ def first_n(embeddings, n, row_splits=None, row_lengths=None):
            [4., 5.]], dtype=float32)
     """
     n = check_number("n", n, integer=True, low=1)
-    xp, embeddings = _prepare("embeddings", embeddings, row_splits, row_lengths, 2)
-    splits = _resolve_splits(row_splits, row_lengths, xp, nvalues=embeddings.shape[0], values_name="embeddings")
-    out = xp.empty((splits.shape[0] - 1, n, embeddings.shape[1]), dtype=embeddings.dtype)
-    _run("first_n", xp, out.size, embeddings, splits, out)
-    return out
+    return _first_n(*_forward_args(embeddings, row_splits, row_lengths), n)
 
 
 @_doc_fragments
@@ -825,12 +761,7 @@ def first_n_grad(grad, row_splits=None, row_lengths=None):
     >>> first_n_grad(g, row_lengths=[1, 2, 3])[:, 0]
     array([1., 2., 3., 4., 5., 0.], dtype=float32)
     """
-    xp, grad = _prepare("grad", grad, row_splits, row_lengths, 3)
-    splits = _resolve_splits(row_splits, row_lengths, xp)
-    check_array("grad", grad, shape=(splits.shape[0] - 1, None, None))
-    out = xp.empty((int(splits[-1]) - int(splits[0]), grad.shape[2]), dtype=grad.dtype)
-    _run("first_n_grad", xp, out.size, grad, splits, out)
-    return out
+    return _first_n_grad(*_grad_args(grad, row_splits, row_lengths, 3))
 
 
 def gen_seq_mask(splits, max_seq_length):
@@ -890,7 +821,10 @@ def gen_seq_mask(splits, max_seq_length):
     xp = array_module(splits=splits)
     splits = _check_splits("splits", _int_array(splits, xp), xp, zero_start=False)
     out = xp.empty((splits.shape[0] - 1, max_seq_length), dtype=splits.dtype)
-    _run("seq_mask", xp, out.size, splits, out)
+    if xp is np:
+        run_cpu(_seq_mask_cpu, out.size, splits, out)
+    else:
+        gpu_drivers().ragged.seq_mask_gpu(splits, out)
     return out
 
 
@@ -902,9 +836,10 @@ def gen_seq_mask(splits, max_seq_length):
 class Combiner(abc.ABC):
     """Base of the embedding combiners: turns ragged ids' embeddings into a dense tensor.
 
-    Subclasses implement ``_combine(embedding, row_splits)`` and
-    ``_combine_grad(grad, row_splits)`` over validated-at-the-boundary arrays;
-    :meth:`combine` and :meth:`combine_grad` unpack the ragged ``key``.
+    :meth:`combine` and :meth:`combine_grad` unpack the ragged ``key`` and
+    validate the arrays once; subclasses implement ``_combine(xp, embedding,
+    splits)`` and ``_combine_grad(xp, grad, splits)`` over those validated
+    arrays, with ``_grad_ndim`` the rank of the upstream gradient.
 
     Parameters
     ----------
@@ -919,6 +854,8 @@ class Combiner(abc.ABC):
     ----------
     Monolith ``embedding_combiners.py`` (``Combiner``).
     """
+
+    _grad_ndim = 2
 
     def __init__(self, max_seq_length):
         self._max_seq_length = max_seq_length
@@ -946,7 +883,8 @@ class Combiner(abc.ABC):
             ``(B, D)`` for :class:`ReduceSum`/:class:`ReduceMean`,
             ``(B, max_seq_length, D)`` for :class:`FirstN`.
         """
-        return self._combine(_host_or_device(embedding), _host_or_device(_key_parts(key, "key")[1]))
+        row_splits = _host_or_device(_key_parts(key, "key")[1])
+        return self._combine(*_forward_args(_host_or_device(embedding), row_splits, None))
 
     def combine_grad(self, key, grad):
         """Gradient of :meth:`combine` with respect to ``embedding``.
@@ -963,15 +901,16 @@ class Combiner(abc.ABC):
         (nnz, D) array
             The embedding gradient.
         """
-        return self._combine_grad(grad, _host_or_device(_key_parts(key, "key")[1]))
+        row_splits = _host_or_device(_key_parts(key, "key")[1])
+        return self._combine_grad(*_grad_args(grad, row_splits, None, self._grad_ndim))
 
     @abc.abstractmethod
-    def _combine(self, embedding, row_splits):
-        """The forward on arrays."""
+    def _combine(self, xp, embedding, splits):
+        """The forward on validated arrays."""
 
     @abc.abstractmethod
-    def _combine_grad(self, grad, row_splits):
-        """The gradient on arrays."""
+    def _combine_grad(self, xp, grad, splits):
+        """The gradient on validated arrays."""
 
     def __repr__(self):
         return f"{type(self).__name__}(max_seq_length={self._max_seq_length})"
@@ -985,11 +924,11 @@ class _Pooling(Combiner):
     def __init__(self):
         super().__init__(0)
 
-    def _combine(self, embedding, row_splits):
-        return _segment_reduce(embedding, row_splits, None, self._mean)
+    def _combine(self, xp, embedding, splits):
+        return _reduce(xp, embedding, splits, self._mean)
 
-    def _combine_grad(self, grad, row_splits):
-        return _segment_spread(grad, row_splits, None, self._mean)
+    def _combine_grad(self, xp, grad, splits):
+        return _reduce_grad(xp, grad, splits, self._mean)
 
 
 class ReduceSum(_Pooling):
@@ -1065,14 +1004,16 @@ class FirstN(Combiner):
     [[[1.0], [0.0]], [[2.0], [3.0]], [[4.0], [5.0]]]
     """
 
+    _grad_ndim = 3
+
     def __init__(self, seq_length):
         super().__init__(check_number("seq_length", seq_length, integer=True, low=1))
 
-    def _combine(self, embedding, row_splits):
-        return first_n(embedding, self.max_seq_length, row_splits=row_splits)
+    def _combine(self, xp, embedding, splits):
+        return _first_n(xp, embedding, splits, self.max_seq_length)
 
-    def _combine_grad(self, grad, row_splits):
-        return first_n_grad(grad, row_splits=row_splits)
+    def _combine_grad(self, xp, grad, splits):
+        return _first_n_grad(xp, grad, splits)
 
 
 # --------------------------------------------------------------------------

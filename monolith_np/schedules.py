@@ -14,25 +14,20 @@ strides) gives a float32 array of the same shape on the same device.
 
 Write once, compile twice
 -------------------------
-Each schedule's math is one plain Python rule over scalars below
-(``polynomial_decay_rule``, ``exponential_decay_rule``, ...), written in float32
-the way TensorFlow evaluates it (hyperparameters are cast to float32 first,
-every literal is a float32, no fused multiply-add on the CPU). A small kernel
-entry per schedule (``polynomial_decay_at``, ...) gives every rule the same
-signature ``(step, inner, fparams, iparams, table)``: the hyperparameters travel
-as kernel arguments, a float64 vector ``fparams`` (cast to float32 inside the
-rules, as TF casts Python floats), an int64 vector ``iparams`` (integer
-thresholds, piecewise boundaries) and a float32 ``table`` (piecewise values).
-:func:`cpu_kernels` compiles an entry and a ``prange`` loop over it for the
-CPU; ``monolith_np.cuda.schedules`` compiles the same entry as a CUDA device
-function inside a grid-stride kernel.
+Each schedule's math is one plain Python rule over float32 scalars, with a
+small kernel entry of signature ``(step, inner, fparams, iparams, table)``, in
+:mod:`monolith_np._rules.schedules`. :func:`cpu_kernels` compiles an entry and
+a ``prange`` loop over it for the CPU; ``monolith_np.cuda.schedules`` compiles
+the same entry as a CUDA device function inside a grid-stride kernel. A call
+checks the hyperparameters (attributes may change after construction) and
+validates and converts the step once (a :class:`LinearWarmup` hands the
+validated step to the schedule it wraps), then runs one of the two.
 """
 
 from __future__ import annotations
 
 import abc
 import functools
-import math
 import numbers
 
 import numpy as np
@@ -40,7 +35,18 @@ from numba import prange
 
 from ._backend import array_module, asarray
 from ._checks import check_array, check_number
-from ._compile import cpu_jit, jitable
+from ._compile import cpu_jit
+from ._dispatch import gpu_drivers
+from ._rules.schedules import (
+    cosine_decay_at,
+    cosine_decay_restarts_at,
+    exponential_decay_at,
+    inverse_time_decay_at,
+    linear_warmup_at,
+    norm_warmup_at,
+    piecewise_constant_at,
+    polynomial_decay_at,
+)
 
 __all__ = [
     "LearningRateFunction",
@@ -55,229 +61,6 @@ __all__ = [
 ]
 
 _INT64_MAX = int(np.iinfo(np.int64).max)
-
-
-# ---------------------------------------------------------------------------
-# Rules: plain Python over scalars, float32 arithmetic, compiled for CPU and GPU
-# ---------------------------------------------------------------------------
-
-
-@jitable
-def _floor32(x):
-    """float32 floor (float32 values of magnitude >= 2**23 are already integers)."""
-    if abs(x) < np.float32(8388608.0):
-        return np.float32(math.floor(x))
-    return x
-
-
-@jitable
-def _ceil32(x):
-    """float32 ceil (float32 values of magnitude >= 2**23 are already integers)."""
-    if abs(x) < np.float32(8388608.0):
-        return np.float32(math.ceil(x))
-    return x
-
-
-@jitable
-def _cos32(x):
-    """float32 cos; NaN for inf/NaN (as C does; Python's math.cos would raise)."""
-    if x - x == np.float32(0.0):
-        return np.float32(math.cos(x))
-    return x - x
-
-
-@jitable
-def _log32(x):
-    """float32 log; -inf at 0 and NaN below (as C does; Python's math.log would raise)."""
-    if x > np.float32(0.0):
-        return np.float32(math.log(x))
-    if x == np.float32(0.0):
-        return np.float32(-math.inf)
-    return np.float32(math.nan)
-
-
-@jitable
-def _pow32(x, y):
-    """float32 ``x ** y``; ``y == 1`` returns ``x`` (what powf returns) without the call."""
-    if y == np.float32(1.0):
-        return x
-    return x**y
-
-
-@jitable
-def _cosine_decayed(fraction, decay_from, one_minus_alpha, alpha):
-    """Keras' ``decay_from * ((1 - alpha) * 0.5 * (1 + cos(pi * fraction)) + alpha)``."""
-    cosine = np.float32(0.5) * (np.float32(1.0) + _cos32(np.float32(math.pi) * fraction))
-    return decay_from * (one_minus_alpha * cosine + alpha)
-
-
-@jitable
-def _ramp(step, steps, start, target):
-    """Linear ramp from ``start`` (step 0) towards ``target`` (step ``steps``), float32."""
-    return (target - start) * (np.float32(step) / steps) + start
-
-
-@jitable
-def polynomial_decay_rule(step, lr0, end, decay_steps, power, cycle):
-    """``tf.compat.v1.train.polynomial_decay`` at one step, in float32 (see PolynomialDecay)."""
-    lr0 = np.float32(lr0)
-    end = np.float32(end)
-    power = np.float32(power)
-    t = np.float32(step)
-    ds = np.float32(decay_steps)
-    if cycle:
-        if step != 0:  # TF's multiplier is 1 at step 0, else ceil(t / ds)
-            ds = ds * _ceil32(t / ds)
-    elif t > ds:
-        t = ds
-    return (lr0 - end) * _pow32(np.float32(1.0) - t / ds, power) + end
-
-
-@jitable
-def exponential_decay_rule(step, lr0, decay_steps, decay_rate, staircase):
-    """Keras ``ExponentialDecay`` at one step, in float32."""
-    p = np.float32(step) / np.float32(decay_steps)
-    if staircase:
-        p = _floor32(p)
-    return np.float32(lr0) * _pow32(np.float32(decay_rate), p)
-
-
-@jitable
-def inverse_time_decay_rule(step, lr0, decay_steps, decay_rate, staircase):
-    """Keras ``InverseTimeDecay`` at one step, in float32."""
-    p = np.float32(step) / np.float32(decay_steps)
-    if staircase:
-        p = _floor32(p)
-    return np.float32(lr0) / (np.float32(1.0) + np.float32(decay_rate) * p)
-
-
-@jitable
-def piecewise_constant_rule(step, boundaries, values):
-    """``values[i]`` for the first ``i`` with ``step <= boundaries[i]``, else ``values[-1]``.
-
-    For increasing boundaries that index is the number of boundaries below
-    ``step``: a branch-free count that vectorises (4x faster than a binary
-    search for a handful of boundaries, and ahead of numpy's ``searchsorted``
-    up to a few hundred).
-    """
-    index = 0
-    for j in range(boundaries.size):
-        index += step > boundaries[j]
-    return values[index]
-
-
-@jitable
-def cosine_decay_rule(step, lr0, decay_steps, alpha, warmup_target, warmup_steps, warmup):
-    """Keras 3 ``CosineDecay`` (optionally with linear warm-up) at one step, in float32."""
-    lr0 = np.float32(lr0)
-    ds = np.float32(decay_steps)
-    # Keras computes ``(1 - alpha)`` on the Python float, then casts.
-    one_minus_alpha = np.float32(1.0 - alpha)
-    alpha32 = np.float32(alpha)
-    t = np.float32(step)
-    if not warmup:
-        if t > ds:
-            t = ds
-        return _cosine_decayed(t / ds, lr0, one_minus_alpha, alpha32)
-    target = np.float32(warmup_target)
-    ws = np.float32(warmup_steps)
-    if t > ds + ws:
-        t = ds + ws
-    if t < ws:
-        return _ramp(t, ws, lr0, target)
-    return _cosine_decayed((t - ws) / ds, target, one_minus_alpha, alpha32)
-
-
-@jitable
-def cosine_decay_restarts_rule(step, lr0, first_decay_steps, t_mul, m_mul, alpha):
-    """Keras ``CosineDecayRestarts`` (SGDR) at one step, in float32."""
-    one = np.float32(1.0)
-    t_mul = np.float32(t_mul)
-    alpha = np.float32(alpha)
-    fraction = np.float32(step) / np.float32(first_decay_steps)
-    if t_mul == one:
-        restart = _floor32(fraction)
-        fraction = fraction - restart
-    else:
-        ratio = _log32(one - fraction * (one - t_mul)) / _log32(t_mul)
-        restart = _floor32(ratio)
-        period = _pow32(t_mul, restart)
-        fraction = (fraction - (one - period) / (one - t_mul)) / period
-    m_fac = _pow32(np.float32(m_mul), restart)
-    cosine = np.float32(0.5) * m_fac * (one + _cos32(np.float32(math.pi) * fraction))
-    return np.float32(lr0) * ((one - alpha) * cosine + alpha)
-
-
-@jitable
-def linear_warmup_rule(step, inner, warmup_steps, initial_learning_rate, target):
-    """Ramp from ``initial_learning_rate`` to ``target`` before ``warmup_steps``, else ``inner``."""
-    if step < warmup_steps:
-        return _ramp(step, np.float32(warmup_steps), np.float32(initial_learning_rate), np.float32(target))
-    return inner
-
-
-@jitable
-def norm_warmup_rule(step, clip_norm, warmup_steps):
-    """``clip_norm * (step / warmup_steps if step < warmup_steps else 1)``, in float32."""
-    if step < warmup_steps:
-        return np.float32(step) / np.float32(warmup_steps) * np.float32(clip_norm)
-    return np.float32(clip_norm)
-
-
-# ---------------------------------------------------------------------------
-# Kernel entries: every schedule behind one signature, so one loop template serves all
-# ---------------------------------------------------------------------------
-# ``<schedule>_at(step, inner, fparams, iparams, table)`` unpacks that schedule's
-# hyperparameters and calls its rule; ``inner`` is the wrapped schedule's value
-# (``LinearWarmup`` only). They are small, so compiled loops inline them.
-
-
-@jitable
-def polynomial_decay_at(step, inner, fparams, iparams, table):
-    """Kernel entry of :class:`PolynomialDecay` (``fparams``: lr0, end, decay_steps, power, cycle)."""
-    return polynomial_decay_rule(step, fparams[0], fparams[1], fparams[2], fparams[3], fparams[4] != 0.0)
-
-
-@jitable
-def exponential_decay_at(step, inner, fparams, iparams, table):
-    """Kernel entry of :class:`ExponentialDecay` (``fparams``: lr0, decay_steps, decay_rate, staircase)."""
-    return exponential_decay_rule(step, fparams[0], fparams[1], fparams[2], fparams[3] != 0.0)
-
-
-@jitable
-def inverse_time_decay_at(step, inner, fparams, iparams, table):
-    """Kernel entry of :class:`InverseTimeDecay` (``fparams``: lr0, decay_steps, decay_rate, staircase)."""
-    return inverse_time_decay_rule(step, fparams[0], fparams[1], fparams[2], fparams[3] != 0.0)
-
-
-@jitable
-def piecewise_constant_at(step, inner, fparams, iparams, table):
-    """Kernel entry of :class:`PiecewiseConstantDecay` (``iparams``: boundaries, ``table``: values)."""
-    return piecewise_constant_rule(step, iparams, table)
-
-
-@jitable
-def cosine_decay_at(step, inner, fparams, iparams, table):
-    """Kernel entry of :class:`CosineDecay` (``fparams``: lr0, decay_steps, alpha, target, warm-up steps, on)."""
-    return cosine_decay_rule(step, fparams[0], fparams[1], fparams[2], fparams[3], fparams[4], fparams[5] != 0.0)
-
-
-@jitable
-def cosine_decay_restarts_at(step, inner, fparams, iparams, table):
-    """Kernel entry of :class:`CosineDecayRestarts` (``fparams``: lr0, first_decay_steps, t_mul, m_mul, alpha)."""
-    return cosine_decay_restarts_rule(step, fparams[0], fparams[1], fparams[2], fparams[3], fparams[4])
-
-
-@jitable
-def linear_warmup_at(step, inner, fparams, iparams, table):
-    """Kernel entry of :class:`LinearWarmup` (``fparams``: start, target; ``iparams``: warm-up steps)."""
-    return linear_warmup_rule(step, inner, iparams[0], fparams[0], fparams[1])
-
-
-@jitable
-def norm_warmup_at(step, inner, fparams, iparams, table):
-    """Kernel entry of :func:`norm_warmup` (``fparams``: clip norm; ``iparams``: warm-up steps)."""
-    return norm_warmup_rule(step, fparams[0], iparams[0])
 
 
 @functools.lru_cache(maxsize=None)
@@ -299,7 +82,7 @@ def cpu_kernels(entry):
     Parameters
     ----------
     entry : callable
-        One of the ``*_at`` kernel entries of this module.
+        One of the ``*_at`` kernel entries of :mod:`monolith_np._rules.schedules`.
 
     Returns
     -------
@@ -322,7 +105,12 @@ _STEP_EXPECTED = "a non-negative integer or integer array"
 
 
 def _as_steps(global_step):
-    """Validate ``global_step``; return ``(int, None, None)`` or ``(None, xp, array)``."""
+    """Validate ``global_step`` once and convert it for the drivers.
+
+    Returns ``(step, None, None)`` for a scalar (``step`` a Python int) or
+    ``(None, xp, steps)`` for an array (``steps`` a C-contiguous int64 array of
+    the same shape); :func:`_evaluate` trusts this triple.
+    """
     if isinstance(global_step, (bool, np.bool_)):
         raise TypeError(f"global_step must be {_STEP_EXPECTED}, got bool {global_step}")
     if isinstance(global_step, numbers.Integral):
@@ -349,27 +137,27 @@ def _as_steps(global_step):
             high = int(steps.max())
             if high > _INT64_MAX:
                 raise ValueError(f"global_step must be <= 2**63 - 1, got a maximum of {high}")
-    return None, xp, steps
+    return None, xp, xp.asarray(steps, dtype=xp.int64, order="C")
 
 
-def _evaluate(entry, fparams, iparams, table, global_step, inner=None):
-    """Run kernel ``entry`` over ``global_step`` (scalar or array); ``inner`` feeds LinearWarmup."""
-    step, xp, steps = _as_steps(global_step)
-    if steps is None:
+def _evaluate(entry, fparams, iparams, table, steps, inner=None):
+    """Run kernel ``entry`` at the validated ``steps`` of :func:`_as_steps`; ``inner`` feeds LinearWarmup."""
+    step, xp, array = steps
+    if array is None:
         prev = np.float32(0.0 if inner is None else inner)
         scalar = cpu_kernels(entry)[0]
         return np.float32(scalar(np.int64(step), prev, fparams, iparams, table))
-    flat = xp.ascontiguousarray(steps, dtype=xp.int64).reshape(-1)
     if inner is None:
-        out = xp.empty(steps.shape, dtype=xp.float32)
+        out = xp.empty(array.shape, dtype=xp.float32)
     else:
-        out = xp.array(xp.broadcast_to(xp.asarray(inner, dtype=xp.float32), steps.shape), order="C")
+        out = xp.array(xp.broadcast_to(xp.asarray(inner, dtype=xp.float32), array.shape), order="C")
+    flat, out_flat = array.reshape(-1), out.reshape(-1)
     if xp is np:
-        cpu_kernels(entry)[1](flat, fparams, iparams, table, out.reshape(-1))
+        cpu_kernels(entry)[1](flat, fparams, iparams, table, out_flat)
     else:
-        from .cuda.schedules import schedule_gpu
-
-        schedule_gpu(entry, flat, xp.asarray(fparams), xp.asarray(iparams), xp.asarray(table), out.reshape(-1))
+        gpu_drivers().schedules.schedule_gpu(
+            entry, flat, xp.asarray(fparams), xp.asarray(iparams), xp.asarray(table), out_flat
+        )
     return out
 
 
@@ -495,11 +283,16 @@ class _KernelSchedule(LearningRateFunction):
         ValueError
             If a step is negative (or above ``2**63 - 1``).
         """
-        return _evaluate(*self._kernel_args(), global_step, inner=self._inner(global_step))
+        args = self._kernel_args()
+        return self._rate_at(args, global_step, _as_steps(global_step))
 
-    def _inner(self, global_step):
-        """The wrapped schedule's value, read by ``LinearWarmup`` (None for plain schedules)."""
-        return None
+    def _rate_at(self, args, global_step, steps):
+        """The rate for validated kernel ``args`` at the validated ``steps`` of :func:`_as_steps`.
+
+        ``global_step`` is the step as the caller gave it (``LinearWarmup``
+        hands it to a user-defined wrapped schedule).
+        """
+        return _evaluate(*args, steps)
 
 
 class PolynomialDecay(_KernelSchedule):
@@ -975,8 +768,13 @@ class LinearWarmup(_KernelSchedule):
         steps, start = self._check()
         return _kernel_args(linear_warmup_at, (start, float(self.schedule(steps))), (steps,))
 
-    def _inner(self, global_step):
-        return self.schedule(global_step)
+    def _rate_at(self, args, global_step, steps):
+        inner = self.schedule
+        if isinstance(inner, _KernelSchedule):  # the steps are validated already
+            value = inner._rate_at(inner._kernel_args(), global_step, steps)
+        else:  # a user-defined schedule: its own public call
+            value = inner(global_step)
+        return _evaluate(*args, steps, inner=value)
 
 
 def norm_warmup(clip_norm, global_step, warmup_steps):
@@ -1035,4 +833,4 @@ def norm_warmup(clip_norm, global_step, warmup_steps):
     """
     clip = check_number("clip_norm", clip_norm, low=0.0)
     steps = 0 if not warmup_steps else check_number("warmup_steps", warmup_steps, integer=True, low=0)
-    return _evaluate(*_kernel_args(norm_warmup_at, (clip,), (steps,)), global_step)
+    return _evaluate(*_kernel_args(norm_warmup_at, (clip,), (steps,)), _as_steps(global_step))

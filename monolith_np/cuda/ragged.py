@@ -1,6 +1,6 @@
 """GPU drivers for :mod:`monolith_np.ragged`: the same rules, one thread per output element.
 
-The rules of :mod:`monolith_np.ragged` (``segment_reduce_row``,
+The rules of :mod:`monolith_np._rules.ragged` (``segment_reduce_row``,
 ``segment_spread_rows``, ``shifted_copy``, ``seq_mask_row``) fill a window of
 their output (a column range of one row, or a row range times a column range).
 The CPU drivers call them once per ragged row with the whole window; the
@@ -18,7 +18,7 @@ from __future__ import annotations
 from numba import cuda
 
 from .._compile import gpu_device, gpu_kernel
-from ..ragged import row_of, segment_reduce_row, segment_spread_rows, seq_mask_row, shifted_copy
+from .._rules.ragged import row_of, segment_reduce_row, segment_spread_rows, seq_mask_row, shifted_copy
 from ._launch import launch
 
 __all__ = ["reduce_gpu", "reduce_grad_gpu", "first_n_gpu", "first_n_grad_gpu", "seq_mask_gpu"]

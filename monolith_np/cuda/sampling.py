@@ -1,4 +1,4 @@
-"""GPU drivers for Gumbel top-k: the rules of :mod:`monolith_np.sampling`, compiled for CUDA.
+"""GPU drivers for Gumbel top-k: the rules of :mod:`monolith_np._rules.sampling`, compiled for CUDA.
 
 Drivers validate nothing and allocate nothing: the caller passes outputs and
 scratch (so under ``NUMBA_ENABLE_CUDASIM=1`` they also run on numpy arrays).
@@ -12,7 +12,7 @@ import numpy as np
 from numba import cuda
 
 from .._compile import gpu_device, gpu_kernel
-from ..sampling import continuous_topk_row, gumbel_key, sample_subset_row
+from .._rules.sampling import continuous_topk_row, gumbel_key, sample_subset_row
 from ._launch import launch
 
 __all__ = ["gumbel_keys_gpu", "relaxed_topk_gpu"]

@@ -1,10 +1,11 @@
-"""GPU driver for the learning-rate schedules in :mod:`monolith_np.schedules`.
+"""GPU driver for the learning-rate schedules of :mod:`monolith_np.schedules`.
 
-Each schedule's kernel entry (``polynomial_decay_at``, ...: the plain rule the
-CPU loop runs, behind one signature) is compiled here as a CUDA device function
-inside a grid-stride kernel, one kernel per entry, built on first use. The
-driver takes its output as an argument and allocates nothing, so under the
-CUDA simulator it runs on numpy arrays.
+Each schedule's kernel entry in :mod:`monolith_np._rules.schedules`
+(``polynomial_decay_at``, ...: the plain rule the CPU loop runs, behind one
+signature) is compiled here as a CUDA device function inside a grid-stride
+kernel, one kernel per entry, built on first use. The driver takes its output
+as an argument and allocates nothing, so under the CUDA simulator it runs on
+numpy arrays.
 
 On a real GPU, NVVM contracts ``a * b + c`` into fused multiply-adds and CUDA's
 ``powf``/``cosf``/``logf`` differ from the host libm, so results may differ
@@ -44,7 +45,7 @@ def schedule_gpu(entry, steps, fparams, iparams, table, out):
     Parameters
     ----------
     entry : callable
-        A kernel entry of :mod:`monolith_np.schedules` (``polynomial_decay_at`` ...).
+        A kernel entry of :mod:`monolith_np._rules.schedules` (``polynomial_decay_at`` ...).
     steps : (n,) int64 device array
         Non-negative global steps (validated by the caller).
     fparams : (k,) float64 device array

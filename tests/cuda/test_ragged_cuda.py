@@ -7,6 +7,7 @@ threads so every launch spans several blocks and the grid-stride loops are exerc
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from monolith_np import ragged as R
+from monolith_np._rules import ragged as rules
 from monolith_np.cuda import ragged as G
 
 FLOATS = st.floats(-100, 100, width=32, allow_subnormal=False)
@@ -101,5 +103,44 @@ def test_more_items_than_grid_threads(monkeypatch):
 
 def test_row_of_binary_search_with_empty_rows():
     splits = np.array([0, 0, 2, 2, 2, 5, 6, 6], np.int64)
-    owners = [R.row_of(splits, i) for i in range(6)]
+    owners = [rules.row_of(splits, i) for i in range(6)]
     assert owners == [1, 1, 4, 4, 4, 5]
+
+
+class _NumpyAsDevice:
+    """numpy under another name: the public functions take their GPU branch, which the simulator runs on numpy."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1", reason="feeds numpy arrays to the GPU branch")
+def test_public_functions_reach_every_gpu_driver(monkeypatch):
+    """The public functions and combiners call each ``gpu_drivers().ragged`` driver, with the CPU's results."""
+    splits = np.array([0, 2, 2, 5, 6], np.int64)
+    lengths = np.diff(splits)
+    values = np.arange(18, dtype=np.float32).reshape(6, 3) / 7
+    calls = [
+        lambda: R.reduce_sum(values, row_splits=splits),
+        lambda: R.reduce_mean(values, row_lengths=lengths),
+        lambda: R.reduce_sum_grad(values[:4], row_splits=splits),
+        lambda: R.reduce_mean_grad(values[:4], row_lengths=lengths),
+        lambda: R.first_n(values, 2, row_splits=splits),
+        lambda: R.first_n_grad(np.arange(24, dtype=np.float32).reshape(4, 2, 3), row_splits=splits),
+        lambda: R.gen_seq_mask(splits, 3),
+        lambda: R.FirstN(2).combine((np.arange(6), splits), values),
+        lambda: R.ReduceMean().combine_grad(R.Ragged.from_row_lengths(np.arange(6), lengths), values[:4]),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the NaN mean of the empty row
+        cpu = [call() for call in calls]
+        called = []
+        for name in G.__all__:
+            driver = getattr(G, name)
+            monkeypatch.setattr(G, name, lambda *args, _d=driver, _n=name: (called.append(_n), _d(*args))[1])
+        monkeypatch.setattr(R, "array_module", lambda *arrays, **named: _NumpyAsDevice())
+        gpu = [call() for call in calls]
+    assert sorted(set(called)) == sorted(G.__all__)
+    for got, want in zip(gpu, cpu):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)

@@ -122,3 +122,34 @@ def test_sample_subset_gpu_matches_cpu(dtype):
 def test_k_larger_than_row_and_single_element_rows():
     w = np.arange(6, dtype=np.float32).reshape(6, 1)
     np.testing.assert_array_equal(_relaxed_gpu(w, 4, 0.2, False)[0], np.full((6, 1), 4, np.float32))
+
+
+class _NumpyAsDevice:
+    """numpy under another name: the public functions take their GPU branch, which the simulator runs on numpy."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+@pytest.mark.skipif(REAL_GPU, reason="feeds numpy arrays to the GPU branch (simulator only)")
+def test_public_functions_reach_the_gpu_drivers(monkeypatch):
+    """gumbel_keys, continuous_topk and sample_subset call ``gpu_drivers().sampling``, with the CPU's results."""
+    from monolith_np import sampling
+
+    w = np.log(np.random.default_rng(3).uniform(0.05, 1.0, (2, 3, 5))).astype(np.float32)
+    calls = [
+        lambda: gumbel_keys(w, seed=11),
+        lambda: continuous_topk(w, 2, 0.4),
+        lambda: continuous_topk(w, 3, 0.4, separate=True),
+        lambda: sample_subset(w, 2, 0.3, seed=5),
+    ]
+    cpu = [call() for call in calls]
+    called = []
+    for name in gpu.__all__:
+        driver = getattr(gpu, name)
+        monkeypatch.setattr(gpu, name, lambda *args, _d=driver, _n=name: (called.append(_n), _d(*args))[1])
+    monkeypatch.setattr(sampling, "array_module", lambda *arrays, **named: _NumpyAsDevice())
+    got = [call() for call in calls]
+    assert called == ["gumbel_keys_gpu", "relaxed_topk_gpu", "relaxed_topk_gpu", "relaxed_topk_gpu"]
+    for g, want in zip(got, cpu):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(want), rtol=1e-5, atol=1e-6)

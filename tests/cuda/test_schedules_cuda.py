@@ -33,7 +33,7 @@ def _on_gpu(schedule, steps):
     """Run the GPU driver directly (numpy arrays under the simulator)."""
     entry, fparams, iparams, table = schedule._kernel_args()
     flat = np.ascontiguousarray(steps, dtype=np.int64).reshape(-1)
-    inner = schedule._inner(steps)
+    inner = schedule.schedule(steps) if isinstance(schedule, S.LinearWarmup) else None  # the wrapped rate
     out = np.zeros(flat.size, np.float32) if inner is None else np.array(inner, np.float32).reshape(-1)
     with np.errstate(all="ignore"):
         schedule_gpu(entry, flat, fparams, iparams, table, out)
@@ -86,3 +86,34 @@ def test_public_call_dispatches_cupy_arrays():
         out = schedule(cupy.asarray(steps)[:, ::2])
         assert isinstance(out, cupy.ndarray) and out.dtype == np.float32 and out.shape == (5, 3)
         assert_ulp_close(out.get(), schedule(steps[:, ::2]), MAX_ULP, type(schedule).__name__)
+
+
+class _NumpyAsDevice:
+    """numpy under another name: the public call takes its GPU branch, which the simulator runs on numpy."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+def test_public_call_reaches_the_gpu_driver(monkeypatch):
+    """Under the simulator: every schedule and norm_warmup call ``gpu_drivers().schedules``, once per call
+    (a LinearWarmup once for itself and once for its wrapped schedule), with the CPU's results."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
+        pytest.skip("feeds numpy arrays to the GPU branch (simulator only)")
+    from monolith_np.cuda import schedules as gpu
+
+    steps = EXAMPLE_STEPS.reshape(5, 5)[:, ::2]
+    with np.errstate(all="ignore"):
+        cpu = [schedule(steps) for schedule in EXAMPLES] + [S.norm_warmup(2.0, steps, 7)]
+        called = []
+        monkeypatch.setattr(gpu, "schedule_gpu", lambda *args: (called.append(args[0]), schedule_gpu(*args))[1])
+        monkeypatch.setattr(S, "array_module", lambda *arrays, **named: _NumpyAsDevice())
+        got = [schedule(steps) for schedule in EXAMPLES] + [S.norm_warmup(2.0, steps, 7)]
+
+    def launches(schedule):  # one per schedule, wrapped ones included
+        return 1 + (launches(schedule.schedule) if isinstance(schedule, S.LinearWarmup) else 0)
+
+    assert len(called) == sum(launches(schedule) for schedule in EXAMPLES) + 1
+    for name, g, want in zip([type(s).__name__ for s in EXAMPLES] + ["norm_warmup"], got, cpu):
+        assert g.shape == want.shape == (5, 3) and g.dtype == np.float32
+        assert_ulp_close(g, want, MAX_ULP, name)

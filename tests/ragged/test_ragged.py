@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monolith_np import ragged as R
+from monolith_np._rules import ragged as rules
 from monolith_np.ragged import (
     DCNType,
     FirstN,
@@ -507,10 +508,10 @@ def test_rules_compile_to_ptx(float_name, split_name):
     fl, ix = getattr(types, float_name), getattr(types, split_name)
     i64 = types.int64
     signatures = {
-        R.segment_reduce_row: (fl[:, :], ix, ix, i64, fl[:], i64, i64),
-        R.segment_spread_rows: (fl[:], ix, i64, fl[:, :], ix, ix, i64, i64),
-        R.shifted_copy: (fl[:, :], ix, ix, fl[:, :], i64, i64, i64, i64),
-        R.seq_mask_row: (ix, ix, ix[:], i64, i64),
+        rules.segment_reduce_row: (fl[:, :], ix, ix, i64, fl[:], i64, i64),
+        rules.segment_spread_rows: (fl[:], ix, i64, fl[:, :], ix, ix, i64, i64),
+        rules.shifted_copy: (fl[:, :], ix, ix, fl[:, :], i64, i64, i64, i64),
+        rules.seq_mask_row: (ix, ix, ix[:], i64, i64),
     }
     for rule, signature in signatures.items():
         try:

@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monolith_np import schedules as S
+from monolith_np._rules import schedules as R
 from schedule_cases import (
     EXAMPLE_STEPS,
     EXAMPLES,
@@ -283,7 +284,7 @@ def test_cosine_decay_restarts_periods():
 def test_compiled_kernel_matches_the_python_rule(schedule):
     """The rule run as plain Python (the simulator / NUMBA_DISABLE_JIT path) agrees with the kernel."""
     entry, fparams, iparams, table = schedule._kernel_args()
-    inner = schedule._inner(EXAMPLE_STEPS)
+    inner = schedule.schedule(EXAMPLE_STEPS) if isinstance(schedule, S.LinearWarmup) else None  # the wrapped rate
     inner = np.zeros(EXAMPLE_STEPS.shape, np.float32) if inner is None else inner
     with np.errstate(all="ignore"):
         python = np.array([entry(s, v, fparams, iparams, table) for s, v in zip(EXAMPLE_STEPS, inner)],
@@ -371,6 +372,7 @@ import numpy as np, sys
 sys.path.insert(0, {cases!r})
 from schedule_cases import EXAMPLES, EXAMPLE_STEPS
 from monolith_np import schedules as S
+from monolith_np._rules import schedules as R
 np.save(sys.argv[1], np.stack([s(EXAMPLE_STEPS) for s in EXAMPLES]))
 hits = sum(sum(k.stats.cache_hits.values()) for s in EXAMPLES for k in S.cpu_kernels(s._kernel_args()[0]))
 print(hits)
@@ -493,9 +495,9 @@ def test_leaf_rules_compile_to_ptx():
         pytest.skip("numba-cuda is not installed")
     f32, i64, f64 = T.float32, T.int64, T.float64
     leaves = {
-        S._floor32: (f32,), S._ceil32: (f32,), S._cos32: (f32,), S._log32: (f32,), S._pow32: (f32, f32),
-        S.piecewise_constant_rule: (i64, T.Array(i64, 1, "C"), T.Array(f32, 1, "C")),
-        S.norm_warmup_rule: (i64, f64, i64),
+        R._floor32: (f32,), R._ceil32: (f32,), R._cos32: (f32,), R._log32: (f32,), R._pow32: (f32, f32),
+        R.piecewise_constant_rule: (i64, T.Array(i64, 1, "C"), T.Array(f32, 1, "C")),
+        R.norm_warmup_rule: (i64, f64, i64),
     }
     for rule, sig in leaves.items():
         ptx, restype = cuda.compile_ptx(rule, sig, device=True, cc=(8, 0))
