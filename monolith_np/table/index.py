@@ -17,6 +17,11 @@ batch partitioned by sub-table is inserted in parallel with one thread per
 sub-table and no atomics (:func:`place`), and erasing (backward-shift
 deletion, no tombstones) stays inside one sub-table too.
 
+The per-id rules (geometry, home slot, probe, lookup, backward-shift
+deletion) are :mod:`monolith_np._rules.index`; this module holds the CPU
+drivers that run them over a batch or over sub-tables, and
+:mod:`monolith_np.cuda.table` compiles the same rules for the GPU.
+
 Bounds
 ------
 Every probe loop runs at most ``2**log2s`` steps, whatever the input: a
@@ -36,8 +41,8 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from .._compile import cpu_jit, jitable
-from .._random import as_uint64, mix64
+from .._compile import cpu_jit
+from .._rules.index import EMPTY, delete_key, fits_counts, home_of, parts_for, probe, row_of
 from .._rules.partition import bucket_of, partition_rows, scratch_slot, scratch_starts
 
 __all__ = [
@@ -61,32 +66,6 @@ __all__ = [
     "rehash",
     "set_rows",
 ]
-
-#: Row value of an empty slot.
-EMPTY = -1
-
-#: Slots per sub-table below which the index is one sub-table, and the most sub-tables.
-MIN_PART_SLOTS = 1 << 12
-MAX_PARTS = 256
-
-
-def parts_for(capacity):
-    """Number of sub-tables of an index of ``capacity`` slots (a power of two, at most 256).
-
-    It depends only on the capacity, never on the thread count, so a table's
-    layout (and the row numbers it hands out) is reproducible.
-
-    Parameters
-    ----------
-    capacity : int
-        Slots of the index, a power of two.
-
-    Returns
-    -------
-    int
-        ``clip(capacity / 4096, 1, 256)``.
-    """
-    return int(min(MAX_PARTS, max(1, capacity // MIN_PART_SLOTS)))
 
 
 def new_slots(capacity):
@@ -112,59 +91,6 @@ def _clear(slots):
         slots[s, 1] = EMPTY
 
 
-@jitable
-def home_of(key, parts, log2s):
-    """First slot of ``key``'s sub-table and its home offset there.
-
-    Parameters
-    ----------
-    key : int64
-    parts : int
-        Number of sub-tables.
-    log2s : int
-        log2 of the slots per sub-table.
-
-    Returns
-    -------
-    base, home : int64
-        ``base`` is the sub-table's first slot, ``home`` the offset probing starts at.
-    """
-    base = bucket_of(key, parts) << log2s
-    home = np.int64(mix64(as_uint64(key)) & np.uint64((1 << log2s) - 1))
-    return base, home
-
-
-@jitable
-def probe(slots, key, base, home, log2s):
-    """Find ``key`` in its sub-table.
-
-    Returns
-    -------
-    slot : int64
-        The slot holding ``key``, else the first empty slot on its probe
-        path, else -1 (a full sub-table, which inserts never let happen).
-    found : bool
-        Whether ``slot`` holds ``key``.
-    """
-    mask = (np.int64(1) << log2s) - 1
-    pos = home
-    for _ in range(mask + 1):
-        s = base + pos
-        if slots[s, 1] == EMPTY:
-            return s, False
-        if slots[s, 0] == key:
-            return s, True
-        pos = (pos + 1) & mask
-    return np.int64(-1), False
-
-
-@jitable
-def _row_of(slots, key, parts, log2s):
-    base, home = home_of(key, parts, log2s)
-    s, found = probe(slots, key, base, home, log2s)
-    return slots[s, 1] if found else np.int64(EMPTY)
-
-
 @cpu_jit(parallel=True)
 def find_rows(slots, parts, log2s, ids, rows):
     """``rows[i]`` = the row of ``ids[i]``, or ``EMPTY`` when absent (parallel over ids).
@@ -179,7 +105,7 @@ def find_rows(slots, parts, log2s, ids, rows):
         Output.
     """
     for i in prange(ids.size):
-        rows[i] = _row_of(slots, ids[i], parts, log2s)
+        rows[i] = row_of(slots, ids[i], parts, log2s)
 
 
 @cpu_jit(parallel=True)
@@ -379,7 +305,7 @@ def fits(counts, log2s, plan):
     -------
     bool
     """
-    return plan.parts == counts.size and bool((counts + plan.new_count < (1 << log2s)).all())
+    return plan.parts == counts.size and fits_counts(counts, plan.new_count, log2s)
 
 
 @cpu_jit(parallel=True)
@@ -519,34 +445,6 @@ def place(slots, counts, log2s, plan, first_row, row_ids, rows):
            plan.where, row_base, row_ids, rows)
 
 
-@jitable
-def _delete(slots, key, parts, log2s):
-    """Remove ``key`` by backward-shift deletion; return its row (``EMPTY`` if absent)."""
-    base, home = home_of(key, parts, log2s)
-    s, found = probe(slots, key, base, home, log2s)
-    if not found:
-        return np.int64(EMPTY)
-    row = slots[s, 1]
-    mask = (np.int64(1) << log2s) - 1
-    hole = s - base
-    pos = hole
-    for _ in range(mask):
-        pos = (pos + 1) & mask
-        t = base + pos
-        if slots[t, 1] == EMPTY:
-            break
-        _, want = home_of(slots[t, 0], parts, log2s)
-        # The entry at ``pos`` may move into the hole unless its home lies
-        # cyclically in (hole, pos]: then the hole is not on its probe path.
-        if (want - hole - 1) & mask < (pos - hole) & mask:
-            continue
-        slots[base + hole, 0] = slots[t, 0]
-        slots[base + hole, 1] = slots[t, 1]
-        hole = pos
-    slots[base + hole, 1] = EMPTY
-    return row
-
-
 @cpu_jit
 def erase_keys(slots, counts, parts, log2s, keys, rows):
     """Delete ``keys`` from the index; ``rows[i]`` gets the freed row or ``EMPTY``.
@@ -564,7 +462,7 @@ def erase_keys(slots, counts, parts, log2s, keys, rows):
         Output.
     """
     for i in range(keys.size):
-        r = _delete(slots, keys[i], parts, log2s)
+        r = delete_key(slots, keys[i], parts, log2s)
         rows[i] = r
         if r != EMPTY:
             counts[bucket_of(keys[i], parts)] -= 1
