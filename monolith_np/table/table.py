@@ -877,7 +877,7 @@ class EmbeddingHashTable:
         ids, values, ts, nums = (xp.asarray(a) for a in (entries.ids, entries.params, entries.timestamps,
                                                          entries.num_values))
         check_array("entries.params", values, dtypes=(np.float32,), shape=(ids.shape[0], self.dim))
-        short = bool((host_read(entries.num_values) < self.dim).any())  # host arrays: no device read
+        short = bool((host_read(entries.num_values) < self.dim).any())  # read_checkpoint gives host arrays
         latest = int(host_read(entries.timestamps).max()) if ids.shape[0] else None
         with self._lock:
             rows, plan = self._upsert(ids, 0, filtered=False)
