@@ -25,7 +25,7 @@ from ..optim.segments import SegmentedEntry
 from ..proto import EntryDump, OptimizerDump, SingleOptimizerDump
 from ._wire import I32, I64, LEN, VARINT, check_records, get_fixed, get_varint, put_fixed, put_varint, tag, varint_size
 
-__all__ = ["DecodedEntries", "encode_entry_dumps", "decode_entry_dumps", "check_entry"]
+__all__ = ["DecodedEntries", "encode_entry_dumps", "decode_entry_dumps", "encode_rows", "decode_records", "check_entry"]
 
 # Optimizer-dump field kinds (``_Schema.fld_type``).
 _REPEATED_FLOAT, _FLOAT, _INT64 = 0, 1, 2
@@ -543,20 +543,51 @@ def encode_entry_dumps(entry, ids, params, state, timestamps):
     check_array("params", params, dtypes=(np.float32,), shape=(n, entry.dim))
     check_array("timestamps", timestamps, dtypes=(np.uint32,), shape=(n,))
     _check_state(entry, state, n)
+    return encode_rows(entry, ids, np.ascontiguousarray(params), state, np.ascontiguousarray(timestamps))
+
+
+def encode_rows(entry, ids, params, state, timestamps):
+    """:func:`encode_entry_dumps` of arguments already validated (the table's own rows).
+
+    Parameters
+    ----------
+    entry : SegmentedEntry
+    ids : (n,) int64 array, C-contiguous
+    params : (n, entry.dim) float32 array, C-contiguous
+    state : list of dict
+        As ``entry.init_state(n)`` makes it.
+    timestamps : (n,) uint32 array, C-contiguous
+
+    Returns
+    -------
+    buffer, offsets : arrays
+        As :func:`encode_entry_dumps`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.entry import ZerosInitializer
+    >>> from monolith_np.optim import SgdOptimizer
+    >>> entry = SegmentedEntry([(1, ZerosInitializer(), SgdOptimizer())])
+    >>> params, state = entry.init_rows(2)
+    >>> buffer, offsets = encode_rows(entry, np.array([5, 6], np.int64), params, state, np.zeros(2, np.uint32))
+    >>> EntryDump.FromString(buffer[offsets[1]:offsets[2]].tobytes()).id
+    6
+    """
+    n = ids.shape[0]
     sch = _schema(entry)
     fstate = np.empty((n, sch.float_width), np.float32)
     istate = np.empty((n, sch.int_width), np.int64)
     for k, name, block, col, width in sch.columns:
         target = istate if block == "i" else fstate
         target[:, col:col + width] = state[k][name].reshape(n, width)
-    timestamps = np.ascontiguousarray(timestamps)
     ibits = istate.view(np.uint64)
     sizes = np.empty(n, np.int64)
     run_cpu(_encode_sizes, n * entry.dim, entry.dim, ibits, timestamps, sch.arrays, sizes)
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(sizes, out=offsets[1:])
     buffer = np.empty(int(offsets[-1]), np.uint8)
-    run_cpu(_encode_write, n * entry.dim, ids.view(np.uint64), np.ascontiguousarray(params).view(np.uint32),
+    run_cpu(_encode_write, n * entry.dim, ids.view(np.uint64), params.view(np.uint32),
             fstate.view(np.uint32), ibits, timestamps, sch.arrays, offsets, buffer)
     return buffer, offsets
 
@@ -650,7 +681,38 @@ def decode_entry_dumps(entry, buffer, offsets):
     ``DynamicWdAdagradOptimizerDump.last_update_step``) are parsed and dropped.
     """
     check_entry(entry)
-    buffer, offsets = check_records(buffer, offsets)
+    return decode_records(entry, *check_records(buffer, offsets))
+
+
+def decode_records(entry, buffer, offsets):
+    """:func:`decode_entry_dumps` of arguments already validated (records just read from a file).
+
+    Parameters
+    ----------
+    entry : SegmentedEntry
+    buffer : (size,) uint8 array, C-contiguous
+    offsets : (n + 1,) int64 array, C-contiguous, non-decreasing inside ``buffer``
+
+    Returns
+    -------
+    DecodedEntries
+
+    Raises
+    ------
+    ValueError
+        If a record is not an ``EntryDump`` of ``entry`` (as :func:`decode_entry_dumps`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.entry import ZerosInitializer
+    >>> from monolith_np.optim import SgdOptimizer
+    >>> entry = SegmentedEntry([(1, ZerosInitializer(), SgdOptimizer())])
+    >>> params, state = entry.init_rows(2)
+    >>> records = encode_rows(entry, np.array([5, 6], np.int64), params, state, np.zeros(2, np.uint32))
+    >>> decode_records(entry, *records).ids.tolist()
+    [5, 6]
+    """
     sch = _schema(entry)
     n = offsets.size - 1
     ids = np.zeros(n, np.int64)

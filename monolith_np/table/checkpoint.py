@@ -42,7 +42,8 @@ import secrets
 import numpy as np
 
 from .._checks import check_number
-from ._entrydump import DecodedEntries, check_entry, decode_entry_dumps, encode_entry_dumps
+from ._entrydump import (DecodedEntries, check_entry, decode_entry_dumps, decode_records, encode_entry_dumps,
+                         encode_rows)
 from ._wire import check_records, frame_records, unframe_records
 
 __all__ = [
@@ -101,7 +102,11 @@ def write_records(path, buffer, offsets):
     ``fsync``-ed. Readers see the old file or the complete new one, never a
     partial file.
     """
-    framed = frame_records(*check_records(buffer, offsets))
+    _write_framed(path, frame_records(*check_records(buffer, offsets)))
+
+
+def _write_framed(path, framed):
+    """Write the bytes of a framed TFRecord file to ``path`` atomically (see :func:`write_records`)."""
     path = os.fspath(path)
     tmp = f"{path}-tmp-{secrets.randbits(64)}"
     try:
@@ -221,7 +226,37 @@ def save_entries(path, entry, ids, params, state, timestamps):
     record per row, written atomically. Dropping expired entries (Monolith's
     save op does) is the caller's choice of rows.
     """
-    write_records(path, *encode_entry_dumps(entry, ids, params, state, timestamps))
+    _write_framed(path, frame_records(*encode_entry_dumps(entry, ids, params, state, timestamps)))
+
+
+def save_rows(path, entry, ids, params, state, timestamps):
+    """:func:`save_entries` of a table's own rows, already valid (contiguous, of the entry's layout).
+
+    Parameters
+    ----------
+    path : str
+        The file to create or replace.
+    entry, ids, params, state, timestamps
+        As :func:`~monolith_np.table._entrydump.encode_rows` takes them.
+
+    Raises
+    ------
+    OSError
+        As :func:`write_records` (the file is then untouched).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from monolith_np.entry import ZerosInitializer
+    >>> from monolith_np.optim import SegmentedEntry, SgdOptimizer
+    >>> entry = SegmentedEntry([(1, ZerosInitializer(), SgdOptimizer())])
+    >>> params, state = entry.init_rows(2)
+    >>> path = os.path.join(tempfile.mkdtemp(), "rows")
+    >>> save_rows(path, entry, np.array([5, 6], np.int64), params, state, np.zeros(2, np.uint32))
+    >>> load_rows(path, entry, 2).ids.tolist()
+    [5, 6]
+    """
+    _write_framed(path, frame_records(*encode_rows(entry, ids, params, state, timestamps)))
 
 
 def load_entries(path, entry, num_records=None):
@@ -254,8 +289,44 @@ def load_entries(path, entry, num_records=None):
         If the file cannot be read.
     """
     check_entry(entry)
-    buffer, offsets = read_records(path, num_records)
+    if num_records is not None:
+        num_records = check_number("num_records", num_records, integer=True, low=0)
+    return load_rows(os.fspath(path), entry, num_records)
+
+
+def load_rows(path, entry, num_records=None):
+    """:func:`load_entries` with arguments already valid (a table's own entry and record count).
+
+    Parameters
+    ----------
+    path : str
+        A TFRecord file of ``EntryDump`` records.
+    entry : SegmentedEntry
+    num_records : int or None
+        The records the file must hold (None: any number).
+
+    Returns
+    -------
+    DecodedEntries
+
+    Raises
+    ------
+    ValueError, OSError
+        As :func:`load_entries`.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from monolith_np.entry import ZerosInitializer
+    >>> from monolith_np.optim import SegmentedEntry, SgdOptimizer
+    >>> entry = SegmentedEntry([(1, ZerosInitializer(), SgdOptimizer())])
+    >>> path = os.path.join(tempfile.mkdtemp(), "empty")
+    >>> save_entries(path, entry, np.zeros(0, np.int64), *entry.init_rows(0), np.zeros(0, np.uint32))
+    >>> load_rows(path, entry).ids.size
+    0
+    """
+    buffer, offsets = unframe_records(np.fromfile(path, dtype=np.uint8), path, num_records)
     try:
-        return decode_entry_dumps(entry, buffer, offsets)
+        return decode_records(entry, buffer, offsets)
     except ValueError as exc:
-        raise ValueError(f"{os.fspath(path)}: {exc}") from None
+        raise ValueError(f"{path}: {exc}") from None

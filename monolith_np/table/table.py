@@ -784,8 +784,8 @@ class EmbeddingHashTable:
         for k in range(num_shards):
             lo, hi = int(cuts[k]), int(cuts[k + 1])
             name = ck.sharded_file_name(path, k, num_shards)
-            ck.save_entries(name, self._entry, ids[lo:hi], values[lo:hi],
-                            [{key: a[lo:hi] for key, a in st.items()} for st in state], ts[lo:hi])
+            ck.save_rows(name, self._entry, ids[lo:hi], values[lo:hi],
+                         [{key: a[lo:hi] for key, a in st.items()} for st in state], ts[lo:hi])
             meta.append(MultiHashTableMetadata(table_name=os.path.basename(name), num_entries=hi - lo))
         records = [m.SerializeToString() for m in meta]
         sizes = np.array([0] + [len(r) for r in records], np.int64)
@@ -850,7 +850,7 @@ class EmbeddingHashTable:
             If a file is truncated, corrupted or foreign, or holds another
             entry layout.
         """
-        parts = [ck.load_entries(name, self._entry, num_records=n) for name, n in self._shards(os.fspath(path))]
+        parts = [ck.load_rows(name, self._entry, n) for name, n in self._shards(os.fspath(path))]
         state = [{k: np.concatenate([p.state[s][k] for p in parts]) for k in st}
                  for s, st in enumerate(parts[0].state)]
         return ck.DecodedEntries(*(np.concatenate([getattr(p, f) for p in parts])
