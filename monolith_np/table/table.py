@@ -712,16 +712,23 @@ class EmbeddingHashTable:
         -------
         (n,) int64 array
         """
-        slots = slot_of(host_read(ids))
+        return self._expire_days(host_read(ids))
+
+    def _expire_days(self, ids):
+        """:meth:`expire_days` of host ids."""
+        slots = slot_of(ids)
         days = np.full(slots.shape, self._expire.default_expire_time, np.int64)
         for item in self._expire.slot_expire_times:
             days[slots == item.slot] = item.expire_time
         return days
 
-    def _expired_rows(self, now):
-        ids = host_read(self._row_ids[:self._size])
-        age = np.int64(now) - host_read(self._ts[:self._size]).astype(np.int64)
-        return age >= self.expire_days(ids) * _SECONDS_PER_DAY
+    def _live_ids_and_stamps(self):
+        """Host copies of the live rows' ids and last-update times (two reads on a GPU)."""
+        return host_read(self._row_ids[:self._size]), host_read(self._ts[:self._size])
+
+    def _expired(self, now, ids, ts):
+        """Host mask of the rows with ``now - ts >= expire_days * 86400`` (``ids``, ``ts``: host copies)."""
+        return np.int64(now) - ts.astype(np.int64) >= self._expire_days(ids) * _SECONDS_PER_DAY
 
     def evict(self, now):
         """Remove every entry with ``now - last_update >= expire_days(slot) * 86400``.
@@ -739,8 +746,8 @@ class EmbeddingHashTable:
         """
         now = check_number("now", now, integer=True)
         with self._lock:
-            expired = self._xp.asarray(self._expired_rows(now))
-            return self._remove(self._xp.ascontiguousarray(self._row_ids[:self._size][expired]))
+            ids, ts = self._live_ids_and_stamps()
+            return self._remove(self._xp.asarray(ids[self._expired(now, ids, ts)]))
 
     # -- checkpoints --------------------------------------------------------------------
 
@@ -776,8 +783,10 @@ class EmbeddingHashTable:
         num_shards = check_number("num_shards", num_shards, integer=True, low=1)
         path = os.fspath(path)
         with self._lock:
-            keep = self._xp.asarray(np.flatnonzero(~self._expired_rows(self._max_update_ts)))
-            ids, values, ts = (host_read(a[keep]) for a in (self._row_ids, self._values, self._ts))
+            ids, ts = self._live_ids_and_stamps()
+            kept = np.flatnonzero(~self._expired(self._max_update_ts, ids, ts))
+            ids, ts, keep = ids[kept], ts[kept], self._xp.asarray(kept)
+            values = host_read(self._values[keep])
             state = [{k: host_read(a[keep]) for k, a in st.items()} for st in self._state]
         cuts = np.linspace(0, keep.size, num_shards + 1).astype(np.int64)
         meta = []
