@@ -79,6 +79,12 @@ def new_slots(capacity):
     Returns
     -------
     (capacity, 2) int64 array
+
+    Examples
+    --------
+    >>> slots = new_slots(4)
+    >>> slots.shape, slots[:, 1].tolist()
+    ((4, 2), [-1, -1, -1, -1])
     """
     slots = np.empty((capacity, 2), np.int64)
     _clear(slots)
@@ -103,6 +109,14 @@ def find_rows(slots, parts, log2s, ids, rows):
     ids : (n,) int64 array
     rows : (n,) int64 array
         Output.
+
+    Examples
+    --------
+    >>> slots, counts, parts, log2s = rehash(np.array([10, 20, 30], np.int64), 16)
+    >>> rows = np.empty(3, np.int64)
+    >>> find_rows(slots, parts, log2s, np.array([20, 99, 10], np.int64), rows)
+    >>> rows.tolist()
+    [1, -1, 0]
     """
     for i in prange(ids.size):
         rows[i] = row_of(slots, ids[i], parts, log2s)
@@ -123,6 +137,13 @@ def take_rows(values, rows, out):
     rows : (n,) int64 array
     out : (n, dim) float32 array
         Output.
+
+    Examples
+    --------
+    >>> out = np.empty((2, 1), np.float32)
+    >>> take_rows(np.array([[1.0], [2.0]], np.float32), np.array([1, EMPTY], np.int64), out)
+    >>> out.ravel().tolist()
+    [2.0, 0.0]
     """
     dim = values.shape[1]
     for i in prange(rows.size):
@@ -152,6 +173,14 @@ def put_rows(values, rows, src, order, starts):
     src : (n, dim) float32 array
     order, starts : int64 arrays
         The plan's grouping (``order`` empty: one group in batch order).
+
+    Examples
+    --------
+    >>> values = np.zeros((2, 1), np.float32)
+    >>> put_rows(values, np.array([1, 1, EMPTY], np.int64), np.array([[1.0], [2.0], [3.0]], np.float32),
+    ...          np.empty(0, np.int64), np.array([0, 3], np.int64))
+    >>> values.ravel().tolist()
+    [0.0, 2.0]
     """
     identity = order.size == 0
     for p in prange(starts.size - 1):
@@ -173,6 +202,13 @@ def add_rows(values, rows, src):
         Written in place.
     rows : (n,) int64 array
     src : (n, dim) float32 array
+
+    Examples
+    --------
+    >>> values = np.zeros((2, 1), np.float32)
+    >>> add_rows(values, np.array([1, 1, EMPTY], np.int64), np.array([[1.0], [2.0], [3.0]], np.float32))
+    >>> values.ravel().tolist()
+    [0.0, 3.0]
     """
     for i in range(rows.size):
         r = rows[i]
@@ -191,6 +227,13 @@ def stamp_rows(stamps, rows, value):
         Written in place.
     rows : (n,) int64 array
     value : np.uint32
+
+    Examples
+    --------
+    >>> stamps = np.zeros(3, np.uint32)
+    >>> stamp_rows(stamps, np.array([2, EMPTY], np.int64), np.uint32(7))
+    >>> stamps.tolist()
+    [0, 0, 7]
     """
     for i in prange(rows.size):
         r = rows[i]
@@ -279,6 +322,13 @@ def plan_upsert(slots, parts, log2s, ids):
     Returns
     -------
     UpsertPlan
+
+    Examples
+    --------
+    >>> slots, counts, parts, log2s = rehash(np.array([10], np.int64), 16)
+    >>> plan = plan_upsert(slots, parts, log2s, np.array([10, 5, 5, 6], np.int64))
+    >>> plan.total, plan.res.tolist()
+    (2, [0, -2, -2, -3])
     """
     order, starts = partition_rows(ids, parts)
     keys = ids[order] if order.size else ids  # grouped: the per-sub-table passes read in order
@@ -304,6 +354,13 @@ def fits(counts, log2s, plan):
     Returns
     -------
     bool
+
+    Examples
+    --------
+    >>> slots, counts, parts, log2s = rehash(np.empty(0, np.int64), 4)
+    >>> fits(counts, log2s, plan_upsert(slots, parts, log2s, np.arange(3))), fits(
+    ...     counts, log2s, plan_upsert(slots, parts, log2s, np.arange(4)))
+    (True, False)
     """
     return plan.parts == counts.size and fits_counts(counts, plan.new_count, log2s)
 
@@ -358,6 +415,15 @@ def claim(slots, counts, parts, log2s, ids, max_new):
     Returns
     -------
     UpsertPlan or None
+
+    Examples
+    --------
+    >>> slots, counts, parts, log2s = rehash(np.empty(0, np.int64), 16)
+    >>> claim(slots, counts, parts, log2s, np.array([4, 4, 9], np.int64), max_new=1) is None
+    True
+    >>> plan = claim(slots, counts, parts, log2s, np.array([4, 4, 9], np.int64), max_new=2)
+    >>> plan.total, int((slots[:, 1] != EMPTY).sum())
+    (2, 2)
     """
     order, starts = partition_rows(ids, parts)
     keys = ids[order] if order.size else ids
@@ -390,6 +456,13 @@ def release(slots, plan):
         Written in place.
     plan : UpsertPlan
         From :func:`claim`, not yet placed.
+
+    Examples
+    --------
+    >>> slots, counts, parts, log2s = rehash(np.empty(0, np.int64), 16)
+    >>> release(slots, claim(slots, counts, parts, log2s, np.array([4, 9], np.int64), max_new=2))
+    >>> bool((slots[:, 1] == EMPTY).all())
+    True
     """
     _release(slots, plan.starts, plan.new_count, plan.where)
 
@@ -439,6 +512,15 @@ def place(slots, counts, log2s, plan, first_row, row_ids, rows):
         Key of every row, written for the new rows.
     rows : (n,) int64 array
         Output: the row of every occurrence of the planned batch.
+
+    Examples
+    --------
+    >>> slots, counts, parts, log2s = rehash(np.empty(0, np.int64), 16)
+    >>> ids = np.array([4, 9, 4], np.int64)
+    >>> row_ids, rows = np.empty(4, np.int64), np.empty(3, np.int64)
+    >>> place(slots, counts, log2s, plan_upsert(slots, parts, log2s, ids), 0, row_ids, rows)
+    >>> rows.tolist(), row_ids[:2].tolist(), counts.tolist()
+    ([0, 1, 0], [4, 9], [2])
     """
     row_base = first_row + np.concatenate(([0], np.cumsum(plan.new_count)[:-1])).astype(np.int64)
     _place(slots, counts, plan.parts, log2s, plan.uniq, plan.starts, plan.new_count, plan.res, plan.order,
@@ -460,6 +542,14 @@ def erase_keys(slots, counts, parts, log2s, keys, rows):
         Keys to delete (absent and repeated keys are fine).
     rows : (n,) int64 array
         Output.
+
+    Examples
+    --------
+    >>> slots, counts, parts, log2s = rehash(np.array([10, 20], np.int64), 16)
+    >>> rows = np.empty(2, np.int64)
+    >>> erase_keys(slots, counts, parts, log2s, np.array([20, 99], np.int64), rows)
+    >>> rows.tolist(), counts.tolist()
+    ([1, -1], [1])
     """
     for i in range(keys.size):
         r = delete_key(slots, keys[i], parts, log2s)
@@ -478,6 +568,15 @@ def set_rows(slots, parts, log2s, keys, rows):
     parts, log2s : int
         The index geometry.
     keys, rows : (n,) int64 arrays
+
+    Examples
+    --------
+    >>> slots, counts, parts, log2s = rehash(np.array([10, 20], np.int64), 16)
+    >>> set_rows(slots, parts, log2s, np.array([20], np.int64), np.array([0], np.int64))
+    >>> found = np.empty(1, np.int64)
+    >>> find_rows(slots, parts, log2s, np.array([20], np.int64), found)
+    >>> found.tolist()
+    [0]
     """
     for i in range(keys.size):
         base, home = home_of(keys[i], parts, log2s)
@@ -515,6 +614,12 @@ def rehash(row_ids, capacity):
     slots : (capacity, 2) int64 array
     counts : (parts,) int64 array
     parts, log2s : int
+
+    Examples
+    --------
+    >>> slots, counts, parts, log2s = rehash(np.array([7, -1, 0], np.int64), 1 << 13)
+    >>> slots.shape, int(counts.sum()), parts, log2s
+    ((8192, 2), 3, 2, 12)
     """
     parts = parts_for(capacity)
     log2s = int(capacity // parts).bit_length() - 1
