@@ -163,7 +163,9 @@ class GpuOps:
 
         A batch with absent ids costs one read: the status word, the new
         keys per sub-table and the keys per sub-table, side by side in one
-        small array. A batch of present ids reads nothing.
+        small array. A batch of present ids reads nothing (CuPy's
+        ``flatnonzero``, which selects the absent ids, still waits for the
+        device once).
         """
         xp = self.xp
         rows = self.find(slots, parts, log2s, ids)
