@@ -1,10 +1,11 @@
-"""GPU drivers of the embedding-table index (:mod:`monolith_np.table.index`), same layout.
+"""GPU drivers of the embedding-table index (the CPU's is :mod:`monolith_np.table.index`), same layout.
 
 The index is the CPU one, slot for slot: a ``(capacity, 2)`` int64 array of
 ``(key, row)`` slots, empty where the row is ``EMPTY`` (-1), split into
 ``parts`` sub-tables of ``2**log2s`` slots. The probing rules are the CPU's
-own (``home_of``, ``probe``, ``bucket_of``, the lookup ``_row_of`` and the
-backward-shift ``_delete`` of :mod:`monolith_np.table.index`), compiled as
+own (``home_of``, ``probe``, ``row_of`` and the backward-shift ``delete_key``
+of :mod:`monolith_np._rules.index`, ``bucket_of`` of
+:mod:`monolith_np._rules.partition`), compiled as
 CUDA device functions; an index built or changed here is read by the CPU
 functions and the other way round (after a copy).
 
@@ -30,8 +31,9 @@ index before the caller knows it fits:
    sub-table's counter (``local[i] = atomic.add(new_count, p, 1)``), which
    also counts the sub-table's new keys. Each occurrence records its
    representative in ``rep``. Nothing of the index is written.
-2. The caller checks :func:`fits_gpu` (every sub-table keeps one empty slot)
-   and its load limit with ``new_count``, grows first if needed (and then
+2. The caller reads ``new_count`` back once, checks
+   :func:`monolith_np._rules.index.fits_counts` (every sub-table keeps one
+   empty slot) and its load limit, grows first if needed (and then
    plans again, as the CPU table does), and calls :func:`place_gpu`. It
    gives sub-table ``p`` the rows ``row_base[p] + [0, new_count[p])`` with
    ``row_base`` the exclusive prefix sum of ``new_count`` from ``first_row``
@@ -70,8 +72,8 @@ from numba import cuda
 
 from .._compile import gpu_device, gpu_kernel
 from .._random import as_uint64, mix64
+from .._rules import index as rix
 from .._rules.partition import bucket_of
-from ..table import index as ix
 from ._launch import launch
 
 __all__ = [
@@ -85,7 +87,6 @@ __all__ = [
     "add_rows_gpu",
     "stamp_rows_gpu",
     "plan_insert_gpu",
-    "fits_gpu",
     "place_gpu",
     "rehash_gpu",
     "erase_gpu",
@@ -93,17 +94,17 @@ __all__ = [
 ]
 
 #: Row value of an empty slot (the CPU index's).
-EMPTY = ix.EMPTY
+EMPTY = rix.EMPTY
 #: ``status[0]`` after a launch that went well.
 STATUS_OK = 0
 #: ``status[0]`` when a key found no free slot (or cell): the caller did not check room.
 STATUS_FULL = 1
 
-# The CPU index's rules, compiled for the GPU (no copy of the probing math).
-home_of_dev = gpu_device(ix.home_of)
-probe_dev = gpu_device(ix.probe)
-row_of_dev = gpu_device(ix._row_of)
-delete_dev = gpu_device(ix._delete)
+# The index rules the CPU drivers run, compiled for the GPU (no copy of the probing math).
+home_of_dev = gpu_device(rix.home_of)
+probe_dev = gpu_device(rix.probe)
+row_of_dev = gpu_device(rix.row_of)
+delete_dev = gpu_device(rix.delete_key)
 bucket_of_dev = gpu_device(bucket_of)
 mix64_dev = gpu_device(mix64)
 as_uint64_dev = gpu_device(as_uint64)
@@ -211,7 +212,7 @@ def find_rows_gpu(slots, parts, log2s, ids, rows):
     """Look up the row of every id (one thread per id).
 
     The GPU twin of :func:`monolith_np.table.index.find_rows`, built from the
-    same ``_row_of`` rule: a bounded linear probe inside the id's sub-table.
+    same ``row_of`` rule: a bounded linear probe inside the id's sub-table.
 
     Parameters
     ----------
@@ -419,7 +420,8 @@ def plan_insert_gpu(ids, parts, cells, rep, local, new_count, status):
     """De-duplicate a batch of absent ids on the device and count new keys per sub-table.
 
     Writes nothing to the index, so the caller can check room with
-    ``new_count`` (:func:`fits_gpu`, its load limit) and grow the index
+    ``new_count`` (:func:`monolith_np._rules.index.fits_counts`, its load
+    limit) and grow the index
     before :func:`place_gpu`. After a rehash, plan again: ``local`` numbers
     and ``new_count`` are per sub-table of the ``parts`` given here.
 
@@ -457,31 +459,6 @@ def plan_insert_gpu(ids, parts, cells, rep, local, new_count, status):
     launch(_dedup_kernel, ids.shape[0], ids, np.int64(parts), cells, rep, local, new_count, status)
 
 
-def fits_gpu(counts, new_count, log2s):
-    """Whether every sub-table keeps an empty slot after adding ``new_count`` keys.
-
-    Parameters
-    ----------
-    counts : (parts,) int64 array (numpy or CuPy)
-        Keys per sub-table now.
-    new_count : (parts,) int64 array (numpy or CuPy)
-        From :func:`plan_insert_gpu`.
-    log2s : int
-        log2 of the slots per sub-table.
-
-    Returns
-    -------
-    bool
-        Reading it synchronises with the device once. The caller checks its
-        global load limit separately (``new_count.sum()``).
-
-    See Also
-    --------
-    monolith_np.table.index.fits : The CPU version.
-    """
-    return counts.shape[0] == new_count.shape[0] and bool((counts + new_count < (1 << int(log2s))).all())
-
-
 def place_gpu(slots, counts, parts, log2s, ids, rep, local, new_count, first_row, row_base, row_ids, rows, status):
     """Insert a planned batch: claim slots with CAS, number the rows, record every occurrence's row.
 
@@ -513,7 +490,8 @@ def place_gpu(slots, counts, parts, log2s, ids, rep, local, new_count, first_row
         Output: the row of every occurrence.
     status : (1,) int64 device array
         Output: ``STATUS_OK``, or ``STATUS_FULL`` when some key found no empty
-        slot; that cannot happen after :func:`fits_gpu` was true, and the index
+        slot; that cannot happen after
+        :func:`~monolith_np._rules.index.fits_counts` was true, and the index
         is then not usable (the caller raises).
 
     See Also
@@ -592,7 +570,7 @@ def rehash_gpu(row_ids, size, slots, counts, parts, log2s, status):
         Output: keys per sub-table.
     parts, log2s : int
         The new geometry, ``parts << log2s == capacity``; the CPU table takes
-        ``parts = index.parts_for(capacity)``.
+        ``parts = monolith_np._rules.index.parts_for(capacity)``.
     status : (1,) int64 device array
         Output: ``STATUS_OK``, or ``STATUS_FULL`` when a sub-table overflowed
         (the capacity was too small for the keys).
@@ -614,7 +592,7 @@ def rehash_gpu(row_ids, size, slots, counts, parts, log2s, status):
 def erase_gpu(slots, counts, parts, log2s, ids, rows):
     """Delete ``ids`` from the index by backward shift; ``rows[i]`` gets the freed row or ``EMPTY``.
 
-    One thread per sub-table runs the CPU's ``_delete`` rule over the ids of
+    One thread per sub-table runs the CPU's ``delete_key`` rule over the ids of
     its sub-table, in batch order, so the slots, ``counts`` and ``rows`` come
     out exactly as :func:`monolith_np.table.index.erase_keys` leaves them.
     Absent and repeated ids are fine (a repeat gets ``EMPTY``).

@@ -3,9 +3,15 @@
 :class:`~monolith_np.table.EmbeddingHashTable` keeps its arrays in one array
 module (``xp``: numpy, or CuPy on a GPU) and calls the index through an ops
 object. Both classes hold the same ``(key, row)`` slot layout and run the same
-probing rules (:mod:`monolith_np.table.index`); :class:`GpuOps` launches the
-numba.cuda drivers of :mod:`monolith_np.cuda.table` and allocates their
-scratch, and under the CUDA simulator it works on numpy arrays.
+probing rules (:mod:`monolith_np._rules.index`); :class:`CpuOps` calls the CPU
+drivers of :mod:`monolith_np.table.index`, :class:`GpuOps` the numba.cuda
+drivers (reached through :func:`monolith_np._dispatch.gpu_drivers`) and
+allocates their scratch; under the CUDA simulator it works on numpy arrays.
+
+The table validates every argument before it calls an ops method: the ops
+trust their inputs. On the GPU each device-to-host read goes through
+:func:`monolith_np._backend.host_read` (a status word, the new keys of an
+insert), one small read per step that needs one.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from __future__ import annotations
 import numpy as np
 from numba import config as numba_config
 
-from .._backend import get_cupy
+from .._backend import get_cupy, host_read
+from .._dispatch import gpu_drivers
+from .._rules.index import EMPTY, fits_counts, parts_for
 from . import index as ix
 
 
@@ -48,14 +56,10 @@ class CpuOps:
     stamp = staticmethod(ix.stamp_rows)
 
     @staticmethod
-    def plan(slots, parts, log2s, ids):
-        """Resolve a batch: present ids' rows, distinct absent ids per sub-table (writes nothing)."""
-        return ix.plan_upsert(slots, parts, log2s, ids)
-
-    @staticmethod
-    def fits(counts, log2s, plan):
-        """Whether every sub-table keeps an empty slot after the plan."""
-        return ix.fits(counts, log2s, plan)
+    def plan(slots, counts, parts, log2s, ids):
+        """``(plan, fits)``: the batch resolved (writes nothing), and whether every sub-table keeps room."""
+        plan = ix.plan_upsert(slots, parts, log2s, ids)
+        return plan, ix.fits(counts, log2s, plan)
 
     claim = staticmethod(ix.claim)
     release = staticmethod(ix.release)
@@ -76,49 +80,52 @@ class CpuOps:
 
 
 class _GpuPlan:
-    """A batch resolved on the GPU: rows of present ids and the de-duplication plan of the absent ones."""
+    """A batch resolved on the GPU: rows of present ids and the de-duplication plan of the absent ones.
+
+    ``new_count`` is the device array :meth:`GpuOps.place` launches with;
+    ``total`` was read back with it.
+    """
 
     __slots__ = ("rows", "missing", "ids", "rep", "local", "new_count", "parts", "total")
 
-    def __init__(self, rows, missing, ids, rep, local, new_count, parts):
+    def __init__(self, rows, missing, ids, rep, local, new_count, parts, total):
         self.rows, self.missing, self.ids = rows, missing, ids
         self.rep, self.local, self.new_count, self.parts = rep, local, new_count, parts
-        self.total = int(new_count.sum())
+        self.total = total
 
 
 class GpuOps:
     """Index operations with the numba.cuda drivers of :mod:`monolith_np.cuda.table`.
 
-    Arrays are CuPy's on a GPU and numpy's under the CUDA simulator. Each
-    call checks the drivers' status word once after its launches.
+    Arrays are CuPy's on a GPU and numpy's under the CUDA simulator. A step
+    whose launches report a status reads it back once
+    (:func:`~monolith_np._backend.host_read`); lookups read nothing back.
     """
 
     def __init__(self):
-        from ..cuda import table as gt
-        from ..cuda._launch import require_gpu
-
-        require_gpu()
-        self._gt = gt
+        gpu_drivers()  # loads the drivers and checks that a GPU (or the simulator) is usable
         self.xp = np if numba_config.ENABLE_CUDASIM else get_cupy()
         self._last = self.xp.empty(0, np.int64)
 
-    def _status(self):
-        return self.xp.zeros(1, np.int64)
+    @staticmethod
+    def _raise_full(what):
+        raise RuntimeError(f"GPU {what} reported a full sub-table: the index was not given room first "
+                           f"(a bug; please report it)")
 
     def _check(self, status, what):
-        if int(status[0]) != self._gt.STATUS_OK:
-            raise RuntimeError(f"GPU {what} reported a full sub-table: the index was not given room first "
-                               f"(a bug; please report it)")
+        """Read the status word of a launch back (one read) and raise if a sub-table was full."""
+        if host_read(status)[0] != gpu_drivers().table.STATUS_OK:
+            self._raise_full(what)
 
     def rehash(self, row_ids, capacity):
         """Index of ``capacity`` slots over ``row_ids[r] -> r``; ``(slots, counts, parts, log2s)``."""
         xp = self.xp
-        parts = ix.parts_for(capacity)
+        parts = parts_for(capacity)
         log2s = int(capacity // parts).bit_length() - 1
         slots = xp.empty((capacity, 2), np.int64)
         counts = xp.zeros(parts, np.int64)
-        status = self._status()
-        self._gt.rehash_gpu(row_ids, row_ids.shape[0], slots, counts, parts, log2s, status)
+        status = xp.zeros(1, np.int64)
+        gpu_drivers().table.rehash_gpu(row_ids, row_ids.shape[0], slots, counts, parts, log2s, status)
         self._check(status, "rehash")
         return slots, counts, parts, log2s
 
@@ -126,64 +133,74 @@ class GpuOps:
         """Row of each id, ``EMPTY`` when absent (into ``rows`` when given)."""
         rows = self.xp.empty(ids.shape[0], np.int64) if rows is None else rows
         if ids.shape[0]:
-            self._gt.find_rows_gpu(slots, parts, log2s, ids, rows)
+            gpu_drivers().table.find_rows_gpu(slots, parts, log2s, ids, rows)
         return rows
 
     def take(self, values, rows, out):
         """``out[i] = values[rows[i]]`` (zeros for ``EMPTY``)."""
         if rows.shape[0]:
-            self._gt.take_rows_gpu(values, rows, out)
+            gpu_drivers().table.take_rows_gpu(values, rows, out)
 
     def put(self, values, rows, src, plan=None):
         """``values[rows[i]] = src[i]``; a repeated row keeps its last occurrence (``plan`` unused)."""
         if rows.shape[0]:
             if self._last.shape[0] < values.shape[0]:  # scratch of one row store, kept between calls
                 self._last = self.xp.empty(values.shape[0], np.int64)
-            self._gt.put_rows_gpu(values, rows, src, self._last[:values.shape[0]])
+            gpu_drivers().table.put_rows_gpu(values, rows, src, self._last[:values.shape[0]])
 
     def add(self, values, rows, src):
         """``values[rows[i]] += src[i]`` (atomic adds)."""
         if rows.shape[0]:
-            self._gt.add_rows_gpu(values, rows, src)
+            gpu_drivers().table.add_rows_gpu(values, rows, src)
 
     def stamp(self, stamps, rows, value):
         """``stamps[rows[i]] = value``."""
         if rows.shape[0]:
-            self._gt.stamp_rows_gpu(stamps, rows, value)
+            gpu_drivers().table.stamp_rows_gpu(stamps, rows, value)
 
-    def plan(self, slots, parts, log2s, ids):
-        """Resolve a batch: present ids' rows, distinct absent ids per sub-table (writes nothing)."""
+    def plan(self, slots, counts, parts, log2s, ids):
+        """``(plan, fits)``: the batch resolved (writes nothing), and whether every sub-table keeps room.
+
+        A batch with absent ids costs one read: the status word, the new
+        keys per sub-table and the keys per sub-table, side by side in one
+        small array. A batch of present ids reads nothing (CuPy's
+        ``flatnonzero``, which selects the absent ids, still waits for the
+        device once).
+        """
         xp = self.xp
         rows = self.find(slots, parts, log2s, ids)
-        missing = xp.flatnonzero(rows == ix.EMPTY)
+        missing = xp.flatnonzero(rows == EMPTY)
         sub = xp.ascontiguousarray(ids[missing])
         n = sub.shape[0]
         rep, local = xp.empty(n, np.int64), xp.empty(n, np.int64)
-        new_count = xp.zeros(parts, np.int64)
-        if n:
-            status = self._status()
-            self._gt.plan_insert_gpu(sub, parts, xp.empty(self._gt.dedup_cells(n), np.int64), rep, local,
-                                     new_count, status)
-            self._check(status, "de-duplication")
-        return _GpuPlan(rows, missing, sub, rep, local, new_count, parts)
+        if not n:  # nothing to place: no read, and the room is what the index keeps anyway
+            return _GpuPlan(rows, missing, sub, rep, local, xp.zeros(parts, np.int64), parts, 0), True
+        words = xp.empty(1 + 2 * parts, np.int64)  # status, new_count, counts: read back together
+        status, new_count = words[:1], words[1:1 + parts]
+        gpu_drivers().table.plan_insert_gpu(sub, parts, xp.empty(gpu_drivers().table.dedup_cells(n), np.int64),
+                                            rep, local, new_count, status)
+        words[1 + parts:] = counts
+        host = host_read(words)
+        if host[0] != gpu_drivers().table.STATUS_OK:
+            self._raise_full("de-duplication")
+        new_host = host[1:1 + parts]
+        plan = _GpuPlan(rows, missing, sub, rep, local, new_count, parts, int(new_host.sum()))
+        return plan, fits_counts(host[1 + parts:], new_host, log2s)
 
     @staticmethod
     def claim(slots, counts, parts, log2s, ids, max_new):
         """None: the GPU plans every batch first (its de-duplication runs on atomics, off the index)."""
         return None
 
-    def fits(self, counts, log2s, plan):
-        """Whether every sub-table keeps an empty slot after the plan."""
-        return plan.parts == counts.shape[0] and bool(self._gt.fits_gpu(counts, plan.new_count, log2s))
-
     def place(self, slots, counts, log2s, plan, first_row, row_ids, ids, rows):
         """Insert a plan's absent ids with rows from ``first_row``; ``rows`` gets every occurrence's row."""
         rows[...] = plan.rows
         if plan.ids.shape[0]:
             sub_rows = self.xp.empty(plan.ids.shape[0], np.int64)
-            status = self._status()
-            self._gt.place_gpu(slots, counts, plan.parts, log2s, plan.ids, plan.rep, plan.local, plan.new_count,
-                               first_row, self.xp.empty(plan.parts, np.int64), row_ids, sub_rows, status)
+            status = self.xp.zeros(1, np.int64)
+            gpu_drivers().table.place_gpu(slots, counts, plan.parts, log2s, plan.ids, plan.rep, plan.local,
+                                          plan.new_count, first_row, self.xp.empty(plan.parts, np.int64), row_ids,
+                                          sub_rows, status)
             self._check(status, "insert")
             rows[plan.missing] = sub_rows
 
@@ -191,10 +208,10 @@ class GpuOps:
         """Delete ``keys``; return each one's freed row (``EMPTY`` when absent)."""
         rows = self.xp.empty(keys.shape[0], np.int64)
         if keys.shape[0]:
-            self._gt.erase_gpu(slots, counts, parts, log2s, keys, rows)
+            gpu_drivers().table.erase_gpu(slots, counts, parts, log2s, keys, rows)
         return rows
 
     def set_rows(self, slots, parts, log2s, keys, rows):
         """Point the present ``keys`` at ``rows``."""
         if keys.shape[0]:
-            self._gt.set_rows_gpu(slots, parts, log2s, keys, rows)
+            gpu_drivers().table.set_rows_gpu(slots, parts, log2s, keys, rows)

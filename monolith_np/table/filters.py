@@ -28,9 +28,10 @@ Unlike Monolith, the counting filters store every id's full 64 bits and a
 are no false positives and every threshold works; see ``docs/filters.md`` for
 the list of differences and their reasons.
 
-The probe/add logic is written once as plain rules (``_probe``, ``_older_count``,
-``filter_add_batch``, ``filter_get_batch``, ``probabilistic_admit``) over arrays
-and compiled for the CPU by the ``*_cpu`` drivers below; a CUDA driver can
+The probe/add logic is written once as plain rules over arrays in
+:mod:`monolith_np._rules.filters` (``probe``, ``older_count``,
+``filter_add_batch``, ``filter_get_batch``, ``probabilistic_admit``) and
+compiled for the CPU by the ``*_cpu`` drivers below; a CUDA driver can
 compile the same rules.
 """
 
@@ -41,8 +42,9 @@ from numba import prange
 
 from .. import proto
 from .._checks import check_array, check_choice, check_number, check_seed
-from .._compile import cpu_jit, jitable, run_cpu
-from .._random import mix64, uniform01_float32
+from .._compile import cpu_jit, run_cpu
+from .._random import uniform01_float32
+from .._rules.filters import MAX_COUNT, filter_add_batch, filter_get_batch, probabilistic_admit
 
 __all__ = [
     "HASH_FILTER_CAPACITY",
@@ -68,9 +70,6 @@ HASH_FILTER_CAPACITY = 300_000_000
 HASH_FILTER_SPLIT_NUM = 7
 """Default generation count of :class:`SlidingHashFilter` (Monolith's ``HASH_FILTER_SPLIT_NUM``)."""
 
-MAX_COUNT = 2**32 - 1
-"""Largest stored count; counts saturate here (Monolith: 15)."""
-
 MAX_SLOT_NUMBER = 1 << 15
 """Number of slots: ``slot(id) = (id >> 48) & 0x7FFF`` (SEMANTICS section 0)."""
 
@@ -83,159 +82,6 @@ class FilterType:
     SLIDING_HASH_FILTER = "sliding_hash_filter"
     PROBABILISTIC_FILTER = "probabilistic_filter"
     NO_FILTER = "no_filter"
-
-
-# ---------------------------------------------------------------------------
-# Rules: plain functions over array views, compiled by the drivers below.
-# Keys are uint64 bit patterns of the int64 ids; ``used`` marks occupied cells,
-# so every id (0, -1, INT64_MIN, ...) is a valid key.
-# ---------------------------------------------------------------------------
-
-
-@jitable
-def _home(key, size):
-    """Return the first cell probed for ``key`` (uint64) in a table of ``size`` cells."""
-    return np.int64(mix64(key) % np.uint64(size))
-
-
-@jitable
-def _probe(keys, used, g, key, start):
-    """Linear probing from ``start`` over generation ``g`` of ``keys``/``used`` (2-D).
-
-    Returns the cell holding ``key`` or, failing that, the first empty cell on
-    the way; ``-1`` when every cell holds another key. At most ``size`` cells
-    are visited, so the search always ends.
-    """
-    size = keys.shape[1]
-    i = start
-    for _ in range(size):
-        if not used[g, i] or keys[g, i] == key:
-            return i
-        i += 1
-        if i == size:
-            i = 0
-    return -1
-
-
-@jitable
-def _saturating_add(old, count):
-    """Return ``min(old + count, MAX_COUNT)`` for int64 ``0 <= old, count <= MAX_COUNT``."""
-    total = old + count
-    return total if total < MAX_COUNT else MAX_COUNT
-
-
-@jitable
-def _older_count(keys, counts, used, elements, head, key, start):
-    """Count of ``key`` in the newest non-head generation that holds it (0 if none).
-
-    Generations are visited from ``head - 1`` backwards around the ring; empty
-    generations are skipped.
-    """
-    num_gens = keys.shape[0]
-    for back in range(1, num_gens):
-        g = head - back
-        if g < 0:
-            g += num_gens
-        if elements[g] > 0:
-            i = _probe(keys, used, g, key, start)
-            if i >= 0 and used[g, i]:
-                return np.int64(counts[g, i])
-    return np.int64(0)
-
-
-@jitable
-def _clear_generation(used, elements, g):
-    """Mark every cell of generation ``g`` empty."""
-    for i in range(used.shape[1]):
-        used[g, i] = False
-    elements[g] = 0
-
-
-@jitable
-def filter_add_batch(keys, counts, used, elements, state, ids, add_counts, skip, insert_limit, advance_limit,
-                     prev):
-    """Add ``add_counts[j]`` occurrences of ``ids[j]``, in order, to a ring of counting generations (rule).
-
-    The loop over the batch is part of the rule: the per-id logic runs inline,
-    since an out-of-line call per id costs reference-count traffic on its array
-    arguments (about 100 ns on the CPU).
-
-    Parameters
-    ----------
-    keys : (G, size) uint64 array
-        Stored ids, one row per generation.
-    counts : (G, size) uint32 array
-        Stored counts.
-    used : (G, size) bool array
-        Occupied cells.
-    elements : (G,) int64 array
-        Occupied cells per generation.
-    state : (2,) int64 array
-        ``[head, failure_count]``, updated in place.
-    ids : (n,) uint64 array
-        The ids' bit patterns.
-    add_counts : (n,) int64 array
-        Occurrences to add, ``0 <= add_counts[j] <= MAX_COUNT``.
-    skip : (n,) bool array
-        Positions neither counted nor looked up.
-    insert_limit : int64
-        A generation holding this many ids takes no new id: the add fails
-        (failure count + 1) and reports ``MAX_COUNT``.
-    advance_limit : int64
-        After a new id makes the head hold this many ids, the head moves to the
-        next generation, which is cleared.
-    prev : (n,) int64 array
-        Output: each id's count before its add (``-1`` where skipped).
-    """
-    size = keys.shape[1]
-    for j in range(ids.shape[0]):
-        if skip[j]:
-            prev[j] = -1
-            continue
-        key = ids[j]
-        head = state[0]
-        start = _home(key, size)
-        i = _probe(keys, used, head, key, start)
-        if i >= 0 and used[head, i]:
-            old = np.int64(counts[head, i])
-        elif i < 0 or elements[head] >= insert_limit:
-            state[1] += 1
-            prev[j] = MAX_COUNT
-            continue
-        else:
-            old = _older_count(keys, counts, used, elements, head, key, start) if keys.shape[0] > 1 else 0
-            keys[head, i] = key
-            used[head, i] = True
-            elements[head] += 1
-        counts[head, i] = np.uint32(_saturating_add(old, add_counts[j]))
-        prev[j] = old
-        if elements[head] >= advance_limit:
-            state[0] = head + 1 if head + 1 < keys.shape[0] else 0
-            _clear_generation(used, elements, state[0])
-
-
-@jitable
-def filter_get_batch(keys, counts, used, elements, head, ids, out):
-    """``out[j]`` = count of ``ids[j]``: the head's, else the newest older generation's, else 0 (rule)."""
-    for j in range(ids.shape[0]):
-        start = _home(ids[j], keys.shape[1])
-        i = _probe(keys, used, head, ids[j], start)
-        if i >= 0 and used[head, i]:
-            out[j] = counts[head, i]
-        else:
-            out[j] = _older_count(keys, counts, used, elements, head, ids[j], start)
-
-
-@jitable
-def probabilistic_admit(u, count, threshold, equal_probability):
-    """Whether a uniform draw ``u`` in ``[0, 1)`` admits an id (rule; ``threshold > 0``).
-
-    The admission probability is ``min(1, count / threshold)``, or
-    ``1 - 0.05 ** (count / threshold)`` with ``equal_probability`` (float64).
-    """
-    ratio = np.float64(count) / np.float64(threshold)
-    p = 1.0 - 0.05**ratio if equal_probability else ratio
-    return u < p
 
 
 # ---------------------------------------------------------------------------

@@ -17,6 +17,11 @@ batch partitioned by sub-table is inserted in parallel with one thread per
 sub-table and no atomics (:func:`place`), and erasing (backward-shift
 deletion, no tombstones) stays inside one sub-table too.
 
+The per-id rules (geometry, home slot, probe, lookup, backward-shift
+deletion) are :mod:`monolith_np._rules.index`; this module holds the CPU
+drivers that run them over a batch or over sub-tables, and
+:mod:`monolith_np.cuda.table` compiles the same rules for the GPU.
+
 Bounds
 ------
 Every probe loop runs at most ``2**log2s`` steps, whatever the input: a
@@ -36,8 +41,8 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from .._compile import cpu_jit, jitable
-from .._random import as_uint64, mix64
+from .._compile import cpu_jit
+from .._rules.index import EMPTY, delete_key, fits_counts, home_of, parts_for, probe, row_of
 from .._rules.partition import bucket_of, partition_rows, scratch_slot, scratch_starts
 
 __all__ = [
@@ -62,32 +67,6 @@ __all__ = [
     "set_rows",
 ]
 
-#: Row value of an empty slot.
-EMPTY = -1
-
-#: Slots per sub-table below which the index is one sub-table, and the most sub-tables.
-MIN_PART_SLOTS = 1 << 12
-MAX_PARTS = 256
-
-
-def parts_for(capacity):
-    """Number of sub-tables of an index of ``capacity`` slots (a power of two, at most 256).
-
-    It depends only on the capacity, never on the thread count, so a table's
-    layout (and the row numbers it hands out) is reproducible.
-
-    Parameters
-    ----------
-    capacity : int
-        Slots of the index, a power of two.
-
-    Returns
-    -------
-    int
-        ``clip(capacity / 4096, 1, 256)``.
-    """
-    return int(min(MAX_PARTS, max(1, capacity // MIN_PART_SLOTS)))
-
 
 def new_slots(capacity):
     """An empty ``(capacity, 2)`` int64 slot array (every row ``EMPTY``).
@@ -100,6 +79,12 @@ def new_slots(capacity):
     Returns
     -------
     (capacity, 2) int64 array
+
+    Examples
+    --------
+    >>> slots = new_slots(4)
+    >>> slots.shape, slots[:, 1].tolist()
+    ((4, 2), [-1, -1, -1, -1])
     """
     slots = np.empty((capacity, 2), np.int64)
     _clear(slots)
@@ -110,59 +95,6 @@ def new_slots(capacity):
 def _clear(slots):
     for s in prange(slots.shape[0]):
         slots[s, 1] = EMPTY
-
-
-@jitable
-def home_of(key, parts, log2s):
-    """First slot of ``key``'s sub-table and its home offset there.
-
-    Parameters
-    ----------
-    key : int64
-    parts : int
-        Number of sub-tables.
-    log2s : int
-        log2 of the slots per sub-table.
-
-    Returns
-    -------
-    base, home : int64
-        ``base`` is the sub-table's first slot, ``home`` the offset probing starts at.
-    """
-    base = bucket_of(key, parts) << log2s
-    home = np.int64(mix64(as_uint64(key)) & np.uint64((1 << log2s) - 1))
-    return base, home
-
-
-@jitable
-def probe(slots, key, base, home, log2s):
-    """Find ``key`` in its sub-table.
-
-    Returns
-    -------
-    slot : int64
-        The slot holding ``key``, else the first empty slot on its probe
-        path, else -1 (a full sub-table, which inserts never let happen).
-    found : bool
-        Whether ``slot`` holds ``key``.
-    """
-    mask = (np.int64(1) << log2s) - 1
-    pos = home
-    for _ in range(mask + 1):
-        s = base + pos
-        if slots[s, 1] == EMPTY:
-            return s, False
-        if slots[s, 0] == key:
-            return s, True
-        pos = (pos + 1) & mask
-    return np.int64(-1), False
-
-
-@jitable
-def _row_of(slots, key, parts, log2s):
-    base, home = home_of(key, parts, log2s)
-    s, found = probe(slots, key, base, home, log2s)
-    return slots[s, 1] if found else np.int64(EMPTY)
 
 
 @cpu_jit(parallel=True)
@@ -177,9 +109,17 @@ def find_rows(slots, parts, log2s, ids, rows):
     ids : (n,) int64 array
     rows : (n,) int64 array
         Output.
+
+    Examples
+    --------
+    >>> slots, counts, parts, log2s = rehash(np.array([10, 20, 30], np.int64), 16)
+    >>> rows = np.empty(3, np.int64)
+    >>> find_rows(slots, parts, log2s, np.array([20, 99, 10], np.int64), rows)
+    >>> rows.tolist()
+    [1, -1, 0]
     """
     for i in prange(ids.size):
-        rows[i] = _row_of(slots, ids[i], parts, log2s)
+        rows[i] = row_of(slots, ids[i], parts, log2s)
 
 
 @cpu_jit(parallel=True)
@@ -197,6 +137,13 @@ def take_rows(values, rows, out):
     rows : (n,) int64 array
     out : (n, dim) float32 array
         Output.
+
+    Examples
+    --------
+    >>> out = np.empty((2, 1), np.float32)
+    >>> take_rows(np.array([[1.0], [2.0]], np.float32), np.array([1, EMPTY], np.int64), out)
+    >>> out.ravel().tolist()
+    [2.0, 0.0]
     """
     dim = values.shape[1]
     for i in prange(rows.size):
@@ -226,6 +173,14 @@ def put_rows(values, rows, src, order, starts):
     src : (n, dim) float32 array
     order, starts : int64 arrays
         The plan's grouping (``order`` empty: one group in batch order).
+
+    Examples
+    --------
+    >>> values = np.zeros((2, 1), np.float32)
+    >>> put_rows(values, np.array([1, 1, EMPTY], np.int64), np.array([[1.0], [2.0], [3.0]], np.float32),
+    ...          np.empty(0, np.int64), np.array([0, 3], np.int64))
+    >>> values.ravel().tolist()
+    [0.0, 2.0]
     """
     identity = order.size == 0
     for p in prange(starts.size - 1):
@@ -247,6 +202,13 @@ def add_rows(values, rows, src):
         Written in place.
     rows : (n,) int64 array
     src : (n, dim) float32 array
+
+    Examples
+    --------
+    >>> values = np.zeros((2, 1), np.float32)
+    >>> add_rows(values, np.array([1, 1, EMPTY], np.int64), np.array([[1.0], [2.0], [3.0]], np.float32))
+    >>> values.ravel().tolist()
+    [0.0, 3.0]
     """
     for i in range(rows.size):
         r = rows[i]
@@ -265,6 +227,13 @@ def stamp_rows(stamps, rows, value):
         Written in place.
     rows : (n,) int64 array
     value : np.uint32
+
+    Examples
+    --------
+    >>> stamps = np.zeros(3, np.uint32)
+    >>> stamp_rows(stamps, np.array([2, EMPTY], np.int64), np.uint32(7))
+    >>> stamps.tolist()
+    [0, 0, 7]
     """
     for i in prange(rows.size):
         r = rows[i]
@@ -353,6 +322,13 @@ def plan_upsert(slots, parts, log2s, ids):
     Returns
     -------
     UpsertPlan
+
+    Examples
+    --------
+    >>> slots, counts, parts, log2s = rehash(np.array([10], np.int64), 16)
+    >>> plan = plan_upsert(slots, parts, log2s, np.array([10, 5, 5, 6], np.int64))
+    >>> plan.total, plan.res.tolist()
+    (2, [0, -2, -2, -3])
     """
     order, starts = partition_rows(ids, parts)
     keys = ids[order] if order.size else ids  # grouped: the per-sub-table passes read in order
@@ -378,8 +354,15 @@ def fits(counts, log2s, plan):
     Returns
     -------
     bool
+
+    Examples
+    --------
+    >>> slots, counts, parts, log2s = rehash(np.empty(0, np.int64), 4)
+    >>> fits(counts, log2s, plan_upsert(slots, parts, log2s, np.arange(3))), fits(
+    ...     counts, log2s, plan_upsert(slots, parts, log2s, np.arange(4)))
+    (True, False)
     """
-    return plan.parts == counts.size and bool((counts + plan.new_count < (1 << log2s)).all())
+    return plan.parts == counts.size and fits_counts(counts, plan.new_count, log2s)
 
 
 @cpu_jit(parallel=True)
@@ -432,6 +415,15 @@ def claim(slots, counts, parts, log2s, ids, max_new):
     Returns
     -------
     UpsertPlan or None
+
+    Examples
+    --------
+    >>> slots, counts, parts, log2s = rehash(np.empty(0, np.int64), 16)
+    >>> claim(slots, counts, parts, log2s, np.array([4, 4, 9], np.int64), max_new=1) is None
+    True
+    >>> plan = claim(slots, counts, parts, log2s, np.array([4, 4, 9], np.int64), max_new=2)
+    >>> plan.total, int((slots[:, 1] != EMPTY).sum())
+    (2, 2)
     """
     order, starts = partition_rows(ids, parts)
     keys = ids[order] if order.size else ids
@@ -464,6 +456,13 @@ def release(slots, plan):
         Written in place.
     plan : UpsertPlan
         From :func:`claim`, not yet placed.
+
+    Examples
+    --------
+    >>> slots, counts, parts, log2s = rehash(np.empty(0, np.int64), 16)
+    >>> release(slots, claim(slots, counts, parts, log2s, np.array([4, 9], np.int64), max_new=2))
+    >>> bool((slots[:, 1] == EMPTY).all())
+    True
     """
     _release(slots, plan.starts, plan.new_count, plan.where)
 
@@ -513,38 +512,19 @@ def place(slots, counts, log2s, plan, first_row, row_ids, rows):
         Key of every row, written for the new rows.
     rows : (n,) int64 array
         Output: the row of every occurrence of the planned batch.
+
+    Examples
+    --------
+    >>> slots, counts, parts, log2s = rehash(np.empty(0, np.int64), 16)
+    >>> ids = np.array([4, 9, 4], np.int64)
+    >>> row_ids, rows = np.empty(4, np.int64), np.empty(3, np.int64)
+    >>> place(slots, counts, log2s, plan_upsert(slots, parts, log2s, ids), 0, row_ids, rows)
+    >>> rows.tolist(), row_ids[:2].tolist(), counts.tolist()
+    ([0, 1, 0], [4, 9], [2])
     """
     row_base = first_row + np.concatenate(([0], np.cumsum(plan.new_count)[:-1])).astype(np.int64)
     _place(slots, counts, plan.parts, log2s, plan.uniq, plan.starts, plan.new_count, plan.res, plan.order,
            plan.where, row_base, row_ids, rows)
-
-
-@jitable
-def _delete(slots, key, parts, log2s):
-    """Remove ``key`` by backward-shift deletion; return its row (``EMPTY`` if absent)."""
-    base, home = home_of(key, parts, log2s)
-    s, found = probe(slots, key, base, home, log2s)
-    if not found:
-        return np.int64(EMPTY)
-    row = slots[s, 1]
-    mask = (np.int64(1) << log2s) - 1
-    hole = s - base
-    pos = hole
-    for _ in range(mask):
-        pos = (pos + 1) & mask
-        t = base + pos
-        if slots[t, 1] == EMPTY:
-            break
-        _, want = home_of(slots[t, 0], parts, log2s)
-        # The entry at ``pos`` may move into the hole unless its home lies
-        # cyclically in (hole, pos]: then the hole is not on its probe path.
-        if (want - hole - 1) & mask < (pos - hole) & mask:
-            continue
-        slots[base + hole, 0] = slots[t, 0]
-        slots[base + hole, 1] = slots[t, 1]
-        hole = pos
-    slots[base + hole, 1] = EMPTY
-    return row
 
 
 @cpu_jit
@@ -562,9 +542,17 @@ def erase_keys(slots, counts, parts, log2s, keys, rows):
         Keys to delete (absent and repeated keys are fine).
     rows : (n,) int64 array
         Output.
+
+    Examples
+    --------
+    >>> slots, counts, parts, log2s = rehash(np.array([10, 20], np.int64), 16)
+    >>> rows = np.empty(2, np.int64)
+    >>> erase_keys(slots, counts, parts, log2s, np.array([20, 99], np.int64), rows)
+    >>> rows.tolist(), counts.tolist()
+    ([1, -1], [1])
     """
     for i in range(keys.size):
-        r = _delete(slots, keys[i], parts, log2s)
+        r = delete_key(slots, keys[i], parts, log2s)
         rows[i] = r
         if r != EMPTY:
             counts[bucket_of(keys[i], parts)] -= 1
@@ -580,6 +568,15 @@ def set_rows(slots, parts, log2s, keys, rows):
     parts, log2s : int
         The index geometry.
     keys, rows : (n,) int64 arrays
+
+    Examples
+    --------
+    >>> slots, counts, parts, log2s = rehash(np.array([10, 20], np.int64), 16)
+    >>> set_rows(slots, parts, log2s, np.array([20], np.int64), np.array([0], np.int64))
+    >>> found = np.empty(1, np.int64)
+    >>> find_rows(slots, parts, log2s, np.array([20], np.int64), found)
+    >>> found.tolist()
+    [0]
     """
     for i in range(keys.size):
         base, home = home_of(keys[i], parts, log2s)
@@ -617,6 +614,12 @@ def rehash(row_ids, capacity):
     slots : (capacity, 2) int64 array
     counts : (parts,) int64 array
     parts, log2s : int
+
+    Examples
+    --------
+    >>> slots, counts, parts, log2s = rehash(np.array([7, -1, 0], np.int64), 1 << 13)
+    >>> slots.shape, int(counts.sum()), parts, log2s
+    ((8192, 2), 3, 2, 12)
     """
     parts = parts_for(capacity)
     log2s = int(capacity // parts).bit_length() - 1

@@ -18,7 +18,7 @@ import threading
 
 import numpy as np
 
-from .._backend import asarray, is_cuda_array, to_numpy
+from .._backend import asarray, host_read, is_cuda_array
 from .._checks import check_array, check_choice, check_number
 from ..entry import HashTableConfigInstance
 from ..optim.segments import SegmentedEntry, learning_rates_at
@@ -383,25 +383,24 @@ class EmbeddingHashTable:
             return self._rows(ids) != ix.EMPTY
 
     def __contains__(self, key):
-        return bool(self.contains(np.array([key], np.int64))[0])
+        return bool(host_read(self.contains(np.array([key], np.int64)))[0])
 
     # -- inserting ----------------------------------------------------------------
 
     def _admit(self, ids, rows, dedup):
-        """Mask of the occurrences of absent ids that the occurrence filter keeps out.
+        """Host mask of the occurrences of absent ids that the occurrence filter keeps out.
 
         With ``dedup`` each distinct absent id is offered once with its
         number of occurrences (first-occurrence order); without, every
-        occurrence is offered with count 1, in order (SEMANTICS E.2).
+        occurrence is offered with count 1, in order (SEMANTICS E.2). The
+        filters run on the host: ``rows`` is read back, and ``ids`` too when
+        some id is absent.
         """
-        if self._filter is None:
-            return self._xp.zeros(ids.size, np.bool_)
-        ids, rows = to_numpy(ids), to_numpy(rows)  # the filters run on the host
-        missing = np.flatnonzero(rows == ix.EMPTY)
-        out = np.zeros(ids.size, np.bool_)
+        missing = np.flatnonzero(host_read(rows) == ix.EMPTY)
+        out = np.zeros(ids.shape[0], np.bool_)
         if missing.size == 0:
-            return self._xp.asarray(out)
-        miss_ids = ids[missing]
+            return out
+        miss_ids = host_read(ids)[missing]
         if dedup:
             uniq, first, inverse, counts = np.unique(miss_ids, return_index=True, return_inverse=True,
                                                      return_counts=True)
@@ -411,7 +410,7 @@ class EmbeddingHashTable:
             out[missing] = filtered[inverse]
         else:
             out[missing] = self._offer(miss_ids, np.ones(miss_ids.size, np.int64))
-        return self._xp.asarray(out)
+        return out
 
     def _offer(self, ids, counts):
         thresholds = None if self._threshold is None else np.asarray(self._threshold.thresholds(ids), np.int64)
@@ -426,24 +425,23 @@ class EmbeddingHashTable:
         overwrites every value of the row anyway). ``filtered``: consult the
         occurrence filter (restores do not). ``plan`` groups the whole batch
         by sub-table (for parallel writes), or is None when the filter took
-        part of it out.
+        part of it out. The arguments are the public method's, validated.
         """
         xp = self._xp
+        offered, batch = None, ids
         if filtered and self._filter is not None:
             keep_out = self._admit(ids, self._rows(ids), dedup)
-            offered = xp.flatnonzero(~keep_out)
-            batch = xp.ascontiguousarray(ids[offered])
-        else:
-            offered, batch = None, ids
+            if keep_out.any():
+                offered = xp.asarray(np.flatnonzero(~keep_out))
+                batch = xp.ascontiguousarray(ids[offered])
         old = self._size
         room = int(self.max_load_factor * self._slots.shape[0]) - old
         plan = self._ops.claim(self._slots, self._counts, self._parts, self._log2s, batch, room)
         if plan is None:
-            plan = self._ops.plan(self._slots, self._parts, self._log2s, batch)
-            while not (self._ops.fits(self._counts, self._log2s, plan)
-                       and old + plan.total <= self.max_load_factor * self._slots.shape[0]):
+            plan, fits = self._ops.plan(self._slots, self._counts, self._parts, self._log2s, batch)
+            while not (fits and old + plan.total <= self.max_load_factor * self._slots.shape[0]):
                 self._rehash(old + plan.total, force=True)
-                plan = self._ops.plan(self._slots, self._parts, self._log2s, batch)
+                plan, fits = self._ops.plan(self._slots, self._counts, self._parts, self._log2s, batch)
             self._grow_rows(old + plan.total)
         else:
             try:
@@ -609,15 +607,15 @@ class EmbeddingHashTable:
             for k, v in enumerate(lrs.tolist()):
                 check_number(f"learning_rate[{k}]", v, low=0.0)
         with self._lock:
-            rows = self._upsert(ids, update_time, dedup=dedup)[0]
-            keep = rows != ix.EMPTY
-            if not keep.all():
+            rows, plan = self._upsert(ids, update_time, dedup=dedup)
+            if plan is None:  # the occurrence filter kept some ids out: their rows are EMPTY
+                keep = rows != ix.EMPTY
                 rows, grads = rows[keep], grads[keep]
             if dedup:
                 self._entry.apply_rows(self._values, rows, grads, self._state, learning_rates=lrs,
                                        global_step=global_step)
                 return
-            for idx in _occurrence_rounds(to_numpy(rows)):
+            for idx in _occurrence_rounds(host_read(rows)):
                 idx = self._xp.asarray(idx)
                 self._entry.apply_rows(self._values, rows[idx], grads[idx], self._state, learning_rates=lrs,
                                        global_step=global_step)
@@ -646,7 +644,7 @@ class EmbeddingHashTable:
             rows = self._upsert(ids, update_time)[0]
             self._init_rows_at(self._xp.unique(rows[existed]))
         repeat = np.ones(ids.size, np.bool_)
-        repeat[np.unique(to_numpy(ids), return_index=True)[1]] = False
+        repeat[np.unique(host_read(ids), return_index=True)[1]] = False
         return (existed | self._xp.asarray(repeat)).astype(np.int32)
 
     def _init_rows_at(self, rows):
@@ -714,16 +712,23 @@ class EmbeddingHashTable:
         -------
         (n,) int64 array
         """
-        slots = slot_of(to_numpy(ids))
+        return self._expire_days(host_read(ids))
+
+    def _expire_days(self, ids):
+        """:meth:`expire_days` of host ids."""
+        slots = slot_of(ids)
         days = np.full(slots.shape, self._expire.default_expire_time, np.int64)
         for item in self._expire.slot_expire_times:
             days[slots == item.slot] = item.expire_time
         return days
 
-    def _expired_rows(self, now):
-        ids = to_numpy(self._row_ids[:self._size])
-        age = np.int64(now) - to_numpy(self._ts[:self._size]).astype(np.int64)
-        return age >= self.expire_days(ids) * _SECONDS_PER_DAY
+    def _live_ids_and_stamps(self):
+        """Host copies of the live rows' ids and last-update times (two reads on a GPU)."""
+        return host_read(self._row_ids[:self._size]), host_read(self._ts[:self._size])
+
+    def _expired(self, now, ids, ts):
+        """Host mask of the rows with ``now - ts >= expire_days * 86400`` (``ids``, ``ts``: host copies)."""
+        return np.int64(now) - ts.astype(np.int64) >= self._expire_days(ids) * _SECONDS_PER_DAY
 
     def evict(self, now):
         """Remove every entry with ``now - last_update >= expire_days(slot) * 86400``.
@@ -741,8 +746,8 @@ class EmbeddingHashTable:
         """
         now = check_number("now", now, integer=True)
         with self._lock:
-            expired = self._xp.asarray(self._expired_rows(now))
-            return self._remove(self._xp.ascontiguousarray(self._row_ids[:self._size][expired]))
+            ids, ts = self._live_ids_and_stamps()
+            return self._remove(self._xp.asarray(ids[self._expired(now, ids, ts)]))
 
     # -- checkpoints --------------------------------------------------------------------
 
@@ -778,16 +783,18 @@ class EmbeddingHashTable:
         num_shards = check_number("num_shards", num_shards, integer=True, low=1)
         path = os.fspath(path)
         with self._lock:
-            keep = self._xp.asarray(np.flatnonzero(~self._expired_rows(self._max_update_ts)))
-            ids, values, ts = (to_numpy(a[keep]) for a in (self._row_ids, self._values, self._ts))
-            state = [{k: to_numpy(a[keep]) for k, a in st.items()} for st in self._state]
+            ids, ts = self._live_ids_and_stamps()
+            kept = np.flatnonzero(~self._expired(self._max_update_ts, ids, ts))
+            ids, ts, keep = ids[kept], ts[kept], self._xp.asarray(kept)
+            values = host_read(self._values[keep])
+            state = [{k: host_read(a[keep]) for k, a in st.items()} for st in self._state]
         cuts = np.linspace(0, keep.size, num_shards + 1).astype(np.int64)
         meta = []
         for k in range(num_shards):
             lo, hi = int(cuts[k]), int(cuts[k + 1])
             name = ck.sharded_file_name(path, k, num_shards)
-            ck.save_entries(name, self._entry, ids[lo:hi], values[lo:hi],
-                            [{key: a[lo:hi] for key, a in st.items()} for st in state], ts[lo:hi])
+            ck.save_rows(name, self._entry, ids[lo:hi], values[lo:hi],
+                         [{key: a[lo:hi] for key, a in st.items()} for st in state], ts[lo:hi])
             meta.append(MultiHashTableMetadata(table_name=os.path.basename(name), num_entries=hi - lo))
         records = [m.SerializeToString() for m in meta]
         sizes = np.array([0] + [len(r) for r in records], np.int64)
@@ -852,7 +859,7 @@ class EmbeddingHashTable:
             If a file is truncated, corrupted or foreign, or holds another
             entry layout.
         """
-        parts = [ck.load_entries(name, self._entry, num_records=n) for name, n in self._shards(os.fspath(path))]
+        parts = [ck.load_rows(name, self._entry, n) for name, n in self._shards(os.fspath(path))]
         state = [{k: np.concatenate([p.state[s][k] for p in parts]) for k in st}
                  for s, st in enumerate(parts[0].state)]
         return ck.DecodedEntries(*(np.concatenate([getattr(p, f) for p in parts])
@@ -879,10 +886,12 @@ class EmbeddingHashTable:
         ids, values, ts, nums = (xp.asarray(a) for a in (entries.ids, entries.params, entries.timestamps,
                                                          entries.num_values))
         check_array("entries.params", values, dtypes=(np.float32,), shape=(ids.shape[0], self.dim))
+        short = bool((host_read(entries.num_values) < self.dim).any())  # read_checkpoint gives host arrays
+        latest = int(host_read(entries.timestamps).max()) if ids.shape[0] else None
         with self._lock:
             rows, plan = self._upsert(ids, 0, filtered=False)
-            partial = nums < self.dim
-            if bool(partial.any()):  # as Monolith: a short record overwrites its leading values only
+            if short:  # as Monolith: a short record overwrites its leading values only
+                partial = nums < self.dim
                 cols = xp.arange(self.dim)[None, :] < nums[partial, None]
                 values[partial] = xp.where(cols, values[partial], self._values[rows[partial]])
             self._ops.put(self._values, rows, values, plan)
@@ -890,8 +899,8 @@ class EmbeddingHashTable:
                 for k, arr in st_table.items():
                     arr[rows] = xp.asarray(st_saved[k])
             self._ts[rows] = ts
-            if ts.shape[0]:
-                self._max_update_ts = max(self._max_update_ts, int(ts.max()))
+            if latest is not None:
+                self._max_update_ts = max(self._max_update_ts, latest)
         return int(ids.shape[0])
 
     def restore(self, path):

@@ -17,6 +17,7 @@ from numba import cuda
 
 from monolith_np import _config
 from monolith_np.cuda import table as gt
+from monolith_np._rules import index as rix
 from monolith_np._rules.partition import bucket_of
 from monolith_np.table import index as ix
 
@@ -197,7 +198,7 @@ def _insert(slots, counts, parts, log2s, ids, first_row, row_ids, check=True):
     assert host(plan.status)[0] == gt.STATUS_OK
     new_count = host(plan.new_count)
     if check:
-        assert gt.fits_gpu(counts, new_count, log2s)
+        assert rix.fits_counts(counts, new_count, log2s)
     rows = device(np.empty(ids.size, np.int64))
     row_base = device(np.empty(parts, np.int64))
     status = device(np.full(1, 5, np.int64))
@@ -280,7 +281,7 @@ def test_place_without_room_sets_status_and_terminates():
     slots, counts, _, _ = _cpu_index(old, parts, log2s)
     new = np.arange(100, 104, dtype=np.int64)  # 6 + 4 keys, 8 slots
     plan = _Plan(new, parts)
-    assert not gt.fits_gpu(counts, host(plan.new_count), log2s)
+    assert not rix.fits_counts(counts, host(plan.new_count), log2s)
     slots, counts, row_ids, rows, new_count, _, status = _insert(slots, counts, parts, log2s, new, 6,
                                                                 np.empty(16, np.int64), check=False)
     assert status == gt.STATUS_FULL
@@ -387,7 +388,7 @@ def test_insert_and_erase_batches_against_dict_model():
         while True:
             plan = _Plan(miss, parts)
             total = int(host(plan.new_count).sum())
-            if gt.fits_gpu(counts, host(plan.new_count), log2s) and size + total <= max_load * (parts << log2s):
+            if rix.fits_counts(counts, host(plan.new_count), log2s) and size + total <= max_load * (parts << log2s):
                 break
             slots, counts, log2s = _grow(row_ids, size, parts, log2s)  # then plan again
         sub_rows = device(np.empty(miss.size, np.int64))

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monolith_np import proto
+from monolith_np._rules import filters as RF
 from monolith_np.table import filters as F
 
 I64 = np.iinfo(np.int64)
@@ -449,7 +450,7 @@ def _colliding(size, count=4):
         warnings.simplefilter("ignore")
         homes = {}
         for candidate in range(1, 10_000):
-            homes.setdefault(int(F._home(np.uint64(candidate), np.uint64(size))), []).append(candidate)
+            homes.setdefault(int(RF.home_of(np.uint64(candidate), np.uint64(size))), []).append(candidate)
     return next(ids for ids in homes.values() if len(ids) >= count)[:count]
 
 

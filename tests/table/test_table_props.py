@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monolith_np.entry import RandomUniformInitializer, ZerosInitializer
+from monolith_np.entry import RandomUniformInitializer
 from monolith_np.optim import AdagradOptimizer, FtrlOptimizer, SgdOptimizer
 from monolith_np.table import EmbeddingHashTable, TableFullError
 
