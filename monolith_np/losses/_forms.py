@@ -53,6 +53,11 @@ class LossSpec(NamedTuple):
     wrt: tuple
     n_outputs: int = 1
 
+    @property
+    def forms(self):
+        """``(value, grad, and_grad)``, to unpack into the exporting module's names."""
+        return self.value, self.grad, self.and_grad
+
     def bind(self, args, kwargs):
         """The call's arguments by name, defaults filled in (``inspect.BoundArguments``)."""
         bound = inspect.signature(self.value).bind(*args, **kwargs)

@@ -179,7 +179,7 @@ _ALPHA = """
     alpha : float, default 10.0
         Slope of the sigmoid in the approximate ranks."""
 
-SOFTMAX = ranking_forms(
+SOFTMAX_SPEC = ranking_forms(
     _softmax, _LIST_DOC.format(
         summary="Softmax cross-entropy loss of each list.", weights_doc=_ITEM_W, middle=_LW_SOFTMAX, tail="",
         default_red="Reduction.SUM_BY_NONZERO_WEIGHTS",
@@ -188,7 +188,7 @@ SOFTMAX = ranking_forms(
               "with the per-list weights ``sum(t)``. ``Reduction.NONE`` returns one value per kept list."),
     name="softmax_loss", value="3.1114",
     grad="[[-1.1579, 0.6958, 0.4621, 0.0]]")
-LIST_MLE = ranking_forms(
+LIST_MLE_SPEC = ranking_forms(
     _list_mle, _LIST_DOC.format(
         summary="ListMLE loss (Xia et al. 2008) of each list.", weights_doc=_LIST_W, middle=_LW_MLE, tail=_SEED,
         default_red="Reduction.SUM_BY_NONZERO_WEIGHTS",
@@ -199,7 +199,7 @@ LIST_MLE = ranking_forms(
               "ties use the package's counter-based uniforms keyed by ``seed``."),
     name="list_mle_loss", example_kw=", seed=0", value="1.5115",
     grad="[[-0.7193, 0.3511, 0.3682, 0.0]]")
-APPROX_NDCG = ranking_forms(
+APPROX_NDCG_SPEC = ranking_forms(
     _approx_ndcg, _LIST_DOC.format(
         summary="ApproxNDCG loss (Qin et al.) of each list.", weights_doc=_LIST_W, middle="", tail=_ALPHA,
         default_red="Reduction.SUM",

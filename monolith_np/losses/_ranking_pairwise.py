@@ -141,19 +141,19 @@ def _soft_zero_one(labels, logits, weights=None, lambda_weight=None, reduction=R
     return _pairwise(R.SOFT_ZERO_ONE, labels, logits, weights, lambda_weight, True, reduction, want, upstream)
 
 
-HINGE = ranking_forms(
+HINGE_SPEC = ranking_forms(
     _hinge, _PAIR_DOC.format(summary="Pairwise hinge loss of each list.", lambda_scale_doc=_LS_DOC,
                              f_doc="the hinge ``max(0, 1 - x)``"),
     name="pairwise_hinge_loss", value="0.8333",
     grad="[[-1.0, 0.3333, 0.6667, 0.0]]")
-LOGISTIC = ranking_forms(
+LOGISTIC_SPEC = ranking_forms(
     _logistic, _PAIR_DOC.format(
         summary="Pairwise logistic loss of each list.", lambda_scale_doc=_LS_DOC,
         f_doc="the logistic loss ``log(1 + exp(-x))`` (computed as ``relu(-x) + log1p(exp(-|x|))``; its "
               "gradient at ``x = 0`` is the true ``-1/2``, where TF's autograd gives 0)"),
     name="pairwise_logistic_loss", value="0.7397",
     grad="[[-0.459, 0.1513, 0.3076, 0.0]]")
-SOFT_ZERO_ONE = ranking_forms(
+SOFT_ZERO_ONE_SPEC = ranking_forms(
     _soft_zero_one, _PAIR_DOC.format(
         summary="Pairwise soft zero-one loss of each list.", lambda_scale_doc="",
         f_doc="``1 - sigmoid(x)``; with a lambda weight the pair weights are always scaled by ``L``"),

@@ -56,13 +56,13 @@ def _mean_squared(labels, logits, weights=None, reduction=Reduction.SUM_BY_NONZE
 _NOTES = ("Invalid items are dropped; the remaining per-item losses are reduced with their item weights. "
           "``Reduction.NONE`` returns one value per valid item (row-major order).")
 
-SIGMOID_CROSS_ENTROPY = ranking_forms(
+SIGMOID_CROSS_ENTROPY_SPEC = ranking_forms(
     _sigmoid_cross_entropy, _LIST_DOC.format(
         summary="Sigmoid cross entropy of every valid item.", weights_doc=_ITEM_W, middle="", tail="",
         default_red="Reduction.SUM_BY_NONZERO_WEIGHTS", notes=_NOTES),
     name="sigmoid_cross_entropy_loss", value="0.4174",
     grad="[[-0.4834, -0.0964, 0.1338, 0.0]]")
-MEAN_SQUARED = ranking_forms(
+MEAN_SQUARED_SPEC = ranking_forms(
     _mean_squared, _LIST_DOC.format(
         summary="Squared error of every valid item.", weights_doc=_ITEM_W, middle="", tail="",
         default_red="Reduction.SUM_BY_NONZERO_WEIGHTS", notes=_NOTES),

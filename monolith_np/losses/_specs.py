@@ -16,4 +16,4 @@ from ._forms import LossSpec
 __all__ = ["LossSpec", "SPECS"]
 
 SPECS = {spec.name: spec for spec in (batch_softmax._SPEC, inbatch_auc._SPEC, loss_and_pred._SIGMOID,
-                                      loss_and_pred._SOFTMAX, *ranking.LOSSES.values())}
+                                      loss_and_pred._SOFTMAX, *ranking._LOSSES.values())}

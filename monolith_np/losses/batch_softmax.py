@@ -251,4 +251,4 @@ _DOC = """Batch softmax loss with sampling-bias correction (Monolith's ``batch_s
 _SPEC = loss_forms(
     _run, _DOC, name="batch_softmax_loss", module=__name__, wrt=("query", "item"),
     grad_returns="tuple of two (B, k) arrays\n    ``(d_query, d_item)``, dtype and device of ``query``.")
-batch_softmax_loss, batch_softmax_loss_grad, batch_softmax_loss_and_grad = _SPEC.value, _SPEC.grad, _SPEC.and_grad
+batch_softmax_loss, batch_softmax_loss_grad, batch_softmax_loss_and_grad = _SPEC.forms

@@ -211,4 +211,4 @@ _SPEC = loss_forms(
     grad_returns="array\n    ``d loss / d logit`` times ``upstream``; shape, dtype and device of ``logit``.",
     upstream_doc="float, default 1.0\n    Gradient of the final objective with respect to the loss (the grad op's "
                  "``grad`` input).")
-inbatch_auc_loss, inbatch_auc_loss_grad, inbatch_auc_loss_and_grad = _SPEC.value, _SPEC.grad, _SPEC.and_grad
+inbatch_auc_loss, inbatch_auc_loss_grad, inbatch_auc_loss_and_grad = _SPEC.forms

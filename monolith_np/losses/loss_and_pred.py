@@ -522,9 +522,7 @@ _SIGMOID_DOC = """Sigmoid cross-entropy loss and prediction of a binary head, wi
 _SIGMOID = loss_forms(
     _sigmoid_run, _SIGMOID_DOC, name="get_sigmoid_loss_and_pred", module=__name__, wrt=("logits",), n_outputs=2,
     grad_returns="array\n    ``d loss / d logits`` times ``upstream``, shape of ``logits``.")
-get_sigmoid_loss_and_pred = _SIGMOID.value
-get_sigmoid_loss_and_pred_grad = _SIGMOID.grad
-get_sigmoid_loss_and_pred_and_grad = _SIGMOID.and_grad
+get_sigmoid_loss_and_pred, get_sigmoid_loss_and_pred_grad, get_sigmoid_loss_and_pred_and_grad = _SIGMOID.forms
 
 
 # ---------------------------------------------------------------------------
@@ -633,6 +631,4 @@ _SOFTMAX = loss_forms(
     _softmax_run, _SOFTMAX_DOC, name="get_softmax_loss_and_pred", module=__name__, wrt=("logits",), n_outputs=2,
     grad_returns="(B, C) array\n    ``upstream_b (softmax(logits_b) * sum(label_b) - label_b)``.",
     upstream_doc="float or (B,) array, default 1.0\n    Gradient of the objective with respect to each example's loss.")
-get_softmax_loss_and_pred = _SOFTMAX.value
-get_softmax_loss_and_pred_grad = _SOFTMAX.grad
-get_softmax_loss_and_pred_and_grad = _SOFTMAX.and_grad
+get_softmax_loss_and_pred, get_softmax_loss_and_pred_grad, get_softmax_loss_and_pred_and_grad = _SOFTMAX.forms

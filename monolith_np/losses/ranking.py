@@ -47,9 +47,9 @@ from ._ranking_lambda import (
     create_reciprocal_rank_lambda_weight,
     inverse_max_dcg,
 )
-from ._ranking_listwise import APPROX_NDCG, LIST_MLE, SOFTMAX
-from ._ranking_pairwise import HINGE, LOGISTIC, SOFT_ZERO_ONE
-from ._ranking_pointwise import MEAN_SQUARED, SIGMOID_CROSS_ENTROPY
+from ._ranking_listwise import APPROX_NDCG_SPEC, LIST_MLE_SPEC, SOFTMAX_SPEC
+from ._ranking_pairwise import HINGE_SPEC, LOGISTIC_SPEC, SOFT_ZERO_ONE_SPEC
+from ._ranking_pointwise import MEAN_SQUARED_SPEC, SIGMOID_CROSS_ENTROPY_SPEC
 from ._ranking_reduce import Reduction, compute_weighted_loss
 
 __all__ = [
@@ -69,19 +69,20 @@ __all__ = [
 ]
 
 #: Every differentiable ranking loss by name (its three forms: :class:`monolith_np.losses._forms.LossSpec`).
-LOSSES = {spec.name: spec for spec in (HINGE, LOGISTIC, SOFT_ZERO_ONE, SOFTMAX, SIGMOID_CROSS_ENTROPY,
-                                       MEAN_SQUARED, LIST_MLE, APPROX_NDCG)}
+_LOSSES = {spec.name: spec for spec in (HINGE_SPEC, LOGISTIC_SPEC, SOFT_ZERO_ONE_SPEC, SOFTMAX_SPEC,
+                                        SIGMOID_CROSS_ENTROPY_SPEC, MEAN_SQUARED_SPEC, LIST_MLE_SPEC,
+                                        APPROX_NDCG_SPEC)}
 
-pairwise_hinge_loss, pairwise_hinge_loss_grad, pairwise_hinge_loss_and_grad = HINGE[1:4]
-pairwise_logistic_loss, pairwise_logistic_loss_grad, pairwise_logistic_loss_and_grad = LOGISTIC[1:4]
+pairwise_hinge_loss, pairwise_hinge_loss_grad, pairwise_hinge_loss_and_grad = HINGE_SPEC.forms
+pairwise_logistic_loss, pairwise_logistic_loss_grad, pairwise_logistic_loss_and_grad = LOGISTIC_SPEC.forms
 pairwise_soft_zero_one_loss, pairwise_soft_zero_one_loss_grad, pairwise_soft_zero_one_loss_and_grad = \
-    SOFT_ZERO_ONE[1:4]
-softmax_loss, softmax_loss_grad, softmax_loss_and_grad = SOFTMAX[1:4]
+    SOFT_ZERO_ONE_SPEC.forms
+softmax_loss, softmax_loss_grad, softmax_loss_and_grad = SOFTMAX_SPEC.forms
 sigmoid_cross_entropy_loss, sigmoid_cross_entropy_loss_grad, sigmoid_cross_entropy_loss_and_grad = \
-    SIGMOID_CROSS_ENTROPY[1:4]
-mean_squared_loss, mean_squared_loss_grad, mean_squared_loss_and_grad = MEAN_SQUARED[1:4]
-list_mle_loss, list_mle_loss_grad, list_mle_loss_and_grad = LIST_MLE[1:4]
-approx_ndcg_loss, approx_ndcg_loss_grad, approx_ndcg_loss_and_grad = APPROX_NDCG[1:4]
+    SIGMOID_CROSS_ENTROPY_SPEC.forms
+mean_squared_loss, mean_squared_loss_grad, mean_squared_loss_and_grad = MEAN_SQUARED_SPEC.forms
+list_mle_loss, list_mle_loss_grad, list_mle_loss_and_grad = LIST_MLE_SPEC.forms
+approx_ndcg_loss, approx_ndcg_loss_grad, approx_ndcg_loss_and_grad = APPROX_NDCG_SPEC.forms
 
 
 class RankingLossKey:
@@ -158,28 +159,27 @@ def make_loss_fn(loss_keys, loss_weights=None, weights_feature_name=None, lambda
         return kw
 
     def _combine(labels, logits, features, form):
+        """Sum of ``form(spec)(...)`` (a loss's value or gradient function) over the keys."""
         total = None
         for k, key in enumerate(loss_keys):
-            if key not in LOSSES:
+            if key not in _LOSSES:
                 raise ValueError(f"Invalid loss_key: {key}.")
-            fn = LOSSES[key].value if form == "value" else LOSSES[key].grad
-            v = fn(**_kwargs(key, labels, logits, features))
+            v = form(_LOSSES[key])(**_kwargs(key, labels, logits, features))
             if loss_weights:
                 v = v * loss_weights[k]
             total = v if total is None else total + v
         return total
 
     def _loss_fn(labels, logits, features):
-        return _combine(labels, logits, features, "value")
+        return _combine(labels, logits, features, lambda spec: spec.value)
 
-    _loss_fn.grad = lambda labels, logits, features: _combine(labels, logits, features, "grad")
+    _loss_fn.grad = lambda labels, logits, features: _combine(labels, logits, features, lambda spec: spec.grad)
     return _loss_fn
-
 
 
 # The names live in private modules by concern; this module is their documented
 # (and pickled) home, as before the split.
 for _name in __all__:
-    if isinstance(globals()[_name], type) or callable(globals()[_name]):
+    if callable(globals()[_name]):
         globals()[_name].__module__ = __name__
 del _name
