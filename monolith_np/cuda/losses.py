@@ -1,15 +1,15 @@
-"""GPU drivers for the non-ranking losses: the rules of :mod:`monolith_np.losses`, compiled for CUDA.
+"""GPU drivers for the non-ranking losses: the rules of :mod:`monolith_np._rules.losses`, compiled for CUDA.
 
 Drivers validate nothing and allocate nothing: the caller passes outputs (so
 under ``NUMBA_ENABLE_CUDASIM=1`` they also run on numpy arrays). Scalars must
 already be in the compute dtype, as the public functions prepare them.
 
 - batch softmax: one thread per row of the similarity matrix
-  (:func:`monolith_np.losses.batch_softmax.batch_softmax_row`);
+  (:func:`monolith_np._rules.losses.batch_softmax_row`);
 - in-batch AUC: one thread per positive, then one thread per negative (two
   passes instead of atomics, so results are deterministic);
 - sigmoid head: one thread per example
-  (:func:`monolith_np.losses.loss_and_pred.sigmoid_loss_pred_elem`), the
+  (:func:`monolith_np._rules.losses.sigmoid_loss_pred_elem`), the
   per-example losses summed by the caller.
 """
 
@@ -18,9 +18,7 @@ from __future__ import annotations
 from numba import cuda
 
 from .._compile import gpu_device, gpu_kernel
-from ..losses.batch_softmax import batch_softmax_row
-from ..losses.inbatch_auc import inbatch_auc_negative, inbatch_auc_positive
-from ..losses.loss_and_pred import sigmoid_loss_pred_elem
+from .._rules.losses import batch_softmax_row, inbatch_auc_negative, inbatch_auc_positive, sigmoid_loss_pred_elem
 from ._launch import launch
 
 __all__ = ["batch_softmax_rows_gpu", "inbatch_auc_gpu", "sigmoid_loss_pred_gpu"]
@@ -130,7 +128,7 @@ def sigmoid_loss_pred_gpu(x, y, nlsr, w, keep, sample_bias, clip, tau, before, g
     keep : (n,) or (1,) uint8 device array
         Mask (0 drops an example).
     sample_bias, clip, before : bool
-        As :func:`monolith_np.losses.loss_and_pred.sigmoid_loss_pred_elem`.
+        As :func:`monolith_np._rules.losses.sigmoid_loss_pred_elem`.
     tau, g, zero, one : float scalars
         Clip bound, upstream gradient, 0 and 1, in the dtype of ``x``.
     pred : (n,) device array like ``x``

@@ -1,5 +1,5 @@
 """GPU drivers of the learning-to-rank losses: the rules of
-:mod:`monolith_np.losses._ranking_rules`, compiled for CUDA.
+:mod:`monolith_np._rules.ranking`, compiled for CUDA.
 
 Drivers validate nothing and allocate nothing; their signatures are those of
 the CPU drivers (``<name>_cpu`` -> ``<name>_gpu``), so under
@@ -17,7 +17,7 @@ import numpy as np
 from numba import cuda
 
 from .._compile import gpu_device, gpu_kernel
-from ..losses import _ranking_rules as R
+from .._rules import ranking as R
 from ._launch import launch, launch_lists
 
 __all__ = ["prep_gpu", "pairwise_gpu", "softmax_gpu", "list_mle_gpu", "approx_ndcg_gpu", "approx_ranks_gpu"]
@@ -124,7 +124,7 @@ def _approx_ranks_kernel(zeros, logits, alpha, one, e, out):
 
 
 def prep_gpu(labels, logits, gains, disc, cut, want_pos, want_ideal, eps, pos, ideal):
-    """Positions by score and ideal-DCG terms; arguments as ``_ranking_rules.prep_cpu``.
+    """Positions by score and ideal-DCG terms; arguments as ``losses._ranking_cpu.prep_cpu``.
 
     Parameters
     ----------
@@ -143,12 +143,13 @@ def prep_gpu(labels, logits, gains, disc, cut, want_pos, want_ideal, eps, pos, i
     ideal : (B, L) device array
         Output ideal-DCG terms.
     """
-    launch_lists(_prep_kernel, labels.shape[0], labels.shape[1], labels, logits, gains, disc, cut, want_pos, want_ideal, eps, pos, ideal)
+    launch_lists(_prep_kernel, labels.shape[0], labels.shape[1], labels, logits, gains, disc, cut, want_pos,
+                 want_ideal, eps, pos, ideal)
 
 
 def pairwise_gpu(kind, labels, logits, w, g, pos, disc, inv, lam, topn_or, topn_mask, normalized, sf, scale,
                  one, none_mode, pair_out, pair_up, loss, count, wsum, grad):
-    """Per-item pairwise losses; arguments as ``_ranking_rules.pairwise_cpu``.
+    """Per-item pairwise losses; arguments as ``losses._ranking_cpu.pairwise_cpu``.
 
     Parameters
     ----------
@@ -159,12 +160,12 @@ def pairwise_gpu(kind, labels, logits, w, g, pos, disc, inv, lam, topn_or, topn_
     loss, count, wsum, grad : (B, L) device arrays
         Outputs.
     """
-    launch_lists(_pairwise_kernel, labels.shape[0], labels.shape[1], kind, labels, logits, w, g, pos, disc, inv, lam, topn_or, topn_mask,
-           normalized, sf, scale, one, none_mode, pair_out, pair_up, loss, count, wsum, grad)
+    launch_lists(_pairwise_kernel, labels.shape[0], labels.shape[1], kind, labels, logits, w, g, pos, disc, inv, lam,
+                 topn_or, topn_mask, normalized, sf, scale, one, none_mode, pair_out, pair_up, loss, count, wsum, grad)
 
 
 def softmax_gpu(labels, logits, w, g, pos, disc, inv, use_lambda, normalized, pad_logit, ce, ls, grad):
-    """Softmax losses, one thread per list; arguments as ``_ranking_rules.softmax_cpu``.
+    """Softmax losses, one thread per list; arguments as ``losses._ranking_cpu.softmax_cpu``.
 
     Parameters
     ----------
@@ -180,7 +181,7 @@ def softmax_gpu(labels, logits, w, g, pos, disc, inv, use_lambda, normalized, pa
 
 
 def list_mle_gpu(labels, logits, seed, use_lambda, disc, pad_logit, one, order, tmp, nll, grad):
-    """ListMLE, one thread per list; arguments as ``_ranking_rules.list_mle_cpu``.
+    """ListMLE, one thread per list; arguments as ``losses._ranking_cpu.list_mle_cpu``.
 
     Parameters
     ----------
@@ -191,12 +192,12 @@ def list_mle_gpu(labels, logits, seed, use_lambda, disc, pad_logit, one, order, 
     nll, grad : device arrays
         Outputs.
     """
-    launch_lists(_list_mle_kernel, labels.shape[0], labels.shape[1], labels, logits, seed, use_lambda, disc, pad_logit, one, order, tmp,
-           nll, grad)
+    launch_lists(_list_mle_kernel, labels.shape[0], labels.shape[1], labels, logits, seed, use_lambda, disc,
+                 pad_logit, one, order, tmp, nll, grad)
 
 
 def approx_ndcg_gpu(labels, logits, gains, inv, alpha, pad_gap, one, want_grad, e, cost, a, grad):
-    """Approx-NDCG item terms and gradient; arguments as ``_ranking_rules.approx_ndcg_cpu``.
+    """Approx-NDCG item terms and gradient; arguments as ``losses._ranking_cpu.approx_ndcg_cpu``.
 
     Parameters
     ----------
@@ -212,7 +213,7 @@ def approx_ndcg_gpu(labels, logits, gains, inv, alpha, pad_gap, one, want_grad, 
 
 
 def approx_ranks_gpu(zeros, logits, alpha, one, e, out):
-    """Smooth ranks; arguments as ``_ranking_rules.approx_ranks_cpu``.
+    """Smooth ranks; arguments as ``losses._ranking_cpu.approx_ranks_cpu``.
 
     Parameters
     ----------

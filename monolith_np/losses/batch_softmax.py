@@ -3,7 +3,8 @@
 Re-creates ``monolith/native_training/losses/batch_softmax_loss.py``
 (SEMANTICS.md F.1). The similarity matrix ``S = q itemsᵀ`` comes from one
 ``xp.matmul``; everything that touches the ``[B, B]`` matrix afterwards is one
-fused pass per row, written once as the rule :func:`batch_softmax_row`:
+fused pass per row, written once as the rule
+:func:`monolith_np._rules.losses.batch_softmax_row`:
 
 - forward: the row maximum of ``S[i, j] + log I_j``, the log-sum-exp and the
   row's loss ``r_i (lse_i - S[i, i] - log I_i)``;
@@ -19,14 +20,15 @@ same rule for the GPU.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import prange
 
 from .._backend import array_module, asarray
 from .._checks import check_array, check_number
-from .._compile import cpu_jit, jitable, run_cpu
+from .._compile import cpu_jit, run_cpu
+from .._dispatch import gpu_drivers
+from .._rules.losses import batch_softmax_row
+from ._forms import GRAD, VALUE, loss_forms
 
 __all__ = ["batch_softmax_loss", "batch_softmax_loss_grad", "batch_softmax_loss_and_grad"]
 
@@ -34,67 +36,6 @@ _DTYPES = (np.float32, np.float64)
 
 #: ``tf.linalg.l2_normalize``'s floor on the squared norm.
 _L2_EPSILON = 1e-12
-
-
-# ---------------------------------------------------------------------------
-# Rule (plain Python; compiled for the CPU here and for the GPU in cuda/losses.py).
-# ---------------------------------------------------------------------------
-
-
-@jitable(inline=True)
-def batch_softmax_row(s, c, i, r_i, g_i, want_grad):
-    """Loss of row ``i`` and, optionally, its gradient written over the row.
-
-    Parameters
-    ----------
-    s : (B,) float array
-        Row ``i`` of the tempered similarity ``S``. With ``want_grad`` it is
-        overwritten with ``dS[i, :] = g_i (P[i, :] - e_i)``, ``P`` the
-        row-softmax of ``S[i, :] + c``.
-    c : (B,) float array
-        Column corrections ``log max(I_j, 1)``.
-    i : int
-        The row (its diagonal element is the positive pair).
-    r_i : float scalar
-        The row's weight ``r[i]``.
-    g_i : float scalar
-        ``upstream * r[i]``, the coefficient of the gradient row.
-    want_grad : bool
-        Write the gradient row.
-
-    Returns
-    -------
-    float64
-        ``r_i (logsumexp_j (S[i, j] + c_j) - S[i, i] - c_i)``.
-
-    Notes
-    -----
-    The maximum is subtracted before ``exp``; the sum of exponentials is kept
-    in float64. A NaN anywhere in the row propagates to the result.
-    """
-    n = s.shape[0]
-    m = s[0] + c[0]
-    for j in range(1, n):
-        v = s[j] + c[j]
-        if v > m:
-            m = v
-    diag = s[i] + c[i]
-    total = 0.0
-    if want_grad:
-        for j in range(n):
-            e = math.exp(s[j] + c[j] - m)
-            s[j] = e
-            total += e
-    else:
-        for j in range(n):
-            total += math.exp(s[j] + c[j] - m)
-    lse = m + math.log(total)
-    if want_grad:
-        scale = g_i / total
-        for j in range(n):
-            s[j] = s[j] * scale
-        s[i] = s[i] - g_i
-    return r_i * (lse - diag)
 
 
 # ---------------------------------------------------------------------------
@@ -114,17 +55,12 @@ def _batch_softmax_rows_cpu(sim, c, r, g, want_grad, out):
 
 
 # ---------------------------------------------------------------------------
-# Public functions.
+# The loss: validation, then the pass (which trusts its inputs).
 # ---------------------------------------------------------------------------
 
 
-def _gpu():
-    from ..cuda import losses
-
-    return losses
-
-
-def _prepare(query, item, item_step_interval, r, normalize, temperature):
+def _run(query, item, item_step_interval, r, normalize=True, temperature=1.0, *, want, upstream):
+    """Validate the public arguments, then :func:`_batch_softmax`; returns ``(loss, grads or None)``."""
     xp = array_module(query=query, item=item, item_step_interval=item_step_interval, r=r)
     query = asarray(query, xp)
     item = asarray(item, xp)
@@ -153,9 +89,12 @@ def _prepare(query, item, item_step_interval, r, normalize, temperature):
     if not temperature > 0:
         raise ValueError(f"temperature should be positive, while got {temperature}")
     temperature = check_number("temperature", temperature)
+    want_grad = want != VALUE
+    g = dtype.type(check_number("upstream", upstream)) if want_grad else dtype.type(0)
     r = r.astype(dtype, copy=False)
     c = xp.log(xp.maximum(interval.astype(dtype, copy=False), dtype.type(1)))
-    return xp, query, item, r, c, bool(normalize), temperature
+    loss, grads = _batch_softmax(xp, query, item, r, c, bool(normalize), temperature, want_grad, g)
+    return (None if want == GRAD else loss), grads
 
 
 def _l2_normalize(xp, x):
@@ -173,12 +112,9 @@ def _l2_normalize_grad(xp, y, inv, clipped, dy):
     return (dy - y * proj[:, None]) * inv
 
 
-def _run(query, item, item_step_interval, r, normalize, temperature, want_grad, upstream):
-    xp, q, it, r, c, normalize, temperature = _prepare(query, item, item_step_interval, r, normalize,
-                                                        temperature)
+def _batch_softmax(xp, q, it, r, c, normalize, temperature, want_grad, g):
+    """The loss (0-d) and, with ``want_grad``, ``(d_query, d_item)`` times ``g``; inputs already checked."""
     dtype = q.dtype
-    if want_grad:
-        upstream = check_number("upstream", upstream)
     if normalize:
         qn, q_inv, q_clip = _l2_normalize(xp, q)
         itn, i_inv, i_clip = _l2_normalize(xp, it)
@@ -189,12 +125,11 @@ def _run(query, item, item_step_interval, r, normalize, temperature, want_grad, 
     b = q.shape[0]
     sim = xp.matmul(qs, itn.T)
     rows = xp.empty((b,), dtype=np.float64)
-    g = dtype.type(upstream) if want_grad else dtype.type(0)
     if b:
         if xp is np:
             run_cpu(_batch_softmax_rows_cpu, b * b, sim, c, r, g, want_grad, rows)
         else:
-            _gpu().batch_softmax_rows_gpu(sim, c, r, g, want_grad, rows)
+            gpu_drivers().losses.batch_softmax_rows_gpu(sim, c, r, g, want_grad, rows)
     loss = xp.asarray(rows.sum(), dtype=dtype)
     if not want_grad:
         return loss, None
@@ -210,8 +145,11 @@ def _run(query, item, item_step_interval, r, normalize, temperature, want_grad, 
     return loss, (d_q.astype(dtype, copy=False), d_i.astype(dtype, copy=False))
 
 
-def batch_softmax_loss(query, item, item_step_interval, r, normalize=True, temperature=1.0):
-    """Batch softmax loss with sampling-bias correction (Monolith's ``batch_softmax_loss``).
+# ---------------------------------------------------------------------------
+# Public functions: batch_softmax_loss, its _grad and _and_grad.
+# ---------------------------------------------------------------------------
+
+_DOC = """Batch softmax loss with sampling-bias correction (Monolith's ``batch_softmax_loss``).
 
     Every query is scored against every item of the batch; each logit is
     corrected by the log of the item's estimated step interval (the negative
@@ -230,12 +168,15 @@ def batch_softmax_loss(query, item, item_step_interval, r, normalize=True, tempe
     item_step_interval : (B,) real array
         Estimated average number of global steps between two occurrences of
         each item (the batch_softmax optimizer's estimate). Values below 1
-        (an item looked up for the first time reads 0) count as 1.
+        (an item looked up for the first time reads 0) count as 1. Not
+        differentiated.
     r : (B,) real array or scalar
-        Per-query weight (interest of the query in its item).
+        Per-query weight (interest of the query in its item). Not
+        differentiated.
     normalize : bool, default True
         L2-normalise query and item rows first (``tf.linalg.l2_normalize``:
-        ``x / sqrt(max(sum(x**2), 1e-12))``).
+        ``x / sqrt(max(sum(x**2), 1e-12))``); the gradient flows through the
+        normalisation.
     temperature : float, default 1.0
         Divides the similarities; must be > 0.
 
@@ -278,6 +219,14 @@ def batch_softmax_loss(query, item, item_step_interval, r, normalize=True, tempe
     that is finite and stays finite where it overflows. Inputs may be float64
     (the original is float32 only).
 
+    The gradient: with :math:`P` the row-softmax of :math:`S_{ij} + c_j`,
+    :math:`\\partial L / \\partial S_{ij} = r_i (P_{ij} - \\delta_{ij})`; then
+    :math:`d\\hat q = dS\\, \\hat v / T`, :math:`d\\hat v = dS^\\top \\hat q / T`,
+    and through the normalisation :math:`dx = (d\\hat x - \\hat x (\\hat x
+    \\cdot d\\hat x)) / \\max(|x|, 10^{-6})` (just :math:`d\\hat x \\cdot 10^6`
+    where the norm is clipped), as TF differentiates ``l2_normalize``. The
+    loss and the gradient come from one fused pass over the rows.
+
     References
     ----------
     .. [1] X. Yi et al., "Sampling-Bias-Corrected Neural Modeling for Large
@@ -291,105 +240,15 @@ def batch_softmax_loss(query, item, item_step_interval, r, normalize=True, tempe
     >>> loss = batch_softmax_loss(q, q, np.ones(2, np.float32), np.ones(2, np.float32))
     >>> round(float(loss), 5)  # 2 * log(1 + e^-1)
     0.62652
+    >>> dq, di = batch_softmax_loss_grad(q, q, np.ones(2), np.ones(2), upstream=2.0)
+    >>> dq.shape, di.dtype
+    ((2, 2), dtype('float32'))
+    >>> loss, (dq, di) = batch_softmax_loss_and_grad(q, q, np.ones(2), np.ones(2))
+    >>> round(float(loss), 5)
+    0.62652
     """
-    return _run(query, item, item_step_interval, r, normalize, temperature, False, 1.0)[0]
 
-
-def batch_softmax_loss_grad(query, item, item_step_interval, r, normalize=True, temperature=1.0,
-                            upstream=1.0):
-    """Gradient of :func:`batch_softmax_loss` with respect to ``query`` and ``item``.
-
-    Parameters
-    ----------
-    query : (B, k) float32 or float64 array
-        As in :func:`batch_softmax_loss`.
-    item : (B, k) array like ``query``
-        As in :func:`batch_softmax_loss`.
-    item_step_interval : (B,) real array
-        As in :func:`batch_softmax_loss` (not differentiated).
-    r : (B,) real array or scalar
-        As in :func:`batch_softmax_loss` (not differentiated).
-    normalize : bool, default True
-        As in :func:`batch_softmax_loss`; the gradient flows through the
-        normalisation.
-    temperature : float, default 1.0
-        As in :func:`batch_softmax_loss`.
-    upstream : float, default 1.0
-        Gradient of the final objective with respect to the loss.
-
-    Returns
-    -------
-    tuple of two (B, k) arrays
-        ``(d_query, d_item)``, dtype and device of ``query``.
-
-    Raises
-    ------
-    TypeError, ValueError
-        Same as :func:`batch_softmax_loss`.
-
-    See Also
-    --------
-    batch_softmax_loss_and_grad : The loss and this gradient from one pass.
-
-    Notes
-    -----
-    With :math:`P` the row-softmax of :math:`S_{ij} + c_j`,
-    :math:`\\partial L / \\partial S_{ij} = r_i (P_{ij} - \\delta_{ij})`; then
-    :math:`d\\hat q = dS\\, \\hat v / T`, :math:`d\\hat v = dS^\\top \\hat q / T`,
-    and through the normalisation :math:`dx = (d\\hat x - \\hat x (\\hat x
-    \\cdot d\\hat x)) / \\max(|x|, 10^{-6})` (just :math:`d\\hat x \\cdot 10^6`
-    where the norm is clipped), as TF differentiates ``l2_normalize``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> q = np.array([[1.0, 0.0], [0.0, 1.0]])
-    >>> dq, di = batch_softmax_loss_grad(q, q, np.ones(2), np.ones(2))
-    >>> dq.shape, di.shape
-    ((2, 2), (2, 2))
-    """
-    return _run(query, item, item_step_interval, r, normalize, temperature, True, upstream)[1]
-
-
-def batch_softmax_loss_and_grad(query, item, item_step_interval, r, normalize=True, temperature=1.0,
-                                upstream=1.0):
-    """:func:`batch_softmax_loss` and its gradient from one fused pass.
-
-    Parameters
-    ----------
-    query : (B, k) float32 or float64 array
-        As in :func:`batch_softmax_loss`.
-    item : (B, k) array like ``query``
-        As in :func:`batch_softmax_loss`.
-    item_step_interval : (B,) real array
-        As in :func:`batch_softmax_loss`.
-    r : (B,) real array or scalar
-        As in :func:`batch_softmax_loss`.
-    normalize : bool, default True
-        As in :func:`batch_softmax_loss`.
-    temperature : float, default 1.0
-        As in :func:`batch_softmax_loss`.
-    upstream : float, default 1.0
-        Gradient of the final objective with respect to the loss.
-
-    Returns
-    -------
-    loss : 0-d array
-        Same as :func:`batch_softmax_loss` (not scaled by ``upstream``).
-    grads : tuple of two (B, k) arrays
-        ``(d_query, d_item)`` as :func:`batch_softmax_loss_grad`.
-
-    Raises
-    ------
-    TypeError, ValueError
-        Same as :func:`batch_softmax_loss`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> q = np.eye(3, dtype=np.float32)
-    >>> loss, (dq, di) = batch_softmax_loss_and_grad(q, q, np.ones(3), np.ones(3))
-    >>> loss.dtype, dq.dtype
-    (dtype('float32'), dtype('float32'))
-    """
-    return _run(query, item, item_step_interval, r, normalize, temperature, True, upstream)
+_SPEC = loss_forms(
+    _run, _DOC, name="batch_softmax_loss", module=__name__, wrt=("query", "item"),
+    grad_returns="tuple of two (B, k) arrays\n    ``(d_query, d_item)``, dtype and device of ``query``.")
+batch_softmax_loss, batch_softmax_loss_grad, batch_softmax_loss_and_grad = _SPEC.forms

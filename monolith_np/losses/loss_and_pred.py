@@ -5,7 +5,8 @@ Re-creates ``monolith/native_training/layers/logit_correction.py``
 ``native_model.get_sigmoid_loss_and_pred`` / ``get_softmax_loss_and_pred``
 (SEMANTICS.md F.5).
 
-The sigmoid head is one element-wise rule, :func:`sigmoid_loss_pred_elem`:
+The sigmoid head is one element-wise rule,
+:func:`monolith_np._rules.losses.sigmoid_loss_pred_elem`:
 logit correction, prediction, clipping, sigmoid cross-entropy and its
 gradient for one example, sharing one ``exp`` between the loss, the
 prediction and the gradient where the formulas allow. The CPU runs it in a
@@ -24,7 +25,10 @@ from numba import prange
 
 from .._backend import array_module, asarray
 from .._checks import check_array, check_number
-from .._compile import cpu_jit, jitable, run_cpu
+from .._compile import cpu_jit, run_cpu
+from .._dispatch import gpu_drivers
+from .._rules.losses import sigmoid_loss_pred_elem
+from ._forms import GRAD, VALUE, loss_forms
 
 __all__ = [
     "ModeKeys",
@@ -64,80 +68,6 @@ class ModeKeys:
 
 
 _MODES = (ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT)
-
-
-# ---------------------------------------------------------------------------
-# Rules (plain Python; compiled for the CPU here and for the GPU in cuda/losses.py).
-# ---------------------------------------------------------------------------
-
-
-@jitable(inline=True)
-def _sigmoid_from(x, e, one):
-    """``sigmoid(x)`` given ``e = exp(-|x|)`` (no overflow)."""
-    return one / (one + e) if x >= 0 else e / (one + e)
-
-
-@jitable(inline=True)
-def sigmoid_loss_pred_elem(x, y, nlsr, w, sample_bias, clip, tau, before, g, zero, one):
-    """One example of the sigmoid head: ``(loss term, prediction, d loss / d x)``.
-
-    Parameters
-    ----------
-    x : float scalar
-        The (unbiased) logit.
-    y : float scalar
-        The label.
-    nlsr : float scalar
-        ``-log(sample_rate)`` (0 for no correction).
-    w : float scalar
-        Instance weight times mask (0 drops the example from the loss and its
-        gradient; masked examples must pass 0 and are skipped, NaN-safe).
-    sample_bias : bool
-        Use ``log_sigmoid(x)`` in place of ``x`` in the correction.
-    clip : bool
-        Clip the corrected logit to ``[-tau, tau]`` (TF's ``max(min(z, tau), -tau)``).
-    tau : float scalar
-        The clip bound (may be <= 0, see the public function).
-    before : bool
-        Predict ``sigmoid(x)`` (True) or ``sigmoid(z)`` of the corrected,
-        unclipped logit (False).
-    g : float scalar
-        Upstream gradient; the returned gradient is ``g * w * dl/dx``.
-    zero, one : float scalars
-        0 and 1 in the compute dtype.
-
-    Returns
-    -------
-    tuple
-        ``(w * l, prediction, g * w * dl/dx)`` with ``l`` the sigmoid
-        cross-entropy of the (clipped) corrected logit.
-    """
-    if sample_bias:
-        ex = math.exp(-abs(x))
-        z = min(x, zero) - math.log1p(ex) + nlsr
-        dzdx = ex / (one + ex) if x >= 0 else one / (one + ex)
-    else:
-        ex = zero
-        z = x + nlsr
-        dzdx = one
-    zc = z
-    flow = True
-    if clip:
-        lo = min(z, tau)
-        zc = max(lo, -tau)
-        flow = z <= tau and lo >= -tau
-    ez = math.exp(-abs(zc))
-    sig = _sigmoid_from(zc, ez, one)
-    loss = max(zc, zero) - zc * y + math.log1p(ez)
-    target = x if before else z
-    if target == zc:
-        pred = sig
-    elif before and sample_bias:
-        pred = _sigmoid_from(x, ex, one)
-    else:
-        pred = _sigmoid_from(target, math.exp(-abs(target)), one)
-    grad = g * w * (sig - y) * dzdx if flow else zero
-    return w * loss, pred, grad
 
 
 # ---------------------------------------------------------------------------
@@ -208,6 +138,11 @@ def log_sigmoid(x):
     xp = array_module(x=x)
     x = asarray(x, xp)
     check_array("x", x, dtype_kinds="f")
+    return _log_sigmoid(xp, x)
+
+
+def _log_sigmoid(xp, x):
+    """:func:`log_sigmoid` of a checked float array."""
     zero = x.dtype.type(0)
     return -(xp.maximum(x, zero) - x + xp.log1p(xp.exp(-xp.abs(x))))
 
@@ -347,9 +282,9 @@ class LogitCorrection:
         logits = asarray(logits, xp)
         check_array("logits", logits, dtypes=_DTYPES)
         if sample_rate is None:
-            return log_sigmoid(logits) if sample_bias else logits
+            return _log_sigmoid(xp, logits) if sample_bias else logits
         sr = _check_sample_rate(xp, logits, sample_rate)
-        base = log_sigmoid(logits) if sample_bias else logits
+        base = _log_sigmoid(xp, logits) if sample_bias else logits
         return (base - xp.log(sr)).astype(logits.dtype, copy=False)
 
     def get_config(self):
@@ -404,12 +339,6 @@ def logit_correction(logits, sample_rate=None, sample_bias=False, activation=Non
 # ---------------------------------------------------------------------------
 
 
-def _gpu():
-    from ..cuda import losses
-
-    return losses
-
-
 def _flat_like(xp, name, value, n, dtype, kinds="fiub"):
     a = asarray(value, xp)
     check_array(name, a, dtype_kinds=kinds)
@@ -418,24 +347,31 @@ def _flat_like(xp, name, value, n, dtype, kinds="fiub"):
     return xp.ascontiguousarray(a.reshape(-1)).astype(dtype, copy=False)
 
 
-def _sigmoid_run(logits, label, sample_rate, sample_bias, mode, instance_weight, mask, logit_clip_threshold,
-                 predict_before_correction, want_grad, upstream):
+def _check_mode(mode, want):
+    """Return whether ``mode`` is PREDICT (checked, and never with a gradient)."""
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {', '.join(map(repr, _MODES))}, got {mode!r}")
+    predict = mode == ModeKeys.PREDICT
+    if predict and want != VALUE:
+        raise ValueError(f"mode must be 'train' or 'eval' to differentiate the loss, got {mode!r}")
+    return predict
+
+
+def _sigmoid_run(name, logits, label, batch_size, sample_rate=1.0, sample_bias=False, mode=ModeKeys.TRAIN,
+                 instance_weight=None, mask=None, logit_clip_threshold=None, predict_before_correction=True, *,
+                 want, upstream):
+    """Validate the public arguments of the sigmoid head, then :func:`_sigmoid_head`."""
+    predict = _check_mode(mode, want)
     xp = array_module(logits=logits, label=label, sample_rate=sample_rate, instance_weight=instance_weight,
                       mask=mask)
     logits = asarray(logits, xp)
     check_array("logits", logits, dtypes=_DTYPES)
     dtype = logits.dtype
-    x = xp.ascontiguousarray(logits.reshape(-1))
-    n = x.shape[0]
+    n = logits.size
     one = xp.ones((1,), dtype=dtype)
     zero = xp.zeros((1,), dtype=dtype)
     keep = xp.ones((1,), dtype=np.uint8)
-    predict = mode == ModeKeys.PREDICT
     if predict:
-        if want_grad:
-            raise ValueError(f"mode must be 'train' or 'eval' to differentiate the loss, got {mode!r}")
         y, nlsr, w, sb, clip, tau, before = zero, zero, one, False, False, 0.0, True
     else:
         if label is None:
@@ -468,24 +404,42 @@ def _sigmoid_run(logits, label, sample_rate, sample_bias, mode, instance_weight,
                              high_open=True)
             tau = math.log((1.0 - c) / c)
         before = bool(predict_before_correction)
-    g = dtype.type(check_number("upstream", upstream)) if want_grad else dtype.type(0)
+    g = dtype.type(check_number("upstream", upstream)) if want != VALUE else dtype.type(0)
+    loss, pred, grad = _sigmoid_head(xp, logits, y, nlsr, w, keep, sb, clip, dtype.type(tau), before, g,
+                                     want != VALUE)
+    return (None if predict or want == GRAD else loss), pred, grad
+
+
+def _sigmoid_head(xp, logits, y, nlsr, w, keep, sample_bias, clip, tau, before, g, want_grad):
+    """One fused pass over the examples: ``(loss, pred, grad or None)``; inputs already checked."""
+    dtype = logits.dtype
+    x = xp.ascontiguousarray(logits.reshape(-1))
+    n = x.shape[0]
     pred = xp.empty((n,), dtype=dtype)
     grad = xp.empty((n if want_grad else 0,), dtype=dtype)
+    zero, one = dtype.type(0), dtype.type(1)
     if xp is np:
         partial = np.zeros((-(-n // _CHUNK),), dtype=np.float64)
         if n:
-            run_cpu(_sigmoid_loss_pred_cpu, n, x, y, nlsr, w, keep, sb, clip, dtype.type(tau), before, g,
-                    dtype.type(0), dtype.type(1), pred, grad, partial)
+            run_cpu(_sigmoid_loss_pred_cpu, n, x, y, nlsr, w, keep, sample_bias, clip, tau, before, g, zero, one,
+                    pred, grad, partial)
     else:
         partial = xp.zeros((n,), dtype=np.float64)
         if n:
-            _gpu().sigmoid_loss_pred_gpu(x, y, nlsr, w, keep, sb, clip, dtype.type(tau), before, g,
-                                         dtype.type(0), dtype.type(1), pred, grad, partial)
-    loss = None if predict else xp.asarray(partial.sum(), dtype=dtype)
+            gpu_drivers().losses.sigmoid_loss_pred_gpu(x, y, nlsr, w, keep, sample_bias, clip, tau, before, g,
+                                                       zero, one, pred, grad, partial)
+    loss = xp.asarray(partial.sum(), dtype=dtype)
     return loss, pred, (grad.reshape(logits.shape) if want_grad else None)
 
 
-_SIGMOID_PARAMS = """
+_SIGMOID_DOC = """Sigmoid cross-entropy loss and prediction of a binary head, with logit correction.
+
+    The logits are corrected for negative down-sampling (and optionally the
+    sample bias) before the loss; the prediction uses the uncorrected logits
+    by default, so it estimates the unbiased probability.
+
+    Parameters
+    ----------
     name : str
         Name of the head (kept for the original's signature; unused).
     logits : float32 or float64 array
@@ -502,7 +456,8 @@ _SIGMOID_PARAMS = """
     sample_bias : bool, default False
         Correct with ``log_sigmoid(logits)`` (fast emit).
     mode : str, default ModeKeys.TRAIN
-        ``"train"``, ``"eval"`` or ``"infer"`` (PREDICT: no loss).
+        ``"train"``, ``"eval"`` or ``"infer"`` (PREDICT: no loss, so no
+        gradient either).
     instance_weight : real array or None, default None
         Per-example weights, ``B`` elements.
     mask : bool array or None, default None
@@ -513,30 +468,7 @@ _SIGMOID_PARAMS = """
         ``tau <= 0`` and every logit becomes ``-tau`` (as in the original).
     predict_before_correction : bool, default True
         Predict ``sigmoid(logits)``; otherwise ``sigmoid`` of the corrected
-        (unclipped) logits."""
-
-
-def _doc(template):
-    def deco(fn):
-        fn.__doc__ = fn.__doc__.replace("    {params}", template.strip("\n"))
-        return fn
-
-    return deco
-
-
-@_doc(_SIGMOID_PARAMS)
-def get_sigmoid_loss_and_pred(name, logits, label, batch_size, sample_rate=1.0, sample_bias=False,
-                              mode=ModeKeys.TRAIN, instance_weight=None, mask=None, logit_clip_threshold=None,
-                              predict_before_correction=True):
-    """Sigmoid cross-entropy loss and prediction of a binary head, with logit correction.
-
-    The logits are corrected for negative down-sampling (and optionally the
-    sample bias) before the loss; the prediction uses the uncorrected logits
-    by default, so it estimates the unbiased probability.
-
-    Parameters
-    ----------
-    {params}
+        (unclipped) logits.
 
     Returns
     -------
@@ -549,7 +481,8 @@ def get_sigmoid_loss_and_pred(name, logits, label, batch_size, sample_rate=1.0, 
     ------
     TypeError, ValueError
         On bad dtypes, element counts or shapes, an unknown mode, or a
-        ``logit_clip_threshold`` outside ``(0, 1)``.
+        ``logit_clip_threshold`` outside ``(0, 1)``; the gradient forms also
+        in PREDICT mode (there is no loss).
 
     See Also
     --------
@@ -567,42 +500,7 @@ def get_sigmoid_loss_and_pred(name, logits, label, batch_size, sample_rate=1.0, 
     sample rate is used like a float (the original passes it unchanged to
     ``tf.log``, which rejects it).
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> loss, pred = get_sigmoid_loss_and_pred("ctr", np.zeros(2), np.array([0.0, 1.0]), 2)
-    >>> round(float(loss), 6), pred.tolist()
-    (1.386294, [0.5, 0.5])
-    """
-    loss, pred, _ = _sigmoid_run(logits, label, sample_rate, sample_bias, mode, instance_weight, mask,
-                                 logit_clip_threshold, predict_before_correction, False, 1.0)
-    return loss, pred
-
-
-@_doc(_SIGMOID_PARAMS)
-def get_sigmoid_loss_and_pred_grad(name, logits, label, batch_size, sample_rate=1.0, sample_bias=False,
-                                   mode=ModeKeys.TRAIN, instance_weight=None, mask=None,
-                                   logit_clip_threshold=None, predict_before_correction=True, upstream=1.0):
-    """Gradient of the loss of :func:`get_sigmoid_loss_and_pred` with respect to ``logits``.
-
-    Parameters
-    ----------
-    {params}
-    upstream : float, default 1.0
-        Gradient of the final objective with respect to the loss.
-
-    Returns
-    -------
-    array
-        ``d loss / d logits`` times ``upstream``, shape of ``logits``.
-
-    Raises
-    ------
-    TypeError, ValueError
-        Same as :func:`get_sigmoid_loss_and_pred`; also in PREDICT mode (no loss).
-
-    Notes
-    -----
+    The gradient is
     :math:`\\partial l_i / \\partial x_i = m_i w_i (\\sigma(z_i) - y_i)\\, b'(x_i)`
     with :math:`b' = 1` or :math:`\\sigma(-x_i)` (``sample_bias``), and 0
     where clipping is active (TF's ``clip_by_value`` passes the gradient at
@@ -611,49 +509,20 @@ def get_sigmoid_loss_and_pred_grad(name, logits, label, batch_size, sample_rate=
     Examples
     --------
     >>> import numpy as np
+    >>> loss, pred = get_sigmoid_loss_and_pred("ctr", np.zeros(2), np.array([0.0, 1.0]), 2)
+    >>> round(float(loss), 6), pred.tolist()
+    (1.386294, [0.5, 0.5])
     >>> get_sigmoid_loss_and_pred_grad("ctr", np.zeros(2), np.array([0.0, 1.0]), 2).tolist()
     [0.5, -0.5]
-    """
-    return _sigmoid_run(logits, label, sample_rate, sample_bias, mode, instance_weight, mask,
-                        logit_clip_threshold, predict_before_correction, True, upstream)[2]
-
-
-@_doc(_SIGMOID_PARAMS)
-def get_sigmoid_loss_and_pred_and_grad(name, logits, label, batch_size, sample_rate=1.0, sample_bias=False,
-                                       mode=ModeKeys.TRAIN, instance_weight=None, mask=None,
-                                       logit_clip_threshold=None, predict_before_correction=True,
-                                       upstream=1.0):
-    """Loss, prediction and gradient of the sigmoid head from one fused pass.
-
-    Parameters
-    ----------
-    {params}
-    upstream : float, default 1.0
-        Gradient of the final objective with respect to the loss.
-
-    Returns
-    -------
-    loss : 0-d array
-        Same as :func:`get_sigmoid_loss_and_pred`.
-    pred : (B,) array
-        Same as :func:`get_sigmoid_loss_and_pred`.
-    grad : array
-        Same as :func:`get_sigmoid_loss_and_pred_grad`.
-
-    Raises
-    ------
-    TypeError, ValueError
-        Same as :func:`get_sigmoid_loss_and_pred_grad`.
-
-    Examples
-    --------
-    >>> import numpy as np
     >>> loss, pred, grad = get_sigmoid_loss_and_pred_and_grad("ctr", np.zeros(1), np.ones(1), 1)
     >>> grad.tolist()
     [-0.5]
     """
-    return _sigmoid_run(logits, label, sample_rate, sample_bias, mode, instance_weight, mask,
-                        logit_clip_threshold, predict_before_correction, True, upstream)
+
+_SIGMOID = loss_forms(
+    _sigmoid_run, _SIGMOID_DOC, name="get_sigmoid_loss_and_pred", module=__name__, wrt=("logits",), n_outputs=2,
+    grad_returns="array\n    ``d loss / d logits`` times ``upstream``, shape of ``logits``.")
+get_sigmoid_loss_and_pred, get_sigmoid_loss_and_pred_grad, get_sigmoid_loss_and_pred_and_grad = _SIGMOID.forms
 
 
 # ---------------------------------------------------------------------------
@@ -661,44 +530,51 @@ def get_sigmoid_loss_and_pred_and_grad(name, logits, label, batch_size, sample_r
 # ---------------------------------------------------------------------------
 
 
-def _softmax_run(logits, label, mode, want_grad, upstream):
-    if mode not in _MODES:
-        raise ValueError(f"mode must be one of {', '.join(map(repr, _MODES))}, got {mode!r}")
+def _softmax_run(name, logits, label, mode, *, want, upstream):
+    """Validate the public arguments of the softmax head, then :func:`_softmax_head`."""
+    predict = _check_mode(mode, want)
     xp = array_module(logits=logits, label=label)
     logits = asarray(logits, xp)
     check_array("logits", logits, ndim=2, dtypes=_DTYPES)
+    dtype = logits.dtype
+    if not predict:
+        if label is None:
+            raise TypeError("label must be an array, got None")
+        label = asarray(label, xp)
+        check_array("label", label, dtype_kinds="fiub")
+        if label.shape != logits.shape:
+            raise ValueError(f"label must have the logits' shape {tuple(logits.shape)} (one distribution per "
+                             f"row), got shape {tuple(label.shape)}")
+        label = label.astype(dtype, copy=False)
+    up = None
+    if want != VALUE:
+        up = asarray(upstream, xp) if not isinstance(upstream, (int, float)) else xp.asarray(upstream, dtype=dtype)
+        check_array("upstream", up, dtype_kinds="fiu")
+        if up.shape not in ((), (logits.shape[0],)):
+            raise ValueError(f"upstream must be a scalar or have shape ({logits.shape[0]},), "
+                             f"got shape {tuple(up.shape)}")
+        up = up.astype(dtype, copy=False).reshape(-1, 1) if up.ndim else up.astype(dtype)
+    return _softmax_head(xp, logits, None if predict else label, up)
+
+
+def _softmax_head(xp, logits, label, up):
+    """``(loss, pred, grad)``: loss None without ``label`` (PREDICT), grad None without ``up``; inputs checked."""
     dtype = logits.dtype
     shifted = logits - logits.max(axis=1, keepdims=True) if logits.shape[1] else logits
     e = xp.exp(shifted)
     total = e.sum(axis=1, keepdims=True)
     pred = xp.argmax(logits, axis=1) if logits.shape[1] else xp.zeros((logits.shape[0],), np.int64)
-    if mode == ModeKeys.PREDICT:
-        if want_grad:
-            raise ValueError(f"mode must be 'train' or 'eval' to differentiate the loss, got {mode!r}")
-        return None, pred, None
     if label is None:
-        raise TypeError("label must be an array, got None")
-    label = asarray(label, xp)
-    check_array("label", label, dtype_kinds="fiub")
-    if label.shape != logits.shape:
-        raise ValueError(f"label must have the logits' shape {tuple(logits.shape)} (one distribution per "
-                         f"row), got shape {tuple(label.shape)}")
-    label = label.astype(dtype, copy=False)
+        return None, pred, None
     log_p = shifted - xp.log(total)
     loss = -(label * log_p).sum(axis=1)
-    if not want_grad:
+    if up is None:
         return loss, pred, None
-    up = asarray(upstream, xp) if not isinstance(upstream, (int, float)) else xp.asarray(upstream, dtype=dtype)
-    check_array("upstream", up, dtype_kinds="fiu")
-    if up.shape not in ((), (logits.shape[0],)):
-        raise ValueError(f"upstream must be a scalar or have shape ({logits.shape[0]},), got shape {tuple(up.shape)}")
-    up = up.astype(dtype, copy=False).reshape(-1, 1) if up.ndim else up.astype(dtype)
     grad = (e / total * label.sum(axis=1, keepdims=True) - label) * up
     return loss, pred, grad.astype(dtype, copy=False)
 
 
-def get_softmax_loss_and_pred(name, logits, label, mode):
-    """Softmax cross-entropy loss and arg-max prediction of a multi-class head.
+_SOFTMAX_DOC = """Softmax cross-entropy loss and arg-max prediction of a multi-class head.
 
     Parameters
     ----------
@@ -710,7 +586,8 @@ def get_softmax_loss_and_pred(name, logits, label, mode):
         Target distributions (one-hot or soft labels); ignored (may be None)
         in PREDICT mode.
     mode : str
-        ``"train"``, ``"eval"`` or ``"infer"`` (PREDICT: no loss).
+        ``"train"``, ``"eval"`` or ``"infer"`` (PREDICT: no loss, so no
+        gradient either).
 
     Returns
     -------
@@ -723,7 +600,19 @@ def get_softmax_loss_and_pred(name, logits, label, mode):
     Raises
     ------
     TypeError, ValueError
-        On bad dtypes, shapes or an unknown mode.
+        On bad dtypes, shapes or an unknown mode; the gradient forms also in
+        PREDICT mode.
+
+    See Also
+    --------
+    get_softmax_loss_and_pred_grad, get_softmax_loss_and_pred_and_grad
+
+    Notes
+    -----
+    The gradient is ``upstream_b (softmax(logits_b) * sum(label_b) - label_b)``,
+    the exact gradient of the returned loss. TF's registered gradient of
+    ``softmax_cross_entropy_with_logits`` is ``softmax - label``, which is
+    the same only when each label row sums to 1.
 
     Examples
     --------
@@ -731,87 +620,15 @@ def get_softmax_loss_and_pred(name, logits, label, mode):
     >>> loss, pred = get_softmax_loss_and_pred("cls", np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]), "train")
     >>> loss.round(6).tolist(), pred.tolist()
     ([0.693147], [0])
-    """
-    loss, pred, _ = _softmax_run(logits, label, mode, False, 1.0)
-    return loss, pred
-
-
-def get_softmax_loss_and_pred_grad(name, logits, label, mode, upstream=1.0):
-    """Gradient of the per-example softmax loss with respect to ``logits``.
-
-    Parameters
-    ----------
-    name : str
-        Unused.
-    logits : (B, C) float32 or float64 array
-        Class logits.
-    label : (B, C) real array
-        Target distributions.
-    mode : str
-        ``"train"`` or ``"eval"``.
-    upstream : float or (B,) array, default 1.0
-        Gradient of the objective with respect to each example's loss.
-
-    Returns
-    -------
-    (B, C) array
-        ``upstream_b (softmax(logits_b) * sum(label_b) - label_b)``.
-
-    Raises
-    ------
-    TypeError, ValueError
-        Same as :func:`get_softmax_loss_and_pred`; also in PREDICT mode.
-
-    Notes
-    -----
-    This is the exact gradient of the returned loss. TF's registered gradient
-    of ``softmax_cross_entropy_with_logits`` is ``softmax - label``, which is
-    the same only when each label row sums to 1.
-
-    Examples
-    --------
-    >>> import numpy as np
     >>> get_softmax_loss_and_pred_grad("cls", np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]), "train").tolist()
     [[-0.5, 0.5]]
-    """
-    return _softmax_run(logits, label, mode, True, upstream)[2]
-
-
-def get_softmax_loss_and_pred_and_grad(name, logits, label, mode, upstream=1.0):
-    """Loss, prediction and gradient of the softmax head.
-
-    Parameters
-    ----------
-    name : str
-        Unused.
-    logits : (B, C) float32 or float64 array
-        Class logits.
-    label : (B, C) real array
-        Target distributions.
-    mode : str
-        ``"train"`` or ``"eval"``.
-    upstream : float or (B,) array, default 1.0
-        Same as :func:`get_softmax_loss_and_pred_grad`.
-
-    Returns
-    -------
-    loss : (B,) array
-        Same as :func:`get_softmax_loss_and_pred`.
-    pred : (B,) int64 array
-        Same as :func:`get_softmax_loss_and_pred`.
-    grad : (B, C) array
-        Same as :func:`get_softmax_loss_and_pred_grad`.
-
-    Raises
-    ------
-    TypeError, ValueError
-        Same as :func:`get_softmax_loss_and_pred_grad`.
-
-    Examples
-    --------
-    >>> import numpy as np
     >>> loss, pred, grad = get_softmax_loss_and_pred_and_grad("c", np.zeros((1, 2)), np.eye(2)[:1], "eval")
     >>> grad.tolist()
     [[-0.5, 0.5]]
     """
-    return _softmax_run(logits, label, mode, True, upstream)
+
+_SOFTMAX = loss_forms(
+    _softmax_run, _SOFTMAX_DOC, name="get_softmax_loss_and_pred", module=__name__, wrt=("logits",), n_outputs=2,
+    grad_returns="(B, C) array\n    ``upstream_b (softmax(logits_b) * sum(label_b) - label_b)``.",
+    upstream_doc="float or (B,) array, default 1.0\n    Gradient of the objective with respect to each example's loss.")
+get_softmax_loss_and_pred, get_softmax_loss_and_pred_grad, get_softmax_loss_and_pred_and_grad = _SOFTMAX.forms

@@ -11,8 +11,12 @@ import pytest
 
 from monolith_np import _config
 from monolith_np.cuda import ranking as gpu
-from monolith_np.losses import _ranking_rules as R
+from monolith_np._rules import ranking as R
+from monolith_np.losses import _ranking_cpu as cpu
 from monolith_np.losses import ranking as rk
+from monolith_np.losses._ranking_inputs import _prep
+from monolith_np.losses._ranking_lambda import _lambda_setup
+from monolith_np.losses._ranking_pairwise import _PAIRWISE_LAMBDAS
 
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 
@@ -31,7 +35,7 @@ def _inputs(dtype, B=3, L=5, seed=0):
 
 
 def _both(name, args_cpu, args_gpu):
-    getattr(R, name + "_cpu")(*args_cpu)
+    getattr(cpu, name + "_cpu")(*args_cpu)
     getattr(gpu, name + "_gpu")(*args_gpu)
 
 
@@ -63,9 +67,9 @@ def test_pairwise_matches_cpu(kind, lam, none_mode):
     w = np.random.default_rng(1).uniform(0.5, 2, (B, L))
     lw = {None: None, "ndcg": rk.create_ndcg_lambda_weight(topn=2, smooth_fraction=0.5),
           "precision": rk.PrecisionLambdaWeight(topn=2)}[lam]
-    info = rk._lambda_setup(np, lw, labels, rk._PAIRWISE_LAMBDAS)
+    info = _lambda_setup(np, lw, labels, _PAIRWISE_LAMBDAS)
     g = info["g"] if info["g"].shape == (B, L) else np.zeros((B, L))
-    pos, inv = rk._prep(np, labels, logits, g, info["disc"], info["cut"], True, True)
+    pos, inv = _prep(np, labels, logits, g, info["disc"], info["cut"], True, True)
     shape = (B, L, L) if none_mode else (1, 1, 1)
     up = np.random.default_rng(2).standard_normal(shape)
     outs = [np.zeros(shape), up, np.zeros((B, L)), np.zeros((B, L), np.int64), np.zeros((B, L)), np.zeros((B, L))]
@@ -84,9 +88,9 @@ def test_softmax_matches_cpu(dtype, use_lambda):
     labels, logits = _inputs(dtype)
     B, L = labels.shape
     lw = rk.create_ndcg_lambda_weight() if use_lambda else None
-    info = rk._lambda_setup(np, lw, labels, (rk.DCGLambdaWeight,))
+    info = _lambda_setup(np, lw, labels, (rk.DCGLambdaWeight,))
     g = info["g"] if info["g"].shape == (B, L) else np.zeros((B, L), dtype)
-    pos, inv = rk._prep(np, labels, logits, g, info["disc"], info["cut"], True, True)
+    pos, inv = _prep(np, labels, logits, g, info["disc"], info["cut"], True, True)
     common = [labels, logits, np.ones((B, L), dtype), g, pos, info["disc"], inv, use_lambda, True,
               dtype(np.log(np.float32(1e-10)))]
     outs = [np.zeros(B, dtype), np.zeros(B, dtype), np.zeros((B, L), dtype)]
@@ -125,6 +129,6 @@ def test_approx_ndcg_and_ranks_match_cpu(dtype):
     assert np.abs(a[-1]).sum() > 0
     ra, rb = np.zeros((B, L), dtype), np.zeros((B, L), dtype)
     z = np.zeros((B, L), dtype)
-    R.approx_ranks_cpu(z, logits, dtype(10), dtype(1), np.zeros((B, L)), ra)
+    cpu.approx_ranks_cpu(z, logits, dtype(10), dtype(1), np.zeros((B, L)), ra)
     gpu.approx_ranks_gpu(z, logits, dtype(10), dtype(1), np.zeros((B, L)), rb)
     np.testing.assert_allclose(ra, rb, rtol=1e-6)
