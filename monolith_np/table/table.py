@@ -21,6 +21,7 @@ import numpy as np
 from .._backend import asarray, host_read, is_cuda_array
 from .._checks import check_array, check_choice, check_number
 from ..entry import HashTableConfigInstance
+from ..features import slot_of
 from ..optim.segments import SegmentedEntry, learning_rates_at
 from ..proto import EmbeddingHashTableConfig, MultiHashTableMetadata, SlotExpireTimeConfig
 from ..schedules import LearningRateFunction
@@ -38,20 +39,6 @@ _MIN_ROWS = 16
 
 class TableFullError(RuntimeError):
     """Raised when an insert needs more room and the table may not grow."""
-
-
-def slot_of(ids):
-    """Feature slot of each id: ``(id >> 48) & 0x7FFF`` (SEMANTICS §0).
-
-    Parameters
-    ----------
-    ids : (n,) int64 array
-
-    Returns
-    -------
-    (n,) int64 array
-    """
-    return (np.asarray(ids, np.int64) >> 48) & 0x7FFF
 
 
 _SHARD = re.compile(r"-(\d{5})-of-(\d{5})$")
