@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from monolith_np.optim import optimizers as O
-from monolith_np.optim.segments import optimizer_from_config
+from monolith_np.entry.segments import optimizer_from_config
 
 F = np.float32
 
