@@ -679,7 +679,9 @@ class AdadeltaOptimizer(Optimizer):
     weight_decay_factor : float, default 0.0
         Weight decay ``lambda``.
     averaging_ratio : float, default 0.9
-        ``rho``.
+        ``rho``, in ``[0, 1]``; 1 keeps both accumulators at their initial
+        0, so each step is ``w -= eta * u`` (SGD with weight decay), as in TF
+        and Monolith.
     epsilon : float, default 0.01
         Added inside both square roots.
     warmup_steps : int, default 0
@@ -702,8 +704,8 @@ class AdadeltaOptimizer(Optimizer):
         self.averaging_ratio = averaging_ratio
         self.epsilon = epsilon
         self.warmup_steps = warmup_steps
-        self._check_config(nonneg=("learning_rate", "weight_decay_factor", "epsilon"), unit=("averaging_ratio",),
-                           integer=("warmup_steps",))
+        self._check_config(nonneg=("learning_rate", "weight_decay_factor", "epsilon"),
+                           closed_unit=("averaging_ratio",), integer=("warmup_steps",))
 
     def _hparams(self, config):
         return (config.weight_decay_factor, config.averaging_ratio, config.epsilon)
@@ -718,9 +720,10 @@ class AdamOptimizer(Optimizer):
     learning_rate : float, optional
         Step size (proto default 0.01).
     beta1 : float, default 0.9
-        First-moment decay.
+        First-moment decay, in ``[0, 1)`` (1 divides by ``1 - beta1**t = 0``).
     beta2 : float, default 0.99
-        Second-moment decay.
+        Second-moment decay, in ``[0, 1]`` (1 makes the step size 0, as in TF
+        and Monolith).
     use_beta1_warmup : bool, default False
         Kept for the config; never read by Monolith either.
     weight_decay_factor : float, default 0.0
@@ -754,8 +757,8 @@ class AdamOptimizer(Optimizer):
         self.use_nesterov = use_nesterov
         self.epsilon = epsilon
         self.warmup_steps = warmup_steps
-        self._check_config(nonneg=("learning_rate", "weight_decay_factor", "epsilon"), unit=("beta1", "beta2"),
-                           integer=("warmup_steps",))
+        self._check_config(nonneg=("learning_rate", "weight_decay_factor", "epsilon"), unit=("beta1",),
+                           closed_unit=("beta2",), integer=("warmup_steps",))
 
     def _hparams(self, config):
         return (config.beta1, config.beta2, config.epsilon, config.weight_decay_factor, float(config.use_nesterov))
@@ -774,9 +777,10 @@ class AmsgradOptimizer(AdamOptimizer):
     learning_rate : float, optional
         Step size (proto default 0.01).
     beta1 : float, default 0.9
-        First-moment decay.
+        First-moment decay, in ``[0, 1)`` (1 divides by ``1 - beta1**t = 0``).
     beta2 : float, default 0.99
-        Second-moment decay.
+        Second-moment decay, in ``[0, 1]`` (1 makes the step size 0, as in TF
+        and Monolith).
     weight_decay_factor : float, default 0.0
         Weight decay ``lambda``.
     use_nesterov : bool, default False
@@ -801,8 +805,8 @@ class AmsgradOptimizer(AdamOptimizer):
         self.use_nesterov = use_nesterov
         self.epsilon = epsilon
         self.warmup_steps = warmup_steps
-        self._check_config(nonneg=("learning_rate", "weight_decay_factor", "epsilon"), unit=("beta1", "beta2"),
-                           integer=("warmup_steps",))
+        self._check_config(nonneg=("learning_rate", "weight_decay_factor", "epsilon"), unit=("beta1",),
+                           closed_unit=("beta2",), integer=("warmup_steps",))
 
 
 @register("momentum", R.momentum_at, (("n", "e"),))

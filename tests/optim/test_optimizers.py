@@ -322,6 +322,30 @@ def test_errors_before_any_row_is_touched():
         opt.restore_state(state, O.SgdOptimizer().dump_state({}, rows=[0]))
 
 
+def test_constructor_ranges_are_the_originals():
+    """Decay rates of 1 are valid where TF and Monolith compute with them (they check no range)."""
+    params, rows, grads = _batch(3)
+    sgd = params.copy()
+    O.SgdOptimizer(learning_rate=0.5).apply_rows(sgd, rows, grads, {})
+    adadelta = O.AdadeltaOptimizer(learning_rate=0.5, averaging_ratio=1.0)  # rho = 1: SGD
+    state = adadelta.init_state(*params.shape)
+    p = params.copy()
+    adadelta.apply_rows(p, rows, grads, state)
+    np.testing.assert_array_equal(p, sgd)
+    assert not state["accum"].any() and not state["accum_update"].any()
+    for cls in (O.AdamOptimizer, O.AmsgradOptimizer):  # beta2 = 1: step size sqrt(1 - 1) = 0
+        opt = cls(learning_rate=0.5, beta2=1.0)
+        p = params.copy()
+        opt.apply_rows(p, rows, grads, opt.init_state(*params.shape))
+        np.testing.assert_array_equal(p, params)
+        with pytest.raises(ValueError, match="beta1 must be"):  # 1 - beta1**t = 0 divides
+            cls(beta1=1.0)
+    with pytest.raises(ValueError, match="averaging_ratio must be"):
+        O.AdadeltaOptimizer(averaging_ratio=1.01)
+    with pytest.raises(ValueError, match="beta2 must be"):
+        O.AdamOptimizer(beta2=1.01)
+
+
 def test_int32_rows_and_empty_batch():
     opt = O.SgdOptimizer(learning_rate=1.0)
     params = np.zeros((3, 2), np.float32)
