@@ -1032,12 +1032,8 @@ class StochasticRoundingFloat16OptimizerWrapper(Optimizer):
     seed = 0
 
     def __init__(self, optimizer):
-        if not isinstance(optimizer, Optimizer) or isinstance(optimizer, StochasticRoundingFloat16OptimizerWrapper):
+        if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be a table optimizer, got {type(optimizer).__name__}")
-        if isinstance(optimizer, DcOptimizerWrapper):
-            raise TypeError("optimizer must be a table optimizer without the dc decorator (wrap the other way "
-                            "round: DcOptimizerWrapper(StochasticRoundingFloat16OptimizerWrapper(base))), got "
-                            "DcOptimizerWrapper")
         self._optimizer = optimizer
 
     def _plan(self):
