@@ -173,12 +173,14 @@ class _DenseOptimizer:
                 raise ValueError(f"grads must be a list of {len(params)} arrays like params, got {_count(grads)}")
             if not isinstance(state, (list, tuple)) or len(state) != len(params):
                 raise ValueError(f"state must be a list of {len(params)} slot dicts like params, got {_count(state)}")
-            for p, g, s in zip(params, grads, state):
-                self._apply_one(p, g, s, lr, bool(update_slots))
-            return
-        self._apply_one(params, grads, state, lr, bool(update_slots))
+            checked = [self._check_one(p, g, s) for p, g, s in zip(params, grads, state)]
+        else:
+            checked = [self._check_one(params, grads, state)]
+        for xp, var, grad, slots in checked:  # every variable validated before any is written
+            self._apply_impl(xp, var, grad, slots, lr, bool(update_slots))
 
-    def _apply_one(self, var, grad, slots, lr, update_slots):
+    def _check_one(self, var, grad, slots):
+        """Validate one variable, its gradient and slots; return ``(xp, var, grad, slot arrays)``."""
         check_array("params", var, dtypes=_FLOAT_DTYPES)
         check_array("grads", grad, dtypes=(var.dtype,), shape=tuple(var.shape))
         if not isinstance(slots, dict) or any(k not in slots for k in self._slot_names):
@@ -187,11 +189,16 @@ class _DenseOptimizer:
         for name in self._slot_names:
             check_array(f"state[{name!r}]", slots[name], dtypes=(var.dtype,), shape=tuple(var.shape))
         xp = array_module(params=var, grads=grad, **{f"state[{k!r}]": slots[k] for k in self._slot_names})
-        written = [var] + [slots[k] for k in self._slot_names]
-        for name, a in zip(("params",) + tuple(f"state[{k!r}]" for k in self._slot_names), written):
+        arrays = [slots[k] for k in self._slot_names]
+        for name, a in zip(("params",) + tuple(f"state[{k!r}]" for k in self._slot_names), [var] + arrays):
             if xp is np and not (isinstance(a, np.ndarray) and a.flags.writeable):
                 raise TypeError(f"{name} must be a writeable array, got a read-only {a.dtype} "
                                 f"{'array' if isinstance(a, np.ndarray) else 'scalar'}")
+        return xp, var, grad, arrays
+
+    def _apply_impl(self, xp, var, grad, slots, lr, update_slots):
+        """Update one validated variable and its slot arrays (in ``_slot_names`` order) in place."""
+        written = [var] + slots
         flat = [a.reshape(-1) if a.flags.c_contiguous else xp.ascontiguousarray(a).reshape(-1) for a in written]
         flat.append(xp.ascontiguousarray(grad).reshape(-1))
         if var.size:
