@@ -705,7 +705,8 @@ class SegmentedEntry:
             if isinstance(learning_rate, (list, tuple)):
                 learning_rate = np.asarray(learning_rate, dtype=np.float32)
             check_array(name, learning_rate, ndim=1, dtype_kinds="f")
-            rates = host_read(learning_rate).astype(np.float32, copy=False)
+            host = learning_rate if isinstance(learning_rate, np.ndarray) else host_read(learning_rate)
+            rates = host.astype(np.float32, copy=False)
         if rates.shape != (self.num_segments,):
             raise ValueError(f"{name} must have {self.num_segments} values (one per segment), "
                              f"got {rates.shape[0]}")
@@ -820,7 +821,7 @@ class SegmentedEntry:
         grads = self._backward(xp, params, rows, grads, global_step)
         for k, (s, st) in enumerate(zip(self._segments, state)):
             opt = s.optimizer
-            lr = opt._default_learning_rate(global_step) if learning_rates is None else learning_rates[k]
+            lr = None if learning_rates is None else learning_rates[k]
             opt._apply_rows_impl(params[:, s.start:s.stop], rows, grads[:, s.start:s.stop], opt._state_arrays(st),
                                  lr, global_step)
 
@@ -853,7 +854,7 @@ class SegmentedEntry:
         grads = self._backward(xp, params, None, grads, step)
         for k, (s, st) in enumerate(zip(self._segments, state)):
             opt = s.optimizer
-            lr = opt._default_learning_rate(step) if lrs is None else lrs[k]
+            lr = None if lrs is None else lrs[k]
             opt._apply_impl(params[:, s.start:s.stop], grads[:, s.start:s.stop], opt._state_arrays(st), lr, step)
 
     # -- dumps ----------------------------------------------------------------

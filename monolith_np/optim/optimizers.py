@@ -326,9 +326,8 @@ class Optimizer(abc.ABC):
 
     # -- updates --------------------------------------------------------------
 
-    def _default_learning_rate(self, global_step, config=None):
-        """The config's rate at ``global_step`` (its warm-up ramp applied), as float32."""
-        config = self._config() if config is None else config
+    def _default_learning_rate(self, global_step, config):
+        """The rate of ``config`` (the plan base's) at ``global_step``, warm-up ramp applied, as float32."""
         if not hasattr(config, "learning_rate"):
             return np.float32(0.0)
         lr = config.learning_rate
@@ -343,14 +342,15 @@ class Optimizer(abc.ABC):
             return self._default_learning_rate(global_step, config)
         if isinstance(learning_rate, LearningRateFunction):
             value = float(learning_rate(global_step))
-        elif hasattr(learning_rate, "shape") and len(learning_rate.shape) == 0:
-            value = float(learning_rate)  # numpy scalars and 0-d arrays are scalars
+        elif hasattr(learning_rate, "shape") and len(learning_rate.shape) == 0:  # scalars and 0-d arrays
+            host = isinstance(learning_rate, (np.ndarray, np.generic))
+            value = float(learning_rate if host else host_read(learning_rate))
         elif hasattr(learning_rate, "shape") or isinstance(learning_rate, (list, tuple)):
             arr = learning_rate if hasattr(learning_rate, "shape") else np.asarray(learning_rate, np.float32)
             check_array("learning_rate", arr, ndim=1, dtype_kinds="f")
             if arr.shape[0] < 1:
                 raise ValueError(f"learning_rate must have at least one entry, got shape {tuple(arr.shape)}")
-            value = float(host_read(arr[:1])[0])
+            value = float(arr[0] if isinstance(arr, np.ndarray) else host_read(arr[:1])[0])
         else:
             value = learning_rate
         return np.float32(check_number("learning_rate", value, low=0.0))
@@ -402,10 +402,13 @@ class Optimizer(abc.ABC):
 
         ``params``/``grads`` are ``(num_rows, dim)`` float32 arrays of one
         module, ``S`` the state tuple (:meth:`_state_arrays`), ``lr`` a
-        float32 rate and ``global_step`` an int ``>= 0``.
+        float32 rate or ``None`` (the config's, with its warm-up) and
+        ``global_step`` an int ``>= 0``.
         """
         plan = self._plan()
-        self._run_dense(array_module(params=params), plan, plan.base._config(), params, grads, S, lr, global_step)
+        config = plan.base._config()
+        lr = self._default_learning_rate(global_step, config) if lr is None else lr
+        self._run_dense(array_module(params=params), plan, config, params, grads, S, lr, global_step)
 
     def _run_dense(self, xp, plan, config, params, grads, S, lr, step):
         hp = plan.hparams(config)
@@ -458,12 +461,14 @@ class Optimizer(abc.ABC):
 
         ``rows`` is a non-empty int64 array of rows in ``[0, num_rows)`` of
         the module of ``params``; ``grads`` ``(n, dim)`` float32; ``S`` the
-        state tuple (:meth:`_state_arrays`); ``lr`` a float32 rate (resolved
-        by the caller) and ``global_step`` an int ``>= 0``.
+        state tuple (:meth:`_state_arrays`); ``lr`` a float32 rate resolved
+        by the caller, or ``None`` (the config's, with its warm-up), and
+        ``global_step`` an int ``>= 0``.
         """
         plan = self._plan()
-        self._run_rows(array_module(params=params), plan, plan.base._config(), params, rows, grads, S, lr,
-                       global_step)
+        config = plan.base._config()
+        lr = self._default_learning_rate(global_step, config) if lr is None else lr
+        self._run_rows(array_module(params=params), plan, config, params, rows, grads, S, lr, global_step)
 
     def _run_rows(self, xp, plan, config, params, rows, grads, S, lr, step):
         hp = plan.hparams(config)
