@@ -11,8 +11,11 @@ Adding an optimizer
 3. ``monolith_np/optim/optimizers.py``: the class (constructor = the config's
    fields, ``_hparams``, ``_initial``), its registry row as the decorator
    ``@register(kind, entry, state)`` on it, and its name in ``__all__``.
+4. ``docs/optimizers.md``: its row in the rules table (``tests/test_api.py``
+   wants every public name in a guide), and ``python tools/gen_api_docs.py``.
 
-Nothing else: :func:`~monolith_np.entry.optimizer_from_config`, state dumps
+About 5 lines of rule, 3 of entry, 25-40 of class with its docstring and 1
+of registry row, in 4 files plus the generated proto and API docs. Nothing else: :func:`~monolith_np.entry.optimizer_from_config`, state dumps
 and restores, the CPU and GPU drivers and the cross-cutting test suites
 (``tests/optim/test_registry_suite.py``, ``tests/cuda/test_optim_cuda.py``)
 read the row. A test fails when a class exported by :mod:`monolith_np.optim`
