@@ -1,7 +1,7 @@
 """GPU drivers for the dense optimizers in :mod:`monolith_np.optim.dense`.
 
-The element rules :func:`~monolith_np.optim.dense.adamom_update` and
-:func:`~monolith_np.optim.dense.rmsprop_dense_update` (the functions the CPU
+The element rules :func:`~monolith_np._rules.dense.adamom_update` and
+:func:`~monolith_np._rules.dense.rmsprop_dense_update` (the functions the CPU
 ``prange`` loops run) are compiled here as CUDA device functions inside
 grid-stride kernels, one thread per element. The drivers take flat arrays and
 update them in place, allocating nothing, so under the CUDA simulator they run
@@ -19,7 +19,7 @@ import functools
 from numba import cuda
 
 from .._compile import gpu_device, gpu_kernel
-from ..optim.dense import adamom_update, rmsprop_dense_update
+from .._rules.dense import adamom_update, rmsprop_dense_update
 from ._launch import launch
 
 __all__ = ["adamom_gpu", "rmsprop_gpu"]

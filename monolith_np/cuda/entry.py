@@ -1,4 +1,4 @@
-"""GPU drivers of :mod:`monolith_np.entry`: the rules of :mod:`monolith_np._entry_rules` compiled for CUDA.
+"""GPU drivers of :mod:`monolith_np.entry`: the rules of :mod:`monolith_np._rules.entry` compiled for CUDA.
 
 One thread per element (grid-stride loops). Drivers validate nothing and
 allocate nothing: the caller passes the outputs (so under
@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda
 
-from .. import _entry_rules as rules
 from .._compile import gpu_device, gpu_kernel
+from .._rules import entry as rules
 from ._launch import launch
 
 __all__ = [

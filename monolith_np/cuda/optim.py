@@ -36,7 +36,7 @@ from numba import cuda
 
 from .._backend import array_module
 from .._compile import gpu_device, gpu_kernel
-from ..optim.rules import dc_compensate_at, stochastic_round_row
+from .._rules.optim import dc_compensate_at, stochastic_round_row
 from ._launch import _as_device, launch
 
 __all__ = ["apply_rows_gpu", "apply_dense_gpu"]
@@ -115,7 +115,7 @@ def apply_rows_gpu(entry, rounding, params, rows, grads, S, lr, hp, step, seed, 
     Parameters
     ----------
     entry : callable
-        A ``*_at`` kernel entry of :mod:`monolith_np.optim.rules`.
+        A ``*_at`` kernel entry of :mod:`monolith_np._rules.optim`.
     rounding : bool
         Stochastically round updated rows to float16 values afterwards.
     params : (num_rows, dim) float32 device array
@@ -125,7 +125,7 @@ def apply_rows_gpu(entry, rounding, params, rows, grads, S, lr, hp, step, seed, 
     grads : (n, dim) float32 device array, C-contiguous
         Gradient rows.
     S : tuple of device arrays
-        The state arrays in ``STATE_LAYOUTS`` order (updated in place).
+        The state arrays in the registry row's order (updated in place).
     lr : numpy.float32
         The learning rate.
     hp : (k,) float64 device array

@@ -8,29 +8,13 @@ expressions. :class:`AdamomOptimizer` and :class:`RmspropOptimizer` keep the
 original class names, constructor arguments and defaults, and apply the same
 update in place to numpy (CPU) or CuPy (GPU) arrays of any shape.
 
-Write once, compile twice
--------------------------
-The per-element update of each optimizer is one plain Python rule over
-scalars below (:func:`adamom_update`, :func:`rmsprop_dense_update`) that
-returns the new ``(var, slots...)``. A ``prange`` loop compiled with
-:func:`~monolith_np._compile.cpu_jit` runs it on the CPU, and
-``monolith_np.cuda.dense`` compiles the same function as a CUDA device
-function inside a grid-stride kernel. A scalar rule that *returns* its results
-lets LLVM keep every value in registers: the CPU loop compiles to packed AVX
-(``ymm``) instructions, about 15x faster than a rule that reads and writes the
-arrays by index (measured: 13 ms against 200 ms for 10M float32 on one core).
-
-The rules compute in the arrays' dtype: float32 (as the original) or float64;
-the hyperparameters arrive as scalars of that dtype. The constant 1 is written
-``epsilon - epsilon + np.float32(1.0)`` (epsilon is finite): a plain float32
-literal would stay float32 in ``1 / math.sqrt(x)`` when the rule runs as Python
-under the CUDA simulator (``math.sqrt`` returns a Python float, which NEP 50
-casts to the other operand's dtype), while compiled code promotes it.
+The element rules live in :mod:`monolith_np._rules.dense` (its notes explain
+why they are scalar functions that return their results); the ``prange``
+loops below run them on the CPU and :mod:`monolith_np.cuda.dense` compiles
+them for the GPU.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from numba import prange
@@ -38,65 +22,12 @@ from numba import prange
 from .._backend import array_module
 from .._checks import check_array, check_number
 from .._compile import cpu_jit, run_cpu
+from .._dispatch import gpu_drivers
+from .._rules.dense import adamom_update, rmsprop_dense_update
 
 __all__ = ["AdamomOptimizer", "RmspropOptimizer"]
 
 _FLOAT_DTYPES = (np.float32, np.float64)
-
-
-# ---------------------------------------------------------------------------
-# Rules: plain Python over scalars, compiled for the CPU here and for the GPU
-# in monolith_np.cuda.dense
-# ---------------------------------------------------------------------------
-
-
-def adamom_update(var, m, v, c, grad, lr, ada_decay, mom_decay, epsilon, weight_decay, update_slots, use_v2):
-    """One element of ``ResourceApplyAdamom``; returns the new ``(var, m, v, c)``.
-
-    ``u = weight_decay * var + grad``; when ``update_slots`` the slots move
-    (``m = mom_decay * m + (1 - mom_decay) * u``, ``v = ada_decay * v + u**2``,
-    ``c = ada_decay * c + 1``); the variable always steps with the (new or
-    stored) slots: ``var - (m * lr) / sqrt(v / c + epsilon)`` (v1) or
-    ``var - m * lr / (sqrt(v / c) + epsilon)`` (``use_v2``).
-    """
-    one = epsilon - epsilon + np.float32(1.0)  # 1 in the arrays' dtype (module notes)
-    u = weight_decay * var + grad
-    if update_slots:
-        m = mom_decay * m + (one - mom_decay) * u
-        v = ada_decay * v + u * u
-        c = ada_decay * c + one
-    if use_v2:
-        var = var - m * lr / (math.sqrt(v / c) + epsilon)
-    else:
-        var = var - (m * lr) * (one / math.sqrt(v / c + epsilon))
-    return var, m, v, c
-
-
-def rmsprop_dense_update(var, m, v, grad, lr, beta1, beta2, epsilon, weight_decay, update_slots, use_v2):
-    """One element of ``ResourceApplyRmsprop``; returns the new ``(var, m, v)``.
-
-    ``u = weight_decay * var + grad``; v1: ``v += (u**2 - v) * (1 - beta2)``,
-    ``step = beta1 * m + (u * lr) / sqrt(v + epsilon)``; v2 (``use_v2``):
-    ``v = beta2 * v + u**2``, ``step = beta1 * m + (u * lr) / (sqrt(v) + epsilon)``;
-    then ``var -= step`` and ``m = step``. With ``update_slots`` false the
-    slots keep their stored values and the step is computed from them
-    (the original skips the whole update then; see :class:`RmspropOptimizer`).
-    """
-    one = epsilon - epsilon + np.float32(1.0)  # 1 in the arrays' dtype (module notes)
-    u = weight_decay * var + grad
-    if use_v2:
-        v_new = beta2 * v + u * u
-        if not update_slots:
-            v_new = v
-        step = beta1 * m + (u * lr) / (math.sqrt(v_new) + epsilon)
-    else:
-        v_new = v + (u * u - v) * (one - beta2)
-        if not update_slots:
-            v_new = v
-        step = beta1 * m + (u * lr) * (one / math.sqrt(v_new + epsilon))
-    if update_slots:
-        return var - step, step, v_new
-    return var - step, m, v
 
 
 adamom_update_cpu = cpu_jit(adamom_update)
@@ -242,12 +173,14 @@ class _DenseOptimizer:
                 raise ValueError(f"grads must be a list of {len(params)} arrays like params, got {_count(grads)}")
             if not isinstance(state, (list, tuple)) or len(state) != len(params):
                 raise ValueError(f"state must be a list of {len(params)} slot dicts like params, got {_count(state)}")
-            for p, g, s in zip(params, grads, state):
-                self._apply_one(p, g, s, lr, bool(update_slots))
-            return
-        self._apply_one(params, grads, state, lr, bool(update_slots))
+            checked = [self._check_one(p, g, s) for p, g, s in zip(params, grads, state)]
+        else:
+            checked = [self._check_one(params, grads, state)]
+        for xp, var, grad, slots in checked:  # every variable validated before any is written
+            self._apply_impl(xp, var, grad, slots, lr, bool(update_slots))
 
-    def _apply_one(self, var, grad, slots, lr, update_slots):
+    def _check_one(self, var, grad, slots):
+        """Validate one variable, its gradient and slots; return ``(xp, var, grad, slot arrays)``."""
         check_array("params", var, dtypes=_FLOAT_DTYPES)
         check_array("grads", grad, dtypes=(var.dtype,), shape=tuple(var.shape))
         if not isinstance(slots, dict) or any(k not in slots for k in self._slot_names):
@@ -256,11 +189,16 @@ class _DenseOptimizer:
         for name in self._slot_names:
             check_array(f"state[{name!r}]", slots[name], dtypes=(var.dtype,), shape=tuple(var.shape))
         xp = array_module(params=var, grads=grad, **{f"state[{k!r}]": slots[k] for k in self._slot_names})
-        written = [var] + [slots[k] for k in self._slot_names]
-        for name, a in zip(("params",) + tuple(f"state[{k!r}]" for k in self._slot_names), written):
+        arrays = [slots[k] for k in self._slot_names]
+        for name, a in zip(("params",) + tuple(f"state[{k!r}]" for k in self._slot_names), [var] + arrays):
             if xp is np and not (isinstance(a, np.ndarray) and a.flags.writeable):
                 raise TypeError(f"{name} must be a writeable array, got a read-only {a.dtype} "
                                 f"{'array' if isinstance(a, np.ndarray) else 'scalar'}")
+        return xp, var, grad, arrays
+
+    def _apply_impl(self, xp, var, grad, slots, lr, update_slots):
+        """Update one validated variable and its slot arrays (in ``_slot_names`` order) in place."""
+        written = [var] + slots
         flat = [a.reshape(-1) if a.flags.c_contiguous else xp.ascontiguousarray(a).reshape(-1) for a in written]
         flat.append(xp.ascontiguousarray(grad).reshape(-1))
         if var.size:
@@ -377,9 +315,7 @@ class AdamomOptimizer(_DenseOptimizer):
         if xp is np:
             run_cpu(_adamom_cpu, var.size, var, m, v, c, grad, lr, *hyper, update_slots, self._use_v2)
         else:
-            from ..cuda.dense import adamom_gpu
-
-            adamom_gpu(var, m, v, c, grad, lr, *hyper, update_slots, self._use_v2)
+            gpu_drivers().dense.adamom_gpu(var, m, v, c, grad, lr, *hyper, update_slots, self._use_v2)
 
 
 class RmspropOptimizer(_DenseOptimizer):
@@ -477,6 +413,4 @@ class RmspropOptimizer(_DenseOptimizer):
         if xp is np:
             run_cpu(_rmsprop_cpu, var.size, var, m, v, grad, lr, *hyper, update_slots, self._use_v2)
         else:
-            from ..cuda.dense import rmsprop_gpu
-
-            rmsprop_gpu(var, m, v, grad, lr, *hyper, update_slots, self._use_v2)
+            gpu_drivers().dense.rmsprop_gpu(var, m, v, grad, lr, *hyper, update_slots, self._use_v2)

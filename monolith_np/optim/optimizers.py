@@ -3,8 +3,9 @@
 Each class keeps the name, constructor arguments, defaults and instance
 attributes of its ``monolith/native_training/entry.py`` counterpart, so
 :meth:`as_proto` returns the same ``OptimizerConfig`` bytes. On top of that it
-applies its update rule (:mod:`monolith_np.optim.rules`) to numpy (CPU,
-numba ``prange`` drivers) or CuPy (GPU kernels) arrays:
+applies its update rule (:mod:`monolith_np._rules.optim`, named by the class's
+row in :mod:`monolith_np.optim.registry`) to numpy (CPU, numba ``prange``
+drivers) or CuPy (GPU kernels) arrays:
 
 >>> import numpy as np
 >>> opt = AdagradOptimizer(learning_rate=0.1, initial_accumulator_value=1.0)
@@ -18,20 +19,28 @@ State is a ``dict`` of arrays named after the fields of the optimizer's
 ``*OptimizerDump`` message: per-element state has shape ``(num_rows, dim)``,
 per-row scalars ``(num_rows,)``. ``dump_state``/``restore_state`` convert to
 and from ``OptimizerDump`` messages, one per row, bit for bit.
+
+The two decorators, :class:`StochasticRoundingFloat16OptimizerWrapper` and
+:class:`DcOptimizerWrapper`, hold the optimizer they wrap and only add a
+flag of the drivers (``rounding``, ``dc``) to its :class:`_Plan`; every
+method is the base class's, run on the plan.
 """
 
 from __future__ import annotations
 
 import abc
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 
-from .._backend import array_module, asarray
+from .._backend import array_module, asarray, host_read
 from .._checks import check_array, check_number
+from .._dispatch import gpu_drivers
+from .._rules import optim as R
 from ..proto import optimizer_pb2
 from ..schedules import LearningRateFunction, PolynomialDecay
-from . import rules as R
+from .registry import register
 from .sparse import cpu_kernels, run_sparse
 
 __all__ = [
@@ -55,6 +64,7 @@ __all__ = [
 ]
 
 _STATE_DTYPES = {"e": np.float32, "p": np.float32, "i": np.int64}
+_LATEST = (("latest", "e"),)
 
 
 def _convert_to_proto(obj, proto):
@@ -74,11 +84,55 @@ def _check_step(global_step):
     return int(global_step)
 
 
+def _check_rows(xp, rows, num_rows):
+    """Validate a 1-D int32/int64 row vector against ``[0, num_rows)``; return it as int64.
+
+    One host read of ``(min, max)`` for device arrays.
+    """
+    check_array("rows", rows, ndim=1, dtypes=(np.int64, np.int32))
+    if rows.size:
+        if xp is np:
+            low, high = int(rows.min()), int(rows.max())
+        else:
+            low, high = (int(v) for v in host_read(xp.stack((rows.min(), rows.max()))))
+        if low < 0 or high >= num_rows:
+            raise ValueError(f"rows must be in [0, {num_rows}), got {low if low < 0 else high}")
+    return rows.astype(xp.int64, copy=False)
+
+
+class _Plan(NamedTuple):
+    """What the drivers run for an optimizer.
+
+    ``base`` is the innermost plain optimizer (its registry row, config,
+    hyperparameters, initial state and dumps); ``rounding``/``seed`` the
+    stochastic float16 rounding after the rule; ``dc``/``lambda_`` the delay
+    compensation before it (state ``latest`` after the base's arrays,
+    ``lambda_`` after its hyperparameters).
+    """
+
+    base: object
+    rounding: bool = False
+    seed: int = 0
+    dc: bool = False
+    lambda_: float = 0.0
+
+    def layout(self):
+        """The state arrays in kernel order: the base's row, then ``latest`` with dc."""
+        return self.base._row.state + _LATEST if self.dc else self.base._row.state
+
+    def hparams(self, config):
+        """The float64 ``hp`` vector of the kernel entry (never empty)."""
+        hp = tuple(self.base._hparams(config)) + ((self.lambda_,) if self.dc else ())
+        return np.asarray(hp or (0.0,), dtype=np.float64)
+
+
 class Optimizer(abc.ABC):
     """Base class of the embedding-table optimizers.
 
     Subclasses store exactly the attributes of their ``entry.py`` counterpart
-    (the ``OptimizerConfig`` fields) and name the rule that updates a row.
+    (the ``OptimizerConfig`` fields) and carry their registry row
+    (:func:`monolith_np.optim.registry.register`: proto kind, rule entry,
+    state layout).
 
     Notes
     -----
@@ -89,8 +143,7 @@ class Optimizer(abc.ABC):
     lr, power=1)``, so 0 at step 0).
     """
 
-    _kind = ""
-    _entry = None
+    _row = None
 
     # -- config ---------------------------------------------------------------
 
@@ -104,30 +157,40 @@ class Optimizer(abc.ABC):
             attribute set (identical bytes to Monolith's ``as_proto``).
         """
         opt = optimizer_pb2.OptimizerConfig()
-        _convert_to_proto(self, getattr(opt, self._kind))
+        _convert_to_proto(self, getattr(opt, self._row.kind))
         return opt
 
+    def _plan(self):
+        """The :class:`_Plan` of a plain optimizer: itself, no decorator flags."""
+        return _Plan(self)
+
     def _config(self):
-        """The config message with proto defaults for unset fields."""
-        return getattr(self.as_proto(), self._kind)
+        """The config message of the plan's base, with proto defaults for unset fields."""
+        base = self._plan().base
+        return getattr(base.as_proto(), base._row.kind)
 
     def _hparams(self, config):
-        """Float64 hyperparameter vector ``hp`` of the rule's kernel entry."""
+        """Float64 hyperparameters of the rule's kernel entry (before the plan's additions)."""
         return ()
 
     def _initial(self, config):
         """Initial value of each state array, by name."""
         return {}
 
-    def _layout(self):
-        return R.STATE_LAYOUTS[self._kind]
+    def _check_dim(self, dim):
+        pass
 
-    def _check_config(self, nonneg=(), unit=(), integer=()):
-        """Validate constructor arguments (None means "proto default")."""
+    def _check_config(self, nonneg=(), unit=(), closed_unit=(), integer=()):
+        """Validate constructor arguments (None means "proto default").
+
+        ``unit`` names must lie in ``[0, 1)``, ``closed_unit`` ones in ``[0, 1]``.
+        """
         for name in nonneg:
             check_number(name, self.__dict__[name], low=0.0, allow_none=True)
         for name in unit:
             check_number(name, self.__dict__[name], low=0.0, high=1.0, high_open=True, allow_none=True)
+        for name in closed_unit:
+            check_number(name, self.__dict__[name], low=0.0, high=1.0, allow_none=True)
         for name in integer:
             check_number(name, self.__dict__[name], integer=True, low=0, allow_none=True)
 
@@ -155,28 +218,31 @@ class Optimizer(abc.ABC):
         """
         num_rows = check_number("num_rows", num_rows, integer=True, low=0)
         dim = check_number("dim", dim, integer=True, low=1)
-        self._check_dim(dim)
+        plan = self._plan()
+        plan.base._check_dim(dim)
         xp = np if like is None else array_module(like=like)
-        init = self._initial(self._config())
+        init = plan.base._initial(plan.base._config())
         state = {}
-        for name, kind in self._layout():
+        for name, kind in plan.layout():
             shape = (num_rows, dim) if kind == "e" else (num_rows,)
             state[name] = xp.full(shape, init.get(name, 0), dtype=_STATE_DTYPES[kind])
         return state
 
-    def _check_dim(self, dim):
-        pass
-
-    def _check_state(self, state, num_rows, dim):
+    def _check_state(self, state, num_rows, dim, plan=None):
+        """Validate a state dict; return its arrays as the kernels' ``S`` tuple."""
         if not isinstance(state, dict):
             raise TypeError(f"state must be a dict of arrays (from init_state), got {type(state).__name__}")
         arrays = []
-        for name, kind in self._layout():
+        for name, kind in (plan or self._plan()).layout():
             if name not in state:
                 raise ValueError(f"state must have the key {name!r}, got keys {sorted(state)}")
             shape = (num_rows, dim) if kind == "e" else (num_rows,)
             arrays.append(check_array(f"state[{name!r}]", state[name], dtypes=(_STATE_DTYPES[kind],), shape=shape))
         return tuple(arrays)
+
+    def _state_arrays(self, state):
+        """The kernels' ``S`` tuple of an already validated state dict (no checks)."""
+        return tuple(state[name] for name, _ in self._plan().layout())
 
     def dump_state(self, state, rows=None):
         """Export rows' state as ``OptimizerDump`` messages.
@@ -193,25 +259,26 @@ class Optimizer(abc.ABC):
         list of monolith_np.proto.OptimizerDump
             One message per row with one ``SingleOptimizerDump`` (none for
             ``MovingAverageOptimizer``, which has no state, as in Monolith).
+            Decorators add no record: ``DcOptimizerWrapper``'s ``latest`` is
+            not dumped, as in Monolith.
         """
-        host = {name: np.asarray(getattr(arr, "get", lambda: arr)()) for name, arr in state.items()}
-        num_rows = self._state_rows(host)
+        plan = self._plan()
+        base = plan.base
+        host = {name: host_read(state[name]) for name, _ in base._row.state}
+        layout = plan.layout()
+        num_rows = state[layout[0][0]].shape[0] if layout else 0
         rows = range(num_rows) if rows is None else [int(r) for r in rows]
         dumps = []
         for r in rows:
             dump = optimizer_pb2.OptimizerDump()
-            self._dump_row(dump, host, r)
+            base._dump_row(dump, host, r)
             dumps.append(dump)
         return dumps
 
-    def _state_rows(self, state):
-        layout = self._layout()
-        return state[layout[0][0]].shape[0] if layout else 0
-
     def _dump_row(self, dump, state, r):
-        record = getattr(dump.dump.add(), self._kind)
+        record = getattr(dump.dump.add(), self._row.kind)
         record.SetInParent()
-        for name, kind in self._layout():
+        for name, kind in self._row.state:
             if kind == "e":
                 getattr(record, name).extend(state[name][r].tolist())
             else:
@@ -223,7 +290,8 @@ class Optimizer(abc.ABC):
         Parameters
         ----------
         state : dict of str to array
-            The table's state (numpy arrays).
+            The table's state (numpy arrays). A ``DcOptimizerWrapper``'s
+            ``latest`` is left unchanged (it is not part of a dump).
         dumps : sequence of monolith_np.proto.OptimizerDump
             One message per row, as :meth:`dump_state` writes them.
         rows : sequence of int, optional
@@ -238,15 +306,15 @@ class Optimizer(abc.ABC):
         rows = list(range(len(dumps))) if rows is None else [int(r) for r in rows]
         if len(rows) != len(dumps):
             raise ValueError(f"rows must have one entry per dump ({len(dumps)}), got {len(rows)}")
-        layout = self._layout()
-        if not layout:
+        row = self._plan().base._row
+        if not row.state:
             return
         for r, dump in zip(rows, dumps):
-            if len(dump.dump) < 1 or dump.dump[0].WhichOneof("type") != self._kind:
+            if len(dump.dump) < 1 or dump.dump[0].WhichOneof("type") != row.kind:
                 got = dump.dump[0].WhichOneof("type") if len(dump.dump) else "an empty dump"
-                raise ValueError(f"dumps must hold {self._kind} state, got {got}")
-            record = getattr(dump.dump[0], self._kind)
-            for name, kind in layout:
+                raise ValueError(f"dumps must hold {row.kind} state, got {got}")
+            record = getattr(dump.dump[0], row.kind)
+            for name, kind in row.state:
                 if kind == "e":
                     values = np.asarray(getattr(record, name), dtype=np.float32)
                     if values.shape != state[name][r].shape:
@@ -258,57 +326,47 @@ class Optimizer(abc.ABC):
 
     # -- updates --------------------------------------------------------------
 
+    def _default_learning_rate(self, global_step, config):
+        """The rate of ``config`` (the plan base's) at ``global_step``, warm-up ramp applied, as float32."""
+        if not hasattr(config, "learning_rate"):
+            return np.float32(0.0)
+        lr = config.learning_rate
+        warmup = getattr(config, "warmup_steps", 0)
+        if warmup > 0:
+            return np.float32(PolynomialDecay(0.0, warmup, end_learning_rate=lr, power=1.0)(global_step))
+        return np.float32(lr)
+
     def _learning_rate(self, learning_rate, global_step, config):
-        """Resolve the call's learning rate to a float32 scalar."""
+        """Validate and resolve the call's learning rate to a float32 scalar."""
         if learning_rate is None:
-            if not hasattr(config, "learning_rate"):
-                return np.float32(0.0)
-            lr = config.learning_rate
-            warmup = getattr(config, "warmup_steps", 0)
-            if warmup > 0:
-                return np.float32(PolynomialDecay(0.0, warmup, end_learning_rate=lr, power=1.0)(global_step))
-            return np.float32(lr)
+            return self._default_learning_rate(global_step, config)
         if isinstance(learning_rate, LearningRateFunction):
             value = float(learning_rate(global_step))
-        elif hasattr(learning_rate, "shape") and len(learning_rate.shape) == 0:
-            value = float(learning_rate)  # numpy scalars and 0-d arrays are scalars
+        elif hasattr(learning_rate, "shape") and len(learning_rate.shape) == 0:  # scalars and 0-d arrays
+            host = isinstance(learning_rate, (np.ndarray, np.generic))
+            value = float(learning_rate if host else host_read(learning_rate))
         elif hasattr(learning_rate, "shape") or isinstance(learning_rate, (list, tuple)):
             arr = learning_rate if hasattr(learning_rate, "shape") else np.asarray(learning_rate, np.float32)
             check_array("learning_rate", arr, ndim=1, dtype_kinds="f")
             if arr.shape[0] < 1:
                 raise ValueError(f"learning_rate must have at least one entry, got shape {tuple(arr.shape)}")
-            value = float(arr[0])
+            value = float(arr[0] if isinstance(arr, np.ndarray) else host_read(arr[:1])[0])
         else:
             value = learning_rate
         return np.float32(check_number("learning_rate", value, low=0.0))
 
     def _prepare(self, params, grads, state, learning_rate, global_step):
-        """Shared validation; returns ``(xp, grads, S, lr, hp, step)``."""
+        """The public calls' validation; returns ``(xp, plan, config, S, lr, step)``."""
         xp = array_module(params=params, grads=grads)
         check_array("params", params, ndim=2, dtypes=(np.float32,))
         num_rows, dim = params.shape
-        self._check_dim(dim)
+        plan = self._plan()
+        plan.base._check_dim(dim)
         step = _check_step(global_step)
-        config = self._config()
+        config = plan.base._config()
         lr = self._learning_rate(learning_rate, step, config)
-        S = self._check_state(state, num_rows, dim)
-        hp = np.asarray(self._hparams(config) or (0.0,), dtype=np.float64)
-        return xp, S, lr, hp, step
-
-    def _rule_entry(self):
-        return type(self)._entry
-
-    def _kernels(self):
-        return cpu_kernels(self._rule_entry(), self._rounding(), self._dc())
-
-    def _rounding(self):
-        return False
-
-    def _dc(self):
-        return False
-
-    def _seed(self):
-        return 0
+        S = self._check_state(state, num_rows, dim, plan)
+        return xp, plan, config, S, lr, step
 
     def apply(self, params, grads, state, learning_rate=None, global_step=0):
         """Update every row of ``params`` (and ``state``) in place.
@@ -335,15 +393,32 @@ class Optimizer(abc.ABC):
             On wrong dtypes, shapes, state or a negative learning rate, before
             anything is written.
         """
-        xp, S, lr, hp, step = self._prepare(params, grads, state, learning_rate, global_step)
+        xp, plan, config, S, lr, step = self._prepare(params, grads, state, learning_rate, global_step)
         check_array("grads", grads, dtypes=(np.float32,), shape=params.shape)
-        if xp is np:
-            self._kernels()[1](params, np.ascontiguousarray(grads), S, lr, hp, step, np.uint64(self._seed()))
-        else:
-            from ..cuda.optim import apply_dense_gpu
+        self._run_dense(xp, plan, config, params, grads, S, lr, step)
 
-            apply_dense_gpu(self._rule_entry(), self._rounding(), params, xp.ascontiguousarray(grads), S, lr,
-                            xp.asarray(hp), step, self._seed(), dc=self._dc())
+    def _apply_impl(self, params, grads, S, lr, global_step):
+        """:meth:`apply` on validated inputs (no checks).
+
+        ``params``/``grads`` are ``(num_rows, dim)`` float32 arrays of one
+        module, ``S`` the state tuple (:meth:`_state_arrays`), ``lr`` a
+        float32 rate or ``None`` (the config's, with its warm-up) and
+        ``global_step`` an int ``>= 0``.
+        """
+        plan = self._plan()
+        config = plan.base._config()
+        lr = self._default_learning_rate(global_step, config) if lr is None else lr
+        self._run_dense(array_module(params=params), plan, config, params, grads, S, lr, global_step)
+
+    def _run_dense(self, xp, plan, config, params, grads, S, lr, step):
+        hp = plan.hparams(config)
+        if xp is np:
+            dense = cpu_kernels(plan.base._row.entry, plan.rounding, plan.dc)[1]
+            dense(params, np.ascontiguousarray(grads), S, lr, hp, step, np.uint64(plan.seed))
+        else:
+            gpu_drivers().optim.apply_dense_gpu(plan.base._row.entry, plan.rounding, params,
+                                                xp.ascontiguousarray(grads), S, lr, xp.asarray(hp), step, plan.seed,
+                                                dc=plan.dc)
 
     def apply_rows(self, params, rows, grads, state, learning_rate=None, global_step=0):
         """Update the rows ``rows`` of ``params`` (and ``state``) in place.
@@ -373,29 +448,41 @@ class Optimizer(abc.ABC):
             On wrong dtypes, shapes, out-of-range rows, state or a negative
             learning rate, before any row is touched.
         """
-        xp, S, lr, hp, step = self._prepare(params, grads, state, learning_rate, global_step)
+        xp, plan, config, S, lr, step = self._prepare(params, grads, state, learning_rate, global_step)
         rows = asarray(rows, xp)
         check_array("rows", rows, ndim=1, dtypes=(np.int64, np.int32))
         check_array("grads", grads, dtypes=(np.float32,), shape=(rows.shape[0], params.shape[1]))
-        num_rows = params.shape[0]
+        rows = _check_rows(xp, rows, params.shape[0])
         if rows.size:
-            low, high = int(rows.min()), int(rows.max())
-            if low < 0 or high >= num_rows:
-                bad = low if low < 0 else high
-                raise ValueError(f"rows must be in [0, {num_rows}), got {bad}")
-        else:
-            return
-        rows = rows.astype(xp.int64, copy=False)
+            self._run_rows(xp, plan, config, params, rows, grads, S, lr, step)
+
+    def _apply_rows_impl(self, params, rows, grads, S, lr, global_step):
+        """:meth:`apply_rows` on validated inputs (no checks, no device reads).
+
+        ``rows`` is a non-empty int64 array of rows in ``[0, num_rows)`` of
+        the module of ``params``; ``grads`` ``(n, dim)`` float32; ``S`` the
+        state tuple (:meth:`_state_arrays`); ``lr`` a float32 rate resolved
+        by the caller, or ``None`` (the config's, with its warm-up), and
+        ``global_step`` an int ``>= 0``.
+        """
+        plan = self._plan()
+        config = plan.base._config()
+        lr = self._default_learning_rate(global_step, config) if lr is None else lr
+        self._run_rows(array_module(params=params), plan, config, params, rows, grads, S, lr, global_step)
+
+    def _run_rows(self, xp, plan, config, params, rows, grads, S, lr, step):
+        hp = plan.hparams(config)
         if xp is np:
-            run_sparse(self._kernels()[0], params, rows, np.ascontiguousarray(grads), S, lr, hp, step,
-                       np.uint64(self._seed()))
+            sparse = cpu_kernels(plan.base._row.entry, plan.rounding, plan.dc)[0]
+            run_sparse(sparse, params, rows, np.ascontiguousarray(grads), S, lr, hp, step, np.uint64(plan.seed))
         else:
-            from ..cuda.optim import apply_rows_gpu
+            gpu_drivers().optim.apply_rows_gpu(plan.base._row.entry, plan.rounding, params, rows,
+                                               xp.ascontiguousarray(grads), S, lr, xp.asarray(hp), step, plan.seed,
+                                               dc=plan.dc)
 
-            apply_rows_gpu(self._rule_entry(), self._rounding(), params, rows, xp.ascontiguousarray(grads), S, lr,
-                           xp.asarray(hp), step, self._seed(), dc=self._dc())
 
 
+@register("sgd", R.sgd_at)
 class SgdOptimizer(Optimizer):
     r"""Stochastic gradient descent.
 
@@ -411,14 +498,12 @@ class SgdOptimizer(Optimizer):
     No state (``dump_state`` writes an empty ``sgd {}`` record).
     """
 
-    _kind = "sgd"
-    _entry = R.sgd_at
-
     def __init__(self, learning_rate=None):
         self.learning_rate = learning_rate
         self._check_config(nonneg=("learning_rate",))
 
 
+@register("adagrad", R.adagrad_at, (("norm", "e"),))
 class AdagradOptimizer(Optimizer):
     r"""AdaGrad (Duchi et al. 2011) with coupled weight decay.
 
@@ -444,9 +529,6 @@ class AdagradOptimizer(Optimizer):
     gradient in the step for full 8-float blocks (docs/monolith-differences.md).
     """
 
-    _kind = "adagrad"
-    _entry = R.adagrad_at
-
     def __init__(self, learning_rate=None, initial_accumulator_value=None, hessian_compression_times=1,
                  warmup_steps=0, weight_decay_factor=0.0):
         self.learning_rate = learning_rate
@@ -464,6 +546,7 @@ class AdagradOptimizer(Optimizer):
         return {"norm": config.initial_accumulator_value}
 
 
+@register("dynamic_wd_adagrad", R.dynamic_wd_adagrad_at, (("norm", "e"),))
 class DynamicWdAdagradOptimizer(AdagradOptimizer):
     r"""AdaGrad with coupled or decoupled weight decay.
 
@@ -498,9 +581,6 @@ class DynamicWdAdagradOptimizer(AdagradOptimizer):
     helpers (``dynamic_wd_avx_utils.h``).
     """
 
-    _kind = "dynamic_wd_adagrad"
-    _entry = R.dynamic_wd_adagrad_at
-
     def __init__(self, learning_rate=None, initial_accumulator_value=None, hessian_compression_times=1,
                  warmup_steps=0, weight_decay_factor=0.0, decouple_weight_decay=True, enable_dynamic_wd=True,
                  flip_direction=True, dynamic_wd_temperature=1.0):
@@ -515,6 +595,7 @@ class DynamicWdAdagradOptimizer(AdagradOptimizer):
         return (config.weight_decay_factor, float(config.decouple_weight_decay))
 
 
+@register("ftrl", R.ftrl_at, (("zero", "e"), ("norm", "e")))
 class FtrlOptimizer(Optimizer):
     r"""FTRL-Proximal (McMahan et al. 2013).
 
@@ -544,9 +625,6 @@ class FtrlOptimizer(Optimizer):
     instead of ``sign(z)``; we use the textbook sign (docs/monolith-differences.md).
     """
 
-    _kind = "ftrl"
-    _entry = R.ftrl_at
-
     def __init__(self, learning_rate=None, initial_accumulator_value=None, beta=None, warmup_steps=0,
                  l1_regularization=None, l2_regularization=None):
         self.learning_rate = learning_rate
@@ -566,6 +644,7 @@ class FtrlOptimizer(Optimizer):
         return {"norm": config.initial_accumulator_value}
 
 
+@register("group_ftrl", R.group_ftrl_at, (("zero", "e"), ("norm", "e")))
 class FTRLWithGroupSparsityOptimizer(FtrlOptimizer):
     r"""FTRL with group (row-wise) l1 sparsity.
 
@@ -593,10 +672,8 @@ class FTRLWithGroupSparsityOptimizer(FtrlOptimizer):
     l2 term (we use ``+``, docs/monolith-differences.md).
     """
 
-    _kind = "group_ftrl"
-    _entry = R.group_ftrl_at
 
-
+@register("adadelta", R.adadelta_at, (("accum", "e"), ("accum_update", "e")))
 class AdadeltaOptimizer(Optimizer):
     r"""Adadelta (Zeiler 2012) with a learning rate and weight decay.
 
@@ -607,7 +684,9 @@ class AdadeltaOptimizer(Optimizer):
     weight_decay_factor : float, default 0.0
         Weight decay ``lambda``.
     averaging_ratio : float, default 0.9
-        ``rho``.
+        ``rho``, in ``[0, 1]``; 1 keeps both accumulators at their initial
+        0, so each step is ``w -= eta * u`` (SGD with weight decay), as in TF
+        and Monolith.
     epsilon : float, default 0.01
         Added inside both square roots.
     warmup_steps : int, default 0
@@ -623,9 +702,6 @@ class AdadeltaOptimizer(Optimizer):
     State ``accum``, ``accum_update``.
     """
 
-    _kind = "adadelta"
-    _entry = R.adadelta_at
-
     def __init__(self, learning_rate=None, weight_decay_factor=0.0, averaging_ratio=0.9, epsilon=0.01,
                  warmup_steps=0):
         self.learning_rate = learning_rate
@@ -633,13 +709,14 @@ class AdadeltaOptimizer(Optimizer):
         self.averaging_ratio = averaging_ratio
         self.epsilon = epsilon
         self.warmup_steps = warmup_steps
-        self._check_config(nonneg=("learning_rate", "weight_decay_factor", "epsilon"), unit=("averaging_ratio",),
-                           integer=("warmup_steps",))
+        self._check_config(nonneg=("learning_rate", "weight_decay_factor", "epsilon"),
+                           closed_unit=("averaging_ratio",), integer=("warmup_steps",))
 
     def _hparams(self, config):
         return (config.weight_decay_factor, config.averaging_ratio, config.epsilon)
 
 
+@register("adam", R.adam_at, (("m", "e"), ("v", "e"), ("beta1_power", "p"), ("beta2_power", "p")))
 class AdamOptimizer(Optimizer):
     r"""Adam (Kingma & Ba 2015) with per-row bias correction.
 
@@ -648,9 +725,10 @@ class AdamOptimizer(Optimizer):
     learning_rate : float, optional
         Step size (proto default 0.01).
     beta1 : float, default 0.9
-        First-moment decay.
+        First-moment decay, in ``[0, 1)`` (1 divides by ``1 - beta1**t = 0``).
     beta2 : float, default 0.99
-        Second-moment decay.
+        Second-moment decay, in ``[0, 1]`` (1 makes the step size 0, as in TF
+        and Monolith).
     use_beta1_warmup : bool, default False
         Kept for the config; never read by Monolith either.
     weight_decay_factor : float, default 0.0
@@ -674,9 +752,6 @@ class AdamOptimizer(Optimizer):
     float32 (Monolith: double; within 1e-6, docs/monolith-differences.md).
     """
 
-    _kind = "adam"
-    _entry = R.adam_at
-
     def __init__(self, learning_rate=None, beta1=0.9, beta2=0.99, use_beta1_warmup=False, weight_decay_factor=0.0,
                  use_nesterov=False, epsilon=0.01, warmup_steps=0):
         self.learning_rate = learning_rate
@@ -687,8 +762,8 @@ class AdamOptimizer(Optimizer):
         self.use_nesterov = use_nesterov
         self.epsilon = epsilon
         self.warmup_steps = warmup_steps
-        self._check_config(nonneg=("learning_rate", "weight_decay_factor", "epsilon"), unit=("beta1", "beta2"),
-                           integer=("warmup_steps",))
+        self._check_config(nonneg=("learning_rate", "weight_decay_factor", "epsilon"), unit=("beta1",),
+                           closed_unit=("beta2",), integer=("warmup_steps",))
 
     def _hparams(self, config):
         return (config.beta1, config.beta2, config.epsilon, config.weight_decay_factor, float(config.use_nesterov))
@@ -697,6 +772,8 @@ class AdamOptimizer(Optimizer):
         return {"beta1_power": config.beta1, "beta2_power": config.beta2}
 
 
+@register("amsgrad", R.amsgrad_at,
+          (("m", "e"), ("v", "e"), ("vhat", "e"), ("beta1_power", "p"), ("beta2_power", "p")))
 class AmsgradOptimizer(AdamOptimizer):
     r"""Amsgrad (Reddi et al. 2018): Adam with a running maximum of ``v``.
 
@@ -705,9 +782,10 @@ class AmsgradOptimizer(AdamOptimizer):
     learning_rate : float, optional
         Step size (proto default 0.01).
     beta1 : float, default 0.9
-        First-moment decay.
+        First-moment decay, in ``[0, 1)`` (1 divides by ``1 - beta1**t = 0``).
     beta2 : float, default 0.99
-        Second-moment decay.
+        Second-moment decay, in ``[0, 1]`` (1 makes the step size 0, as in TF
+        and Monolith).
     weight_decay_factor : float, default 0.0
         Weight decay ``lambda``.
     use_nesterov : bool, default False
@@ -723,9 +801,6 @@ class AmsgradOptimizer(AdamOptimizer):
     the denominator. State ``m``, ``v``, ``vhat``, ``beta1_power``, ``beta2_power``.
     """
 
-    _kind = "amsgrad"
-    _entry = R.amsgrad_at
-
     def __init__(self, learning_rate=None, beta1=0.9, beta2=0.99, weight_decay_factor=0.0, use_nesterov=False,
                  epsilon=0.01, warmup_steps=0):
         self.learning_rate = learning_rate
@@ -735,10 +810,11 @@ class AmsgradOptimizer(AdamOptimizer):
         self.use_nesterov = use_nesterov
         self.epsilon = epsilon
         self.warmup_steps = warmup_steps
-        self._check_config(nonneg=("learning_rate", "weight_decay_factor", "epsilon"), unit=("beta1", "beta2"),
-                           integer=("warmup_steps",))
+        self._check_config(nonneg=("learning_rate", "weight_decay_factor", "epsilon"), unit=("beta1",),
+                           closed_unit=("beta2",), integer=("warmup_steps",))
 
 
+@register("momentum", R.momentum_at, (("n", "e"),))
 class MomentumOptimizer(Optimizer):
     r"""Momentum SGD (optionally Nesterov) with weight decay.
 
@@ -764,9 +840,6 @@ class MomentumOptimizer(Optimizer):
     State ``n``.
     """
 
-    _kind = "momentum"
-    _entry = R.momentum_at
-
     def __init__(self, learning_rate=None, weight_decay_factor=0.0, use_nesterov=False, momentum=0.9,
                  warmup_steps=0):
         self.learning_rate = learning_rate
@@ -780,6 +853,7 @@ class MomentumOptimizer(Optimizer):
         return (config.weight_decay_factor, config.momentum, float(config.use_nesterov))
 
 
+@register("moving_average", R.moving_average_at)
 class MovingAverageOptimizer(Optimizer):
     r"""Exponential moving average of the pushed values (no learning rate).
 
@@ -796,9 +870,6 @@ class MovingAverageOptimizer(Optimizer):
     learning rate and global step are ignored.
     """
 
-    _kind = "moving_average"
-    _entry = R.moving_average_at
-
     def __init__(self, momentum=0.9):
         self.momentum = momentum
         self._check_config(nonneg=("momentum",))
@@ -810,6 +881,7 @@ class MovingAverageOptimizer(Optimizer):
         pass
 
 
+@register("rmsprop", R.rmsprop_at, (("n", "e"),))
 class RmspropOptimizer(Optimizer):
     r"""Monolith's hash-table RMSprop (double precision, fixed +1 epsilon).
 
@@ -832,9 +904,6 @@ class RmspropOptimizer(Optimizer):
     (the config's by default).
     """
 
-    _kind = "rmsprop"
-    _entry = R.rmsprop_at
-
     def __init__(self, learning_rate=None, weight_decay_factor=0.0, momentum=0.9):
         self.learning_rate = learning_rate
         self.weight_decay_factor = weight_decay_factor
@@ -845,6 +914,7 @@ class RmspropOptimizer(Optimizer):
         return (config.weight_decay_factor, config.momentum)
 
 
+@register("rmspropv2", R.rmsprop_v2_at, (("n", "e"),))
 class RmspropV2Optimizer(RmspropOptimizer):
     r"""RMSprop v2: :class:`RmspropOptimizer` without the ``(1 - mu)`` factor.
 
@@ -864,10 +934,8 @@ class RmspropV2Optimizer(RmspropOptimizer):
     State ``n``.
     """
 
-    _kind = "rmspropv2"
-    _entry = R.rmsprop_v2_at
 
-
+@register("group_adagrad", R.group_adagrad_at, (("grad_square_sum", "p"),))
 class AdaGradWithGroupLassoOptimizer(Optimizer):
     r"""AdaGrad with group lasso: one accumulator per row.
 
@@ -896,9 +964,6 @@ class AdaGradWithGroupLassoOptimizer(Optimizer):
     State ``grad_square_sum``: ``(num_rows,)``.
     """
 
-    _kind = "group_adagrad"
-    _entry = R.group_adagrad_at
-
     def __init__(self, learning_rate=None, beta=None, initial_accumulator_value=None, l2_regularization=None,
                  weight_decay_factor=0.0, warmup_steps=0):
         self.learning_rate = learning_rate
@@ -917,6 +982,7 @@ class AdaGradWithGroupLassoOptimizer(Optimizer):
         return {"grad_square_sum": config.initial_accumulator_value}
 
 
+@register("batch_softmax", R.batch_softmax_at, (("global_step", "i"),))
 class BatchSoftmaxOptimizer(Optimizer):
     r"""Step-interval estimator for batch softmax (Yi et al. 2019); ``dim`` must be 1.
 
@@ -933,9 +999,6 @@ class BatchSoftmaxOptimizer(Optimizer):
     per row, initially 0).
     """
 
-    _kind = "batch_softmax"
-    _entry = R.batch_softmax_at
-
     def __init__(self, learning_rate=None):
         self.learning_rate = learning_rate
         self._check_config(nonneg=("learning_rate",))
@@ -951,7 +1014,8 @@ class StochasticRoundingFloat16OptimizerWrapper(Optimizer):
     Parameters
     ----------
     optimizer : Optimizer
-        The wrapped optimizer (its state, dumps and config are used).
+        The wrapped optimizer (any table optimizer, also a decorator, as in
+        Monolith's ``entry.py``); its state, dumps and config are used.
 
     Notes
     -----
@@ -963,22 +1027,22 @@ class StochasticRoundingFloat16OptimizerWrapper(Optimizer):
     ``seed`` attribute (0; set it to vary streams). Monolith's generator is
     biased towards ``+inf`` and its decorator drops ``global_step``
     (docs/monolith-differences.md).
-    """
 
-    def __init__(self, optimizer):
-        if not isinstance(optimizer, Optimizer) or isinstance(optimizer, StochasticRoundingFloat16OptimizerWrapper):
-            raise TypeError(f"optimizer must be a table optimizer, got {type(optimizer).__name__}")
-        if isinstance(optimizer, DcOptimizerWrapper):
-            raise TypeError("optimizer must be a table optimizer without the dc decorator (wrap the other way "
-                            "round: DcOptimizerWrapper(StochasticRoundingFloat16OptimizerWrapper(base))), got "
-                            "DcOptimizerWrapper")
-        self._optimizer = optimizer
+    The wrapper only sets the drivers' ``rounding`` flag on the wrapped
+    optimizer's plan, so wrapping twice rounds once (the config has one
+    ``stochastic_rounding_float16`` flag) and wrapping a
+    :class:`DcOptimizerWrapper` equals the other nesting order.
+    """
 
     seed = 0
 
-    @property
-    def _kind(self):
-        return self._optimizer._kind
+    def __init__(self, optimizer):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be a table optimizer, got {type(optimizer).__name__}")
+        self._optimizer = optimizer
+
+    def _plan(self):
+        return self._optimizer._plan()._replace(rounding=True, seed=int(self.seed))
 
     def as_proto(self):
         """Return the wrapped optimizer's config with ``stochastic_rounding_float16`` set.
@@ -992,33 +1056,6 @@ class StochasticRoundingFloat16OptimizerWrapper(Optimizer):
         proto.stochastic_rounding_float16 = True
         return proto
 
-    def _config(self):
-        return self._optimizer._config()
-
-    def _hparams(self, config):
-        return self._optimizer._hparams(config)
-
-    def _initial(self, config):
-        return self._optimizer._initial(config)
-
-    def _check_dim(self, dim):
-        self._optimizer._check_dim(dim)
-
-    def _dump_row(self, dump, state, r):
-        self._optimizer._dump_row(dump, state, r)
-
-    def _learning_rate(self, learning_rate, global_step, config):
-        return self._optimizer._learning_rate(learning_rate, global_step, config)
-
-    def _rounding(self):
-        return True
-
-    def _seed(self):
-        return int(self.seed)
-
-    def _rule_entry(self):
-        return self._optimizer._rule_entry()
-
 
 class DcOptimizerWrapper(Optimizer):
     r"""Delay-compensated gradients (DC-ASGD, Zheng et al. 2017) in front of an optimizer.
@@ -1031,8 +1068,8 @@ class DcOptimizerWrapper(Optimizer):
     ----------
     optimizer : Optimizer
         The base optimizer (any table optimizer, also a
-        :class:`StochasticRoundingFloat16OptimizerWrapper`; not another
-        ``DcOptimizerWrapper``). Its state, dumps, learning rate and
+        :class:`StochasticRoundingFloat16OptimizerWrapper`; not one that is
+        already delay-compensated). Its state, dumps, learning rate and
         hyperparameters are used.
     lambda_ : float, default 0.0
         The compensation strength :math:`\lambda` (``DcOptimizerConfig.lambda_``).
@@ -1060,11 +1097,11 @@ class DcOptimizerWrapper(Optimizer):
     gives ``OptimizerConfig`` with only the ``dc`` member set: the config's
     oneof cannot hold the base as well (``optimizer.as_proto()`` is the
     base's), and, as in Monolith's factory,
-    :func:`~monolith_np.optim.optimizer_from_config` cannot build it.
+    :func:`~monolith_np.entry.optimizer_from_config` cannot build it.
     """
 
     def __init__(self, optimizer, lambda_=0.0):
-        if not isinstance(optimizer, Optimizer) or isinstance(optimizer, DcOptimizerWrapper):
+        if not isinstance(optimizer, Optimizer) or optimizer._plan().dc:
             raise TypeError(f"optimizer must be a table optimizer other than DcOptimizerWrapper, "
                             f"got {type(optimizer).__name__}")
         self._optimizer = optimizer
@@ -1075,9 +1112,8 @@ class DcOptimizerWrapper(Optimizer):
         """The base optimizer."""
         return self._optimizer
 
-    @property
-    def _kind(self):
-        return self._optimizer._kind
+    def _plan(self):
+        return self._optimizer._plan()._replace(dc=True, lambda_=float(np.float32(self.lambda_)))
 
     def as_proto(self):
         """Return the decorator's ``OptimizerConfig``: the ``dc`` member with ``lambda_``.
@@ -1109,68 +1145,10 @@ class DcOptimizerWrapper(Optimizer):
         """
         xp = array_module(params=params)
         check_array("params", params, ndim=2, dtypes=(np.float32,))
-        S = self._check_state(state, *params.shape)
-        latest = S[-1]
+        latest = self._check_state(state, *params.shape)[-1]
         if rows is None:
             latest[...] = params
             return
-        rows = asarray(rows, xp)
-        check_array("rows", rows, ndim=1, dtypes=(np.int64, np.int32))
+        rows = _check_rows(xp, asarray(rows, xp), params.shape[0])
         if rows.size:
-            low, high = int(rows.min()), int(rows.max())
-            if low < 0 or high >= params.shape[0]:
-                raise ValueError(f"rows must be in [0, {params.shape[0]}), got {low if low < 0 else high}")
             latest[rows] = params[rows]
-
-    def _config(self):
-        return self._optimizer._config()
-
-    def _hparams(self, config):
-        return tuple(self._optimizer._hparams(config)) + (float(np.float32(self.lambda_)),)
-
-    def _initial(self, config):
-        return self._optimizer._initial(config)
-
-    def _layout(self):
-        return tuple(self._optimizer._layout()) + (("latest", "e"),)
-
-    def _check_dim(self, dim):
-        self._optimizer._check_dim(dim)
-
-    def _dump_row(self, dump, state, r):
-        self._optimizer._dump_row(dump, state, r)
-
-    def restore_state(self, state, dumps, rows=None):
-        """Load ``OptimizerDump`` messages into the base optimizer's state (in place).
-
-        Parameters
-        ----------
-        state : dict of str to array
-            The wrapper's state (numpy arrays); ``state["latest"]`` is left
-            unchanged (it is not part of a dump).
-        dumps : sequence of monolith_np.proto.OptimizerDump
-            One message per row, as :meth:`dump_state` writes them (the base's).
-        rows : sequence of int, optional
-            Destination rows; ``range(len(dumps))`` when omitted.
-
-        Raises
-        ------
-        ValueError
-            As the base optimizer's :meth:`Optimizer.restore_state`.
-        """
-        self._optimizer.restore_state(state, dumps, rows)
-
-    def _learning_rate(self, learning_rate, global_step, config):
-        return self._optimizer._learning_rate(learning_rate, global_step, config)
-
-    def _rounding(self):
-        return self._optimizer._rounding()
-
-    def _seed(self):
-        return self._optimizer._seed()
-
-    def _dc(self):
-        return True
-
-    def _rule_entry(self):
-        return self._optimizer._rule_entry()

@@ -41,8 +41,8 @@ import numpy as np
 from numba import prange
 
 from .._compile import cpu_jit
+from .._rules.optim import dc_compensate_at, stochastic_round_row
 from .._rules.partition import bucket_count, partition_rows, scratch_slot, scratch_starts
-from .rules import dc_compensate_at, stochastic_round_row
 
 __all__ = ["cpu_kernels", "SparseScratch"]
 
@@ -144,7 +144,7 @@ def cpu_kernels(entry, rounding=False, dc=False):
     Parameters
     ----------
     entry : callable
-        A ``*_at`` kernel entry of :mod:`monolith_np.optim.rules`.
+        A ``*_at`` kernel entry of :mod:`monolith_np._rules.optim`.
     rounding : bool, default False
         Apply stochastic float16 rounding after the rule.
     dc : bool, default False

@@ -22,7 +22,7 @@ from .._backend import asarray, host_read, is_cuda_array
 from .._checks import check_array, check_choice, check_number
 from ..entry import HashTableConfigInstance
 from ..features import slot_of
-from ..optim.segments import SegmentedEntry, learning_rates_at
+from ..entry.segments import SegmentedEntry, learning_rates_at
 from ..proto import EmbeddingHashTableConfig, MultiHashTableMetadata, SlotExpireTimeConfig
 from ..schedules import LearningRateFunction
 from . import checkpoint as ck

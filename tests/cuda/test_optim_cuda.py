@@ -10,6 +10,8 @@ match to float32 rounding.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,26 +19,16 @@ import pytest
 from monolith_np.cuda.optim import apply_dense_gpu, apply_rows_gpu
 from monolith_np.optim import optimizers as O
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "optim"))
+from registry_cases import cases  # noqa: E402
+
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 EXACT = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
-CASES = [
-    O.SgdOptimizer(learning_rate=0.1),
-    O.AdagradOptimizer(learning_rate=0.1, weight_decay_factor=0.01),
-    O.FtrlOptimizer(learning_rate=0.1, l1_regularization=0.01, l2_regularization=0.1),
-    O.AdamOptimizer(learning_rate=0.1, use_nesterov=True),
-    O.AmsgradOptimizer(learning_rate=0.1),
-    O.AdadeltaOptimizer(),
-    O.MomentumOptimizer(use_nesterov=True),
-    O.MovingAverageOptimizer(),
-    O.RmspropOptimizer(),
-    O.RmspropV2Optimizer(),
-    O.AdaGradWithGroupLassoOptimizer(beta=1.0, l2_regularization=0.01),
-    O.FTRLWithGroupSparsityOptimizer(l1_regularization=0.1),
-    O.DynamicWdAdagradOptimizer(weight_decay_factor=0.01),
-    O.StochasticRoundingFloat16OptimizerWrapper(O.AdagradOptimizer(learning_rate=0.1)),
-]
+#: One case per registry row plus the decorated ones (tests/optim/registry_cases.py).
+CASES = cases()
+IDS = [c[0] for c in CASES]
 
 
 def _data(dim=5, num_rows=9, n=14, seed=0):
@@ -47,11 +39,12 @@ def _data(dim=5, num_rows=9, n=14, seed=0):
     return params, rows, grads
 
 
-def _gpu_args(opt, params, S, step):
-    config = opt._config()
-    lr = opt._learning_rate(None, step, config)
-    hp = np.asarray(opt._hparams(config) or (0.0,), np.float64)
-    return opt._rule_entry(), opt._rounding(), lr, hp
+def _gpu_args(opt, step):
+    """``(entry, rounding, lr, hp, seed, dc)`` of the optimizer's plan, as its public calls pass them."""
+    plan = opt._plan()
+    config = plan.base._config()
+    return plan.base._row.entry, plan.rounding, opt._default_learning_rate(step, config), plan.hparams(config), \
+        plan.seed, plan.dc
 
 
 def _compare(a, b, exact):
@@ -61,15 +54,16 @@ def _compare(a, b, exact):
         np.testing.assert_allclose(a, b, rtol=2e-6, atol=2e-7)
 
 
-@pytest.mark.parametrize("opt", CASES, ids=lambda o: type(o).__name__)
-def test_sparse_gpu_matches_cpu(opt):
-    params, rows, grads = _data()
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_sparse_gpu_matches_cpu(case):
+    _, opt, dim = case
+    params, rows, grads = _data(dim)
     state = opt.init_state(*params.shape)
     p_cpu, s_cpu = params.copy(), {k: v.copy() for k, v in state.items()}
     opt.apply_rows(p_cpu, rows, grads, s_cpu, global_step=3)
-    entry, rounding, lr, hp = _gpu_args(opt, params, state, 3)
+    entry, rounding, lr, hp, seed, dc = _gpu_args(opt, 3)
     S = opt._check_state(state, *params.shape)
-    apply_rows_gpu(entry, rounding, params, rows, grads, S, lr, hp, 3, opt._seed())
+    apply_rows_gpu(entry, rounding, params, rows, grads, S, lr, hp, 3, seed, dc=dc)
     unique = np.unique(rows, return_counts=True)
     single = unique[0][unique[1] == 1]
     _compare(params[single], p_cpu[single], EXACT)
@@ -78,15 +72,16 @@ def test_sparse_gpu_matches_cpu(opt):
         np.testing.assert_allclose(state[k], s_cpu[k], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("opt", CASES[:4], ids=lambda o: type(o).__name__)
-def test_dense_gpu_matches_cpu(opt):
-    params, _, _ = _data()
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_dense_gpu_matches_cpu(case):
+    _, opt, dim = case
+    params, _, _ = _data(dim)
     grads = np.random.default_rng(1).normal(size=params.shape).astype(np.float32)
     state = opt.init_state(*params.shape)
     p_cpu, s_cpu = params.copy(), {k: v.copy() for k, v in state.items()}
     opt.apply(p_cpu, grads, s_cpu, global_step=2)
-    entry, rounding, lr, hp = _gpu_args(opt, params, state, 2)
-    apply_dense_gpu(entry, rounding, params, grads, opt._check_state(state, *params.shape), lr, hp, 2, 0)
+    entry, rounding, lr, hp, seed, dc = _gpu_args(opt, 2)
+    apply_dense_gpu(entry, rounding, params, grads, opt._check_state(state, *params.shape), lr, hp, 2, seed, dc=dc)
     _compare(params, p_cpu, EXACT)
 
 
@@ -98,8 +93,8 @@ def test_batch_softmax_gpu():
     grads = np.zeros((3, 1), np.float32)
     p_cpu, s_cpu = params.copy(), {k: v.copy() for k, v in state.items()}
     opt.apply_rows(p_cpu, rows, grads, s_cpu, global_step=5)
-    entry, rounding, lr, hp = _gpu_args(opt, params, state, 5)
-    apply_rows_gpu(entry, rounding, params, rows, grads, opt._check_state(state, 4, 1), lr, hp, 5, 0)
+    entry, rounding, lr, hp, seed, dc = _gpu_args(opt, 5)
+    apply_rows_gpu(entry, rounding, params, rows, grads, opt._check_state(state, 4, 1), lr, hp, 5, seed, dc=dc)
     np.testing.assert_array_equal(params, p_cpu)
     np.testing.assert_array_equal(state["global_step"], s_cpu["global_step"])
 
@@ -115,9 +110,9 @@ def test_dc_gpu_matches_cpu(base):
     before = grads.copy()
     p_cpu, s_cpu = params.copy(), {k: v.copy() for k, v in state.items()}
     opt.apply_rows(p_cpu, rows, grads, s_cpu, global_step=3)
-    entry, rounding, lr, hp = _gpu_args(opt, params, state, 3)
-    apply_rows_gpu(entry, rounding, params, rows, grads, opt._check_state(state, *params.shape), lr, hp, 3,
-                   opt._seed(), dc=True)
+    entry, rounding, lr, hp, seed, dc = _gpu_args(opt, 3)
+    apply_rows_gpu(entry, rounding, params, rows, grads, opt._check_state(state, *params.shape), lr, hp, 3, seed,
+                   dc=dc)
     np.testing.assert_array_equal(grads, before)
     unique = np.unique(rows, return_counts=True)
     single = unique[0][unique[1] == 1]
@@ -127,12 +122,10 @@ def test_dc_gpu_matches_cpu(base):
         np.testing.assert_allclose(state[k], s_cpu[k], rtol=1e-5, atol=1e-6)
     dense = np.random.default_rng(1).normal(size=params.shape).astype(np.float32)
     opt.apply(p_cpu, dense, s_cpu, global_step=4)
-    entry, rounding, lr, hp = _gpu_args(opt, params, state, 4)
-    apply_dense_gpu(entry, rounding, params, dense, opt._check_state(state, *params.shape), lr, hp, 4, opt._seed(),
-                    dc=True)
+    entry, rounding, lr, hp, seed, dc = _gpu_args(opt, 4)
+    apply_dense_gpu(entry, rounding, params, dense, opt._check_state(state, *params.shape), lr, hp, 4, seed, dc=dc)
     np.testing.assert_allclose(params, p_cpu, rtol=1e-5, atol=1e-6)
     p_cpu2, s_cpu2 = params.copy(), {k: v.copy() for k, v in state.items()}
     opt.apply(p_cpu2, dense, s_cpu2, global_step=5)
-    apply_dense_gpu(entry, rounding, params, dense, opt._check_state(state, *params.shape), lr, hp, 5, opt._seed(),
-                    dc=True)
+    apply_dense_gpu(entry, rounding, params, dense, opt._check_state(state, *params.shape), lr, hp, 5, seed, dc=dc)
     _compare(params, p_cpu2, EXACT)

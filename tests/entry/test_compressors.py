@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from monolith_np import _entry_rules as rules
+from monolith_np._rules import entry as rules
 from monolith_np.entry import (
     FakeQuantizer,
     FixedR8Compressor,

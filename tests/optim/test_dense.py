@@ -343,3 +343,13 @@ def test_apply_rejects_bad_inputs():
         opt.apply(np.float32(1.0), np.float32(1.0), opt.init_state(np.zeros((), F32)))
     with pytest.raises(TypeError, match="params must be an array, got float"):
         opt.init_state([[1.0]])
+
+
+def test_a_list_is_validated_before_any_variable_is_written():
+    opt = AdamomOptimizer(learning_rate=0.1)
+    good, bad = np.ones(3, np.float32), np.ones(2, np.float32)
+    state = opt.init_state([good, bad])
+    with pytest.raises(ValueError, match="grads must have shape"):
+        opt.apply([good, bad], [np.ones(3, np.float32), np.ones(3, np.float32)], state)
+    np.testing.assert_array_equal(good, np.ones(3, np.float32))
+    assert not state[0]["m"].any()

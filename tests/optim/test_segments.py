@@ -1,4 +1,4 @@
-"""Multi-segment entries (monolith_np.optim.segments): SEMANTICS A.0 item 2, A.17, E.1, G.2."""
+"""Multi-segment entries (monolith_np.entry.segments): SEMANTICS A.0 item 2, A.17, E.1, G.2."""
 
 import numpy as np
 import pytest
@@ -21,7 +21,7 @@ from monolith_np.optim import (
     SgdOptimizer,
     StochasticRoundingFloat16OptimizerWrapper,
 )
-from monolith_np.optim.segments import (
+from monolith_np.entry.segments import (
     SegmentedEntry,
     SliceConfig,
     combine_slices_as_table,

@@ -1,8 +1,9 @@
-"""Entry-component rules (initializers, compressors, quantizers) and their CPU drivers.
+"""Entry-component rules: initializers, compressors and quantizers.
 
 Every formula of :mod:`monolith_np.entry` is written once here as a plain
-Python function over scalars (SEMANTICS.md D.2-D.7). The CPU drivers below
-compile them with :func:`monolith_np._compile.cpu_jit` inside ``prange`` loops;
+Python function over scalars (SEMANTICS.md D.2-D.7). The CPU drivers
+(:mod:`monolith_np.entry._cpu`) compile them with
+:func:`monolith_np._compile.cpu_jit` inside ``prange`` loops;
 :mod:`monolith_np.cuda.entry` compiles the very same functions as CUDA device
 functions inside grid-stride kernels. Drivers validate nothing and allocate
 nothing: :mod:`monolith_np.entry` checks the arguments and passes outputs in.
@@ -31,10 +32,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
-
-from ._compile import cpu_jit, jitable
-from ._random import as_uint64, uniform
+from .._compile import jitable
+from .._random import as_uint64, uniform
 
 # ---------------------------------------------------------------------------
 # Initializers (SEMANTICS D.7)
@@ -77,20 +76,6 @@ def init_row_base(row_offset, row_ids, r, dim):
     if row_ids.size:
         return as_uint64(row_ids[r]) * dim
     return (row_offset + np.uint64(r)) * dim
-
-
-@cpu_jit(parallel=True)
-def initialize_cpu(out, random, seed, row_offset, row_ids, low, width):
-    """Fill ``out`` (rows, dim) in place, one ``prange`` iteration per row.
-
-    Element ``(r, c)`` gets counter ``init_row_base(row_offset, row_ids, r, dim) + c``.
-    """
-    rows = out.shape[0]
-    dim = np.uint64(out.shape[1])
-    for r in prange(rows):
-        base = init_row_base(row_offset, row_ids, r, dim)
-        for c in range(out.shape[1]):
-            out[r, c] = init_value(random, seed, base + np.uint64(c), low, width)
 
 
 # ---------------------------------------------------------------------------
@@ -171,20 +156,6 @@ def fp16_to_fp32_bits(bits):
     return sign | (e << 23) | ((m & 0x3FF) << 13)
 
 
-@cpu_jit(parallel=True)
-def fp16_encode_cpu(bits, out):
-    """``out[i] = fp32_to_fp16_bits(bits[i])`` over flat uint32 -> uint16 arrays."""
-    for i in prange(bits.shape[0]):
-        out[i] = fp32_to_fp16_bits(bits[i])
-
-
-@cpu_jit(parallel=True)
-def fp16_decode_cpu(bits, out):
-    """``out[i] = fp16_to_fp32_bits(bits[i])`` over flat uint16 -> uint32 arrays."""
-    for i in prange(bits.shape[0]):
-        out[i] = fp16_to_fp32_bits(bits[i])
-
-
 # ---------------------------------------------------------------------------
 # fixed_r8 (SEMANTICS D.3): FakeQuantizer, "qat8"
 # ---------------------------------------------------------------------------
@@ -227,20 +198,6 @@ def fixed_r8_encode(x, step, half_step):
 def fixed_r8_decode(q, step):
     """``float32(q) * step`` (the original's ``IntegerToFloat``)."""
     return np.float32(q) * step
-
-
-@cpu_jit(parallel=True)
-def fixed_r8_encode_cpu(x, step, half_step, out):
-    """``out[i] = fixed_r8_encode(x[i], ...)`` over flat float32 -> int8 arrays."""
-    for i in prange(x.shape[0]):
-        out[i] = fixed_r8_encode(x[i], step, half_step)
-
-
-@cpu_jit(parallel=True)
-def fixed_r8_decode_cpu(q, step, out):
-    """``out[i] = fixed_r8_decode(q[i], step)`` over flat int8 -> float32 arrays."""
-    for i in prange(q.shape[0]):
-        out[i] = fixed_r8_decode(q[i], step)
 
 
 # ---------------------------------------------------------------------------
@@ -325,29 +282,3 @@ def one_bit_decode(q, amplitude):
     return np.float32(q) * amplitude
 
 
-@cpu_jit(parallel=True)
-def one_bit_encode_cpu(x, amplitude, scale, out):
-    """``out[i] = one_bit_encode(x[i], ...)`` over flat float32 -> int8 arrays."""
-    for i in prange(x.shape[0]):
-        out[i] = one_bit_encode(x[i], amplitude, scale)
-
-
-@cpu_jit(parallel=True)
-def one_bit_decode_cpu(q, amplitude, out):
-    """``out[i] = one_bit_decode(q[i], amplitude)`` over flat int8 -> float32 arrays."""
-    for i in prange(q.shape[0]):
-        out[i] = one_bit_decode(q[i], amplitude)
-
-
-@cpu_jit(parallel=True)
-def hash_net_forward_cpu(x, amplitude, scale, out):
-    """``out[i] = hash_net_forward(x[i], ...)`` over flat float32 arrays."""
-    for i in prange(x.shape[0]):
-        out[i] = hash_net_forward(x[i], amplitude, scale)
-
-
-@cpu_jit(parallel=True)
-def hash_net_backward_cpu(num, grad, amplitude, scale, out):
-    """``out[i] = hash_net_backward(num[i], grad[i], ...)`` over flat float32 arrays (``out`` may be ``grad``)."""
-    for i in prange(num.shape[0]):
-        out[i] = hash_net_backward(num[i], grad[i], amplitude, scale)

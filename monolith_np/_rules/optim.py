@@ -13,14 +13,15 @@ original, are float32 here (within 1e-6 of it, docs/monolith-differences.md).
 
 Below the rules, one *kernel entry* per optimizer (``<algo>_at``) gives every
 rule the same signature ``(w, g, S, r, lr, hp, step)``: ``S`` is the tuple of
-the table's state arrays (in :data:`STATE_LAYOUTS` order), ``r`` the row,
+the table's state arrays (in the order of the optimizer's registry row,
+:mod:`monolith_np.optim.registry`), ``r`` the row,
 ``hp`` a float64 vector of hyperparameters and ``step`` the int64 global step.
 :mod:`monolith_np.optim.sparse` compiles one ``prange`` driver per entry for
 the CPU and :mod:`monolith_np.cuda.optim` one kernel per entry for the GPU,
 both from these functions (STYLE B).
 
-The state layouts (:data:`STATE_LAYOUTS`) name each array after its field in
-the original ``*OptimizerDump`` message.
+The state layouts, with each array named after its field in the original
+``*OptimizerDump`` message, are the registry rows' (``Row.state``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from .._compile import jitable
 from .._random import random_bits64, uniform01_float32
 
 __all__ = [
-    "STATE_LAYOUTS",
     "sgd_update",
     "adagrad_update",
     "dynamic_wd_adagrad_update",
@@ -52,26 +52,6 @@ __all__ = [
     "stochastic_round_fp16",
     "stochastic_round_row",
 ]
-
-#: State of each optimizer: ``(name, kind)`` pairs in kernel order. ``kind`` is
-#: ``"e"`` (per-element float32, shape ``(num_rows, dim)``), ``"p"`` (per-row
-#: float32, shape ``(num_rows,)``) or ``"i"`` (per-row int64).
-STATE_LAYOUTS = {
-    "sgd": (),
-    "adagrad": (("norm", "e"),),
-    "dynamic_wd_adagrad": (("norm", "e"),),
-    "ftrl": (("zero", "e"), ("norm", "e")),
-    "group_ftrl": (("zero", "e"), ("norm", "e")),
-    "adadelta": (("accum", "e"), ("accum_update", "e")),
-    "adam": (("m", "e"), ("v", "e"), ("beta1_power", "p"), ("beta2_power", "p")),
-    "amsgrad": (("m", "e"), ("v", "e"), ("vhat", "e"), ("beta1_power", "p"), ("beta2_power", "p")),
-    "momentum": (("n", "e"),),
-    "moving_average": (),
-    "rmsprop": (("n", "e"),),
-    "rmspropv2": (("n", "e"),),
-    "group_adagrad": (("grad_square_sum", "p"),),
-    "batch_softmax": (("global_step", "i"),),
-}
 
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
@@ -387,7 +367,7 @@ def stochastic_round_row(w, seed, step, r):
 
 
 # ---------------------------------------------------------------------------
-# Kernel entries: (w, g, S, r, lr, hp, step); S in STATE_LAYOUTS order
+# Kernel entries: (w, g, S, r, lr, hp, step); S in the registry row's state order
 # ---------------------------------------------------------------------------
 
 
