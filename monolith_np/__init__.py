@@ -19,10 +19,7 @@ Framework adapters are imported on their own: :mod:`monolith_np.torch`
 Importing this package never imports CuPy, PyTorch, TensorFlow or numba.cuda.
 """
 
-# ``optim`` before ``entry``: optim.segments builds on entry, and entry
-# re-exports the optimizer classes of optim.optimizers (as Monolith's entry.py does).
-from . import optim  # isort: skip
-from . import entry, features, losses, metrics, proto, ragged, sampling, schedules, table
+from . import entry, features, losses, metrics, optim, proto, ragged, sampling, schedules, table
 from ._backend import array_module, is_cuda_array
 from ._version import __version__
 from .ragged import *  # noqa: F401,F403

@@ -21,7 +21,7 @@ from numba import prange
 
 from .._checks import check_array
 from .._compile import cpu_jit, jitable, run_cpu
-from ..optim.segments import SegmentedEntry
+from ..entry.segments import SegmentedEntry
 from ..proto import EntryDump, OptimizerDump, SingleOptimizerDump
 from ._wire import I32, I64, LEN, VARINT, check_records, get_fixed, get_varint, put_fixed, put_varint, tag, varint_size
 
