@@ -734,7 +734,23 @@ class SegmentedEntry:
         """
         xp = self._check_params(params)
         rows = self._check_rows(xp, rows, params.shape[0])
-        out = params[rows] if rows is not None else params.copy()
+        return self._lookup_impl(xp, params[rows] if rows is not None else params.copy())
+
+    def _lookup_impl(self, xp, out):
+        """:meth:`lookup` on validated rows already gathered into ``out``: the retriever views, in place.
+
+        Parameters
+        ----------
+        xp : module
+            The array module of ``out``.
+        out : (n, dim) float32 C-contiguous array
+            Stored values of the looked-up rows; overwritten with their views.
+
+        Returns
+        -------
+        (n, dim) float32 array
+            ``out``.
+        """
         for s in self._segments:
             if s.quantizer is not None:
                 block = xp.ascontiguousarray(out[:, s.start:s.stop])

@@ -11,7 +11,6 @@ export/save stream one contiguous block. Growing rehashes only the index.
 from __future__ import annotations
 
 import glob
-import numbers
 import os
 import re
 import threading
@@ -22,9 +21,8 @@ from .._backend import asarray, host_read, is_cuda_array
 from .._checks import check_array, check_choice, check_number
 from ..entry import HashTableConfigInstance
 from ..features import slot_of
-from ..entry.segments import SegmentedEntry, learning_rates_at
+from ..entry.segments import SegmentedEntry
 from ..proto import EmbeddingHashTableConfig, MultiHashTableMetadata, SlotExpireTimeConfig
-from ..schedules import LearningRateFunction
 from . import checkpoint as ck
 from . import index as ix
 from ._ops import CpuOps, GpuOps
@@ -330,7 +328,7 @@ class EmbeddingHashTable:
             self._ops.take(self._values, rows, out)
             found = None if found_mask is False else rows != ix.EMPTY
         if self._needs_view:
-            out[...] = self._entry.lookup(out)
+            self._entry._lookup_impl(self._xp, out)
         return out, found
 
     @property
@@ -545,18 +543,6 @@ class EmbeddingHashTable:
             rows = self._upsert(ids, update_time)[0]  # may reallocate the row store
             self._ops.add(self._values, rows, deltas)
 
-    def _learning_rates(self, learning_rate, global_step):
-        nseg = self._entry.num_segments
-        if learning_rate is None:
-            if self._lr_fns is None:
-                return None
-            return learning_rates_at(self._lr_fns, global_step)
-        if isinstance(learning_rate, LearningRateFunction) or callable(learning_rate):
-            return learning_rates_at([learning_rate] * nseg, global_step)
-        if isinstance(learning_rate, numbers.Real) and not isinstance(learning_rate, bool):
-            return np.full(nseg, learning_rate, np.float32)
-        return learning_rate
-
     def apply_gradients(self, ids, grads, learning_rate=None, global_step=0, update_time=0, dedup=True):
         """Optimise the rows of ``ids`` with ``grads``; absent ids are created, then optimised.
 
@@ -585,27 +571,19 @@ class EmbeddingHashTable:
         ids, grads = self._check_batch("grads", ids, grads)
         update_time = _check_time("update_time", update_time)
         global_step = check_number("global_step", global_step, integer=True, low=0)
-        lrs = self._learning_rates(learning_rate, global_step)
-        if lrs is not None:  # validated before any id is inserted
-            if isinstance(lrs, (list, tuple)):
-                lrs = np.asarray(lrs, np.float32)
-            check_array("learning_rate", lrs, dtype_kinds="f", shape=(self._entry.num_segments,))
-            lrs = np.asarray(lrs, np.float32)
-            for k, v in enumerate(lrs.tolist()):
-                check_number(f"learning_rate[{k}]", v, low=0.0)
+        # validated (and a schedule evaluated) once, before any id is inserted
+        lrs = self._entry._resolve_learning_rates(learning_rate, global_step, self._lr_fns, name="learning_rate")
         with self._lock:
             rows, plan = self._upsert(ids, update_time, dedup=dedup)
             if plan is None:  # the occurrence filter kept some ids out: their rows are EMPTY
                 keep = rows != ix.EMPTY
                 rows, grads = rows[keep], grads[keep]
             if dedup:
-                self._entry.apply_rows(self._values, rows, grads, self._state, learning_rates=lrs,
-                                       global_step=global_step)
+                self._entry._apply_rows_impl(self._values, rows, grads, self._state, lrs, global_step)
                 return
             for idx in _occurrence_rounds(host_read(rows)):
                 idx = self._xp.asarray(idx)
-                self._entry.apply_rows(self._values, rows[idx], grads[idx], self._state, learning_rates=lrs,
-                                       global_step=global_step)
+                self._entry._apply_rows_impl(self._values, rows[idx], grads[idx], self._state, lrs, global_step)
 
     def reinitialize(self, ids, update_time=0):
         """Reset the rows of ``ids`` to their initial values and state (creating absent ones).

@@ -65,10 +65,23 @@ def test_apply_gradients_reads_at_most_once_from_the_table():
     assert _reads(table.apply_gradients, ids, grads, dedup=False) == 1
 
 
-@pytest.mark.xfail(strict=False, reason="the count includes SegmentedEntry.apply_rows' own validation reads "
-                                        "(rows.min/max); a trusting SegmentedEntry._apply_rows_impl lands with "
-                                        "the optimizer side of issue 12")
-def test_apply_gradients_reads_at_most_once():
+def test_apply_gradients_reads_nothing_for_present_ids():
     table = _table()
     ids = np.array([1, 2, 2, -3], np.int64)
-    assert _reads(table.apply_gradients, ids, np.ones((ids.size, DIM), np.float32)) <= 1
+    # learning rates resolved once on the host, rows trusted by the optimizers: no row-range read
+    assert _reads(table.apply_gradients, ids, np.ones((ids.size, DIM), np.float32)) == 0
+    assert _reads(table.apply_gradients, ids, np.ones((ids.size, DIM), np.float32), learning_rate=0.1) == 0
+
+
+def test_apply_gradients_with_new_ids_reads_like_an_insert():
+    table = _table()
+    ids = np.array([200, 1, 200, 201], np.int64)
+    # the insert's two reads (new-key counts to size the growth, the placement's status word), nothing more
+    assert _reads(table.apply_gradients, ids, np.ones((ids.size, DIM), np.float32)) == 2
+
+
+def test_a_device_learning_rate_vector_is_read_once():
+    table = _table()
+    ids = np.array([1, 2], np.int64)
+    lrs = np.array([0.1, 0.2], np.float32)  # stands for a device array under the simulator
+    assert _reads(table.apply_gradients, ids, np.ones((ids.size, DIM), np.float32), learning_rate=lrs) <= 1
