@@ -1,7 +1,7 @@
 """The ``EntryDump`` codec of table checkpoints: table rows to Monolith records and back.
 
 :func:`encode_entry_dumps` / :func:`decode_entry_dumps` turn the rows of a
-:class:`~monolith_np.optim.SegmentedEntry` table into serialized
+:class:`~monolith_np.entry.SegmentedEntry` table into serialized
 ``EntryDump`` records and back (Numba kernels, two passes, ``prange`` over
 rows), over the varints and fixed-width fields of
 :mod:`monolith_np.table._wire`. The record layout (:class:`_Schema`) comes
@@ -425,7 +425,7 @@ def _schema(entry):
 
 
 def check_entry(entry):
-    """Raise ``TypeError`` unless ``entry`` is a :class:`~monolith_np.optim.SegmentedEntry` (the boundary check).
+    """Raise ``TypeError`` unless ``entry`` is a :class:`~monolith_np.entry.SegmentedEntry` (the boundary check).
 
     Parameters
     ----------

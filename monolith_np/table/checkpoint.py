@@ -7,11 +7,11 @@ temporary name and renamed. This module reads and writes the same files from
 dense arrays, fast enough for tables of millions of rows:
 
 * :func:`encode_entry_dumps` / :func:`decode_entry_dumps` turn the rows of a
-  :class:`~monolith_np.optim.SegmentedEntry` table into serialized
+  :class:`~monolith_np.entry.SegmentedEntry` table into serialized
   ``EntryDump`` records and back (the codec of
   :mod:`monolith_np.table._entrydump`, re-exported here). The bytes equal
   ``SerializeToString()`` of the message that
-  :meth:`SegmentedEntry.dump <monolith_np.optim.SegmentedEntry.dump>` builds,
+  :meth:`SegmentedEntry.dump <monolith_np.entry.SegmentedEntry.dump>` builds,
   with ``id`` and ``last_update_ts_sec`` set.
 * :func:`write_records` / :func:`read_records` write and read TFRecord files
   (the framing, CRC-32C of every length and every record, is
@@ -23,7 +23,7 @@ See ``docs/checkpoints.md``.
 
 >>> import numpy as np, tempfile, os
 >>> from monolith_np.entry import ZerosInitializer
->>> from monolith_np.optim import AdagradOptimizer, SegmentedEntry
+>>> from monolith_np.entry import AdagradOptimizer, SegmentedEntry
 >>> entry = SegmentedEntry([(2, ZerosInitializer(), AdagradOptimizer())])
 >>> params, state = entry.init_rows(3)
 >>> ids = np.array([7, -1, 0], np.int64)
@@ -248,7 +248,7 @@ def save_rows(path, entry, ids, params, state, timestamps):
     --------
     >>> import numpy as np, tempfile, os
     >>> from monolith_np.entry import ZerosInitializer
-    >>> from monolith_np.optim import SegmentedEntry, SgdOptimizer
+    >>> from monolith_np.entry import SegmentedEntry, SgdOptimizer
     >>> entry = SegmentedEntry([(1, ZerosInitializer(), SgdOptimizer())])
     >>> params, state = entry.init_rows(2)
     >>> path = os.path.join(tempfile.mkdtemp(), "rows")
@@ -318,7 +318,7 @@ def load_rows(path, entry, num_records=None):
     --------
     >>> import tempfile, os
     >>> from monolith_np.entry import ZerosInitializer
-    >>> from monolith_np.optim import SegmentedEntry, SgdOptimizer
+    >>> from monolith_np.entry import SegmentedEntry, SgdOptimizer
     >>> entry = SegmentedEntry([(1, ZerosInitializer(), SgdOptimizer())])
     >>> path = os.path.join(tempfile.mkdtemp(), "empty")
     >>> save_entries(path, entry, np.zeros(0, np.int64), *entry.init_rows(0), np.zeros(0, np.uint32))

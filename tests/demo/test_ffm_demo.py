@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from demo import (FFMLayout, DemoConfig, batch_for_step, build_tables, demo_truth, ffm_backward, ffm_forward,
                   make_click_batch, make_click_truth, restore_checkpoint, run_demo, save_checkpoint, train_step)
+from monolith_np.metrics import auc
 from monolith_np.table import slot_of
 
 

@@ -11,7 +11,8 @@ from hypothesis.extra import numpy as hnp
 
 from monolith_np import optim
 from monolith_np.entry import ZerosInitializer
-from monolith_np.optim import SegmentedEntry
+from monolith_np.entry import SegmentedEntry
+from monolith_np.optim import registry
 from monolith_np.proto import EntryDump
 from monolith_np.table.checkpoint import (
     decode_entry_dumps,
@@ -23,12 +24,7 @@ from monolith_np.table.checkpoint import (
     write_records,
 )
 
-_BASES = [
-    optim.SgdOptimizer, optim.AdagradOptimizer, optim.AdadeltaOptimizer, optim.AdamOptimizer,
-    optim.AmsgradOptimizer, optim.BatchSoftmaxOptimizer, optim.MomentumOptimizer, optim.MovingAverageOptimizer,
-    optim.RmspropOptimizer, optim.RmspropV2Optimizer, optim.FTRLWithGroupSparsityOptimizer,
-    optim.AdaGradWithGroupLassoOptimizer, optim.DynamicWdAdagradOptimizer, optim.FtrlOptimizer,
-]
+_BASES = [row.cls for row in registry.rows()]  # every table optimizer, from the one registry
 _WRAPPERS = [optim.StochasticRoundingFloat16OptimizerWrapper, optim.DcOptimizerWrapper]
 _INT64 = np.iinfo(np.int64)
 
