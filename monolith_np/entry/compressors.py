@@ -39,7 +39,13 @@ class Compressor(abc.ABC):
     #: Bytes per encoded value.
     bytes_per_value = 4
 
-    @abc.abstractmethod
+    #: The ``FloatCompressorConfig`` oneof member of this compressor.
+    _proto_kind = ""
+
+    def _proto_fields(self):
+        """The member's fields, by name (None: left unset)."""
+        return {}
+
     def as_proto(self) -> FloatCompressorConfig:
         """Return the ``FloatCompressorConfig`` the original's ``as_proto`` builds.
 
@@ -48,6 +54,9 @@ class Compressor(abc.ABC):
         FloatCompressorConfig
             A fresh message (``dim_size`` unset; see :func:`with_dim_sizes`).
         """
+        comp = FloatCompressorConfig()
+        _fill(getattr(comp, self._proto_kind), **self._proto_fields())
+        return comp
 
     @abc.abstractmethod
     def encode(self, x):
@@ -95,17 +104,7 @@ class Fp32Compressor(Compressor):
 
     bytes_per_value = 4
 
-    def as_proto(self):
-        """Return ``FloatCompressorConfig(fp32={})``.
-
-        Returns
-        -------
-        FloatCompressorConfig
-            The message.
-        """
-        comp = FloatCompressorConfig()
-        _fill(comp.fp32)
-        return comp
+    _proto_kind = "fp32"
 
     def encode(self, x):
         """Copy float32 values.
@@ -163,17 +162,7 @@ class Fp16Compressor(Compressor):
 
     bytes_per_value = 2
 
-    def as_proto(self):
-        """Return ``FloatCompressorConfig(fp16={})``.
-
-        Returns
-        -------
-        FloatCompressorConfig
-            The message.
-        """
-        comp = FloatCompressorConfig()
-        _fill(comp.fp16)
-        return comp
+    _proto_kind = "fp16"
 
     def encode(self, x):
         """Round float32 values to half precision.
@@ -246,17 +235,10 @@ class FixedR8Compressor(Compressor):
         """The :class:`FakeQuantizer` doing the work."""
         return self._quantizer
 
-    def as_proto(self):
-        """Return ``FloatCompressorConfig(fixed_r8={r})``.
+    _proto_kind = "fixed_r8"
 
-        Returns
-        -------
-        FloatCompressorConfig
-            The message.
-        """
-        comp = FloatCompressorConfig()
-        _fill(comp.fixed_r8, r=self.r)
-        return comp
+    def _proto_fields(self):
+        return {"r": self.r}
 
     def encode(self, x):
         """Quantise float32 values to int8 levels (:meth:`FakeQuantizer.quantize_to_integer`).
@@ -334,18 +316,10 @@ class OneBitCompressor(Compressor):
         """A fresh :class:`HashNetQuantizer` with this compressor's settings (what the HashNet retriever uses)."""
         return HashNetQuantizer.from_config(self.as_proto().one_bit)
 
-    def as_proto(self):
-        """Return ``FloatCompressorConfig(one_bit={step_size, amplitude})``.
+    _proto_kind = "one_bit"
 
-        Returns
-        -------
-        FloatCompressorConfig
-            The message.
-        """
-        comp = FloatCompressorConfig()
-        comp.one_bit.step_size = self.step_size
-        _fill(comp.one_bit, step_size=self.step_size, amplitude=self.amplitude)
-        return comp
+    def _proto_fields(self):
+        return {"step_size": self.step_size, "amplitude": self.amplitude}
 
     def encode(self, x):
         """Encode float32 values as ``+1``/``-1``.

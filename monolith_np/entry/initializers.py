@@ -46,7 +46,13 @@ class Initializer(abc.ABC):
     once, on any device.
     """
 
-    @abc.abstractmethod
+    #: The ``InitializerConfig`` oneof member of this initializer.
+    _proto_kind = ""
+
+    def _proto_fields(self):
+        """The member's fields, by name (None: left unset)."""
+        return {}
+
     def as_proto(self) -> InitializerConfig:
         """Return the ``InitializerConfig`` the original's ``as_proto`` builds.
 
@@ -55,6 +61,9 @@ class Initializer(abc.ABC):
         InitializerConfig
             A fresh message (``dim_size`` unset; see :func:`with_dim_sizes`).
         """
+        init = InitializerConfig()
+        _fill(getattr(init, self._proto_kind), **self._proto_fields())
+        return init
 
     @abc.abstractmethod
     def _rule_args(self):
@@ -162,17 +171,7 @@ class ZerosInitializer(_ConstantInit):
            [0., 0., 0.]], dtype=float32)
     """
 
-    def as_proto(self):
-        """Return ``InitializerConfig(zeros={})``.
-
-        Returns
-        -------
-        InitializerConfig
-            The message.
-        """
-        init = InitializerConfig()
-        _fill(init.zeros)
-        return init
+    _proto_kind = "zeros"
 
 
 class OnesInitializer(_ConstantInit):
@@ -184,18 +183,7 @@ class OnesInitializer(_ConstantInit):
     """
 
     _value = 1.0
-
-    def as_proto(self):
-        """Return ``InitializerConfig(ones={})``.
-
-        Returns
-        -------
-        InitializerConfig
-            The message.
-        """
-        init = InitializerConfig()
-        _fill(init.ones)
-        return init
+    _proto_kind = "ones"
 
 
 class ConstantsInitializer(_ConstantInit):
@@ -229,17 +217,10 @@ class ConstantsInitializer(_ConstantInit):
     def _value(self):
         return 0.0 if self.constant is None else self.constant
 
-    def as_proto(self):
-        """Return ``InitializerConfig(constants={constant})``.
+    _proto_kind = "constants"
 
-        Returns
-        -------
-        InitializerConfig
-            The message.
-        """
-        init = InitializerConfig()
-        _fill(init.constants, constant=self.constant)
-        return init
+    def _proto_fields(self):
+        return {"constant": self.constant}
 
 
 class BatchSoftmaxInitializer(ConstantsInitializer):
@@ -334,17 +315,10 @@ class RandomUniformInitializer(Initializer):
     def _rule_args(self):
         return True, np.uint64(self._seed), self._lo, self._width
 
-    def as_proto(self):
-        """Return ``InitializerConfig(random_uniform={minval, maxval})`` (the seed is not part of it).
+    _proto_kind = "random_uniform"
 
-        Returns
-        -------
-        InitializerConfig
-            The message; unset bounds keep the proto defaults (-0.05, 0.05).
-        """
-        init = InitializerConfig()
-        _fill(init.random_uniform, minval=self.minval, maxval=self.maxval)
-        return init
+    def _proto_fields(self):
+        return {"minval": self.minval, "maxval": self.maxval}
 
     def __repr__(self):
         return f"RandomUniformInitializer(minval={self.minval!r}, maxval={self.maxval!r}, seed={self._seed!r})"
