@@ -1,7 +1,7 @@
 """Gumbel top-k: Gumbel keys, the continuous (relaxed) top-k and subset sampling.
 
 Re-creates ``monolith/native_training/layers/utils.py`` (``EPSILON``,
-``gumbel_keys``, ``continuous_topk``, ``sample_subset``; SEMANTICS.md F.2),
+``gumbel_keys``, ``continuous_topk``, ``sample_subset``),
 which follows Xie & Ermon (2019). The math is written once, as rules over
 scalars and 1-D row views in :mod:`monolith_np._rules.sampling`:
 

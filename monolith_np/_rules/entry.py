@@ -1,7 +1,7 @@
 """Entry-component rules: initializers, compressors and quantizers.
 
 Every formula of :mod:`monolith_np.entry` is written once here as a plain
-Python function over scalars (SEMANTICS.md D.2-D.7). The CPU drivers
+Python function over scalars. The CPU drivers
 (:mod:`monolith_np.entry._cpu`) compile them with
 :func:`monolith_np._compile.cpu_jit` inside ``prange`` loops;
 :mod:`monolith_np.cuda.entry` compiles the very same functions as CUDA device
@@ -36,7 +36,7 @@ from .._compile import jitable
 from .._random import as_uint64, uniform
 
 # ---------------------------------------------------------------------------
-# Initializers (SEMANTICS D.7)
+# Initializers
 # ---------------------------------------------------------------------------
 
 
@@ -79,7 +79,7 @@ def init_row_base(row_offset, row_ids, r, dim):
 
 
 # ---------------------------------------------------------------------------
-# fp16 (SEMANTICS D.2): half 2.1.0's software float<->half conversion, on bits
+# fp16: half 2.1.0's software float<->half conversion, on bits
 # ---------------------------------------------------------------------------
 
 
@@ -157,7 +157,7 @@ def fp16_to_fp32_bits(bits):
 
 
 # ---------------------------------------------------------------------------
-# fixed_r8 (SEMANTICS D.3): FakeQuantizer, "qat8"
+# fixed_r8: FakeQuantizer, "qat8"
 # ---------------------------------------------------------------------------
 
 
@@ -201,7 +201,7 @@ def fixed_r8_decode(q, step):
 
 
 # ---------------------------------------------------------------------------
-# one_bit and HashNet (SEMANTICS D.4, D.5)
+# one_bit and HashNet
 # ---------------------------------------------------------------------------
 
 
@@ -216,7 +216,7 @@ def one_minus_square_fused(y):
     """``1 - y*y`` rounded once to float32, as ``fmaf(-y, y, 1)`` computes it.
 
     The original's compiler contracts ``1.f - y * y`` into one fused
-    multiply-add (SEMANTICS §0 NOTE; the HashNet golden values need it). numba
+    multiply-add. numba
     has no float32 ``fma``, so the value is formed in float64: ``y*y`` is exact
     there (two 24-bit significands) and ``1 - y*y`` is rounded to float64, then
     to float32. Rounding twice could differ from rounding once only if the

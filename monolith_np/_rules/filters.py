@@ -6,7 +6,7 @@ Plain functions over array views (``keys``/``counts``/``used`` of shape
 with ``gpu_device``. Keys are the uint64 bit patterns of the int64 ids;
 ``used`` marks occupied cells, so every id (0, -1, ``INT64_MIN``, ...) is a
 valid key. The decision rule they implement is described in
-:mod:`monolith_np.table.filters` (SEMANTICS E.3).
+:mod:`monolith_np.table.filters`.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ original has them; :func:`CombineAsSegment` accepts them, any object with
 References
 ----------
 Monolith: ``monolith/native_training/entry.py`` and
-``runtime/hash_table/{initializer,compressor,retriever}``; SEMANTICS.md D, A.0, A.17.
+``runtime/hash_table/{initializer,compressor,retriever}``.
 """
 
 from ..optim import optimizers as _optimizers

@@ -32,7 +32,7 @@ __all__ = [
 class Compressor(abc.ABC):
     """Base class of float compressors: a proto config that can also encode and decode.
 
-    Compressors are what SERVING entries store (SEMANTICS D.1); all work
+    Compressors are what SERVING entries store; all work
     element-wise on float32 arrays of any shape, numpy or CUDA.
     """
 
@@ -279,8 +279,8 @@ class OneBitCompressor(Compressor):
     step_size : int, default 200
         The HashNet scale schedule's step size (always written to the proto), ``>= 1``.
     amplitude : float or None, default 0.05
-        Decoded magnitude. Note that the proto's own default is 0.1 (SEMANTICS
-        D.1 NOTE); ``None`` leaves the field unset, which means 0.1.
+        Decoded magnitude. Note that the proto's own default is 0.1;
+        ``None`` leaves the field unset, which means 0.1.
 
     Raises
     ------

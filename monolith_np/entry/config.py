@@ -92,7 +92,7 @@ def with_dim_sizes(segment):
     """Copy a segment with its ``dim_size`` written into each component config.
 
     This is what Monolith's C++ entry builder does (``WriteDimSize`` in
-    ``entry_accessor.cc``, SEMANTICS A.17) before it instantiates the
+    ``entry_accessor.cc``) before it instantiates the
     initializer, optimizer and compressor of a segment: the segment's
     ``dim_size`` overrides the one inside the chosen member of each set config.
 

@@ -279,7 +279,7 @@ class RandomUniformInitializer(Initializer):
 
     The original draws from one ``std::mt19937`` per thread with the fixed seed
     5489, shared by every random initializer on that thread, so its values
-    depend on the order rows are created in (SEMANTICS D.7 NOTE): its values
+    depend on the order rows are created in: its values
     cannot be reproduced, only their distribution.
 
     Examples

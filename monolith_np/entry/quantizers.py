@@ -43,7 +43,7 @@ class FakeQuantizer:
               -128, 127\\Big), \\qquad \\hat{x} = \\mathrm{fl}(q \\cdot \\mathit{step})
 
     i.e. round half away from zero; NaN gives 0. Infinities and huge values
-    saturate (undefined behaviour in the original, SEMANTICS D.3 NOTE). The
+    saturate (undefined behaviour in the original). The
     representable range is ``[-r, r * 127/128]``.
 
     Examples
@@ -176,8 +176,8 @@ class HashNetQuantizer:
         \\mathrm{fma}(-y, y, 1)\\big), \\; y = \\tanh(s x)
 
     with :math:`\\gamma = 0.005`, all in float32 and ``1 - y*y`` (and
-    ``1 + gamma*t``) rounded once, as the original's compiler fuses them
-    (SEMANTICS §0, D.5). The scale is state of this object, shared by every
+    ``1 + gamma*t``) rounded once, as the original's compiler fuses them.
+    The scale is state of this object, shared by every
     element it processes, as in the original.
 
     Examples

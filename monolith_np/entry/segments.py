@@ -4,9 +4,9 @@ Monolith builds an embedding row from *segments* (``EntryConfig.Segment``):
 each a run of ``dim_size`` floats with its own initializer, optimizer and
 serving compressor. The row's values of all segments are stored side by side
 (segment order), the optimizer states after them, and the combined optimizer
-hands segment ``k`` its own columns and ``learning_rates[k]`` (SEMANTICS
-A.17). Feature slices that differ only in ``dim_size`` and share a
-learning-rate function are merged into one segment first (A.0 item 2).
+hands segment ``k`` its own columns and ``learning_rates[k]``.
+Feature slices that differ only in ``dim_size`` and share a
+learning-rate function are merged into one segment first, as the original does.
 
 :class:`SegmentedEntry` is that combination over a ``(num_rows, dim)`` table:
 each segment's optimizer updates the column block ``params[:, a:b]`` in place
@@ -363,7 +363,7 @@ class SegmentedEntry:
         Each segment's runnable component (compressor ``None`` when unset).
     retrievers : tuple of str
         Each segment's training-time lookup: ``"fake_quant"`` (``fixed_r8``),
-        ``"hash_net"`` (``one_bit``) or ``"raw"`` (SEMANTICS D.6).
+        ``"hash_net"`` (``one_bit``) or ``"raw"``.
     learning_rate_fns : list
         Each segment's default learning-rate function
         (:func:`default_learning_rate_fn`; ``None`` for optimizers without
@@ -381,7 +381,7 @@ class SegmentedEntry:
     Notes
     -----
     Row layout and update are those of Monolith's ``EntryAccessor`` with the
-    combined optimizer (SEMANTICS A.17): the values of all segments side by
+    combined optimizer: the values of all segments side by
     side in one ``(num_rows, dim)`` table, segment ``k`` updated by its own
     optimizer on ``params[:, slices[k]]`` with ``learning_rates[k]``; its
     state is ``state[k]``, the dict its optimizer's ``init_state`` makes.

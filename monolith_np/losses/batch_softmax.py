@@ -1,7 +1,7 @@
 """Batch softmax loss (sampled softmax over the in-batch items, with frequency correction).
 
-Re-creates ``monolith/native_training/losses/batch_softmax_loss.py``
-(SEMANTICS.md F.1). The similarity matrix ``S = q itemsᵀ`` comes from one
+Re-creates ``monolith/native_training/losses/batch_softmax_loss.py``.
+The similarity matrix ``S = q itemsᵀ`` comes from one
 ``xp.matmul``; everything that touches the ``[B, B]`` matrix afterwards is one
 fused pass per row, written once as the rule
 :func:`monolith_np._rules.losses.batch_softmax_row`:

@@ -2,7 +2,7 @@
 
 Re-creates Monolith's ``InbatchAucLoss`` / ``InbatchAucLossGrad`` custom ops
 (``monolith/native_training/losses/inbatch_auc_loss.py`` and
-``runtime/ops/inbatch_auc_loss.cc``; SEMANTICS.md C.1). The math is written
+``runtime/ops/inbatch_auc_loss.cc``). The math is written
 once as rules in :mod:`monolith_np._rules.losses`:
 
 - ``auc_pair`` -- one pair's term ``log sigmoid(d)`` and gradient weight

@@ -2,8 +2,7 @@
 
 Re-creates ``monolith/native_training/layers/logit_correction.py``
 (``LogitCorrection``, its ``safe_log_sigmoid``) and
-``native_model.get_sigmoid_loss_and_pred`` / ``get_softmax_loss_and_pred``
-(SEMANTICS.md F.5).
+``native_model.get_sigmoid_loss_and_pred`` / ``get_softmax_loss_and_pred``.
 
 The sigmoid head is one element-wise rule,
 :func:`monolith_np._rules.losses.sigmoid_loss_pred_elem`:

@@ -366,7 +366,7 @@ class RmspropOptimizer(_DenseOptimizer):
     slots and still steps the variable by ``beta1 * m + u * lr / sqrt(v + eps)``
     computed from the stored slots (the same convention as Adamom and as TF's
     ``update_slots`` attributes), where the original kernel skips the whole
-    update, variable included (SEMANTICS NOTE 15). The reciprocal square root
+    update, variable included. The reciprocal square root
     is correctly rounded (Eigen's is approximate, a few ulps); float64 arrays
     are accepted.
 

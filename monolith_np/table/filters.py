@@ -15,7 +15,7 @@ Filters (Monolith's ``runtime/hash_filter`` and ``hash_filter_ops.py``):
   that grows with its count in the batch;
 * :class:`DummyFilter` -- never filters.
 
-Decision rule of the counting filters (SEMANTICS E.3): an occurrence with
+Decision rule of the counting filters: an occurrence with
 threshold ``<= 0`` is never filtered and not counted; otherwise
 ``prev = add(id, count)`` (the count before this occurrence) and the
 occurrence is filtered iff ``prev < threshold``. An id is thus admitted at its
@@ -71,7 +71,7 @@ HASH_FILTER_SPLIT_NUM = 7
 """Default generation count of :class:`SlidingHashFilter` (Monolith's ``HASH_FILTER_SPLIT_NUM``)."""
 
 MAX_SLOT_NUMBER = 1 << 15
-"""Number of slots: ``slot(id) = (id >> 48) & 0x7FFF`` (SEMANTICS section 0)."""
+"""Number of slots: ``slot(id) = (id >> 48) & 0x7FFF``."""
 
 _STATE_VERSION = 1
 

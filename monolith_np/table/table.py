@@ -377,7 +377,7 @@ class EmbeddingHashTable:
 
         With ``dedup`` each distinct absent id is offered once with its
         number of occurrences (first-occurrence order); without, every
-        occurrence is offered with count 1, in order (SEMANTICS E.2). The
+        occurrence is offered with count 1, in order. The
         filters run on the host: ``rows`` is read back, and ``ids`` too when
         some id is absent.
         """
