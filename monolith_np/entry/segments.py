@@ -635,14 +635,7 @@ class SegmentedEntry:
             return None
         rows = asarray(rows, xp)
         check_array("rows", rows, ndim=1, dtype_kinds="iu")
-        if rows.size:
-            if xp is np:
-                low, high = int(rows.min()), int(rows.max())
-            else:
-                low, high = (int(v) for v in host_read(xp.stack((rows.min(), rows.max()))))
-            if low < 0 or high >= num_rows:
-                raise ValueError(f"rows must be in [0, {num_rows}), got {low if low < 0 else high}")
-        return rows.astype(xp.int64, copy=False)
+        return _opt._rows_in_range(xp, rows, num_rows)
 
     def _check_state(self, state, num_rows):
         if not isinstance(state, (list, tuple)):

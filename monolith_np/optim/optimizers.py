@@ -90,6 +90,11 @@ def _check_rows(xp, rows, num_rows):
     One host read of ``(min, max)`` for device arrays.
     """
     check_array("rows", rows, ndim=1, dtypes=(np.int64, np.int32))
+    return _rows_in_range(xp, rows, num_rows)
+
+
+def _rows_in_range(xp, rows, num_rows):
+    """Check an integer row vector against ``[0, num_rows)`` (one host read of ``(min, max)`` on a device); int64."""
     if rows.size:
         if xp is np:
             low, high = int(rows.min()), int(rows.max())
