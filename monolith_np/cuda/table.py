@@ -17,11 +17,13 @@ launch, never by an exception in a kernel.
 
 Insertion
 ---------
-A batch of ids known to be absent (the caller ran :func:`find_rows_gpu`),
-possibly repeated, is inserted in two steps, so nothing is written to the
-index before the caller knows it fits:
+A batch of ids, possibly repeated, with the rows :func:`find_rows_gpu` gave
+them (``found``, ``EMPTY`` for an absent id) is inserted in two steps, so
+nothing is written to the index before the caller knows it fits. Present
+occurrences are skipped by every thread, so the caller never compacts the
+batch on the device (no data-dependent size, hence no hidden wait):
 
-1. :func:`plan_insert_gpu` de-duplicates on the device. Each occurrence ``i``
+1. :func:`plan_insert_gpu` de-duplicates on the device. Each absent occurrence ``i``
    claims a cell of a scratch hash region (``cells``, a power of two
    ``>= 2 n``, see :func:`dedup_cells`) with ``atomic.cas(cells, c, 0, i + 1)``.
    A thread that loses the CAS reads the winner's occurrence ``j`` and
@@ -40,12 +42,15 @@ index before the caller knows it fits:
    (so the new rows are ``[first_row, first_row + total)``, grouped by
    sub-table like the CPU's), and each representative claims the first empty
    slot on its probe path with ``atomic.cas(slots, (s, 1), EMPTY, row)`` and
-   then writes the key. Keys are distinct and absent, so no key is compared
+   then writes the key; a present occurrence gets its ``found`` row. Keys
+   placed are distinct and absent, so no key is compared
    while claiming; a slot never becomes empty during an insert, so every
    slot between a key's home and its slot is occupied and the CPU's
    ``probe`` finds it. The walk is bounded by one lap of the sub-table; a
    thread that finds no slot (impossible when the caller checked room) sets
-   ``status[0] = STATUS_FULL``.
+   ``status[0] = STATUS_FULL``; nothing resets it, so the caller may read it
+   with its next read instead of waiting for the device right after the
+   launch.
 
 Which occurrence wins a cell, and so the order of rows inside a sub-table's
 block, depends on thread scheduling: GPU row numbers are not reproducible
@@ -346,11 +351,13 @@ def _plan_clear_kernel(cells, new_count, status):
 
 
 @gpu_kernel
-def _dedup_kernel(ids, parts, cells, rep, local, new_count, status):
-    """One thread per occurrence: CAS-claim a cell (``i + 1``) or find the key's owner there."""
+def _dedup_kernel(ids, found, parts, cells, rep, local, new_count, status):
+    """One thread per absent occurrence: CAS-claim a cell (``i + 1``) or find the key's owner there."""
     mask = cells.shape[0] - 1
     umask = np.uint64(mask)
     for i in range(cuda.grid(1), ids.shape[0], cuda.gridsize(1)):
+        if found[i] != EMPTY:
+            continue
         key = ids[i]
         h = mix64_dev(as_uint64_dev(key))
         # The high half first: home_of uses the low bits, so keys crowding one
@@ -375,7 +382,7 @@ def _dedup_kernel(ids, parts, cells, rep, local, new_count, status):
 
 
 @gpu_kernel
-def _bases_kernel(new_count, counts, first_row, row_base, status):
+def _bases_kernel(new_count, counts, first_row, row_base):
     """Thread 0 only: ``row_base`` = exclusive prefix sum of ``new_count`` from ``first_row``; counts grow."""
     if cuda.grid(1) == 0:
         acc = first_row
@@ -383,13 +390,15 @@ def _bases_kernel(new_count, counts, first_row, row_base, status):
             row_base[p] = acc
             acc += new_count[p]
             counts[p] += new_count[p]
-        status[0] = STATUS_OK
 
 
 @gpu_kernel
-def _place_kernel(slots, parts, log2s, ids, rep, local, row_base, row_ids, rows, status):
+def _place_kernel(slots, parts, log2s, ids, found, rep, local, row_base, row_ids, rows, status):
     """One thread per occurrence: its row; representatives claim a slot and write ``row_ids``."""
     for i in range(cuda.grid(1), ids.shape[0], cuda.gridsize(1)):
+        if found[i] != EMPTY:
+            rows[i] = found[i]
+            continue
         key = ids[i]
         j = rep[i]
         r = row_base[bucket_of_dev(key, parts)] + local[j]
@@ -416,8 +425,8 @@ def dedup_cells(n):
     return 1 << max(4, (2 * int(n) - 1).bit_length())
 
 
-def plan_insert_gpu(ids, parts, cells, rep, local, new_count, status):
-    """De-duplicate a batch of absent ids on the device and count new keys per sub-table.
+def plan_insert_gpu(ids, found, parts, cells, rep, local, new_count, status):
+    """De-duplicate the absent ids of a batch on the device and count new keys per sub-table.
 
     Writes nothing to the index, so the caller can check room with
     ``new_count`` (:func:`monolith_np._rules.index.fits_counts`, its load
@@ -428,16 +437,20 @@ def plan_insert_gpu(ids, parts, cells, rep, local, new_count, status):
     Parameters
     ----------
     ids : (n,) int64 device array
-        Ids absent from the index, possibly repeated. Must not change until
-        :func:`place_gpu` has run.
+        The batch, possibly repeated. Must not change until :func:`place_gpu`
+        has run.
+    found : (n,) int64 device array
+        Row of each id in the index (:func:`find_rows_gpu`), ``EMPTY`` where
+        absent; only the absent occurrences are planned.
     parts : int
         Sub-tables of the index the ids go to.
     cells : (m,) int64 device array
         Scratch hash region, ``m`` a power of two ``>= 2 n``
         (:func:`dedup_cells`); cleared here, content on entry irrelevant.
     rep : (n,) int64 device array
-        Output: the representative occurrence of ``ids[i]`` (one per distinct
-        id; ``rep[i] == i`` for the representative itself).
+        Output at absent occurrences: the representative occurrence of
+        ``ids[i]`` (one per distinct absent id; ``rep[i] == i`` for the
+        representative itself).
     local : (n,) int64 device array
         Output, at representatives: the key's number among its sub-table's
         new keys, ``0 .. new_count[p] - 1``.
@@ -456,10 +469,11 @@ def plan_insert_gpu(ids, parts, cells, rep, local, new_count, status):
     monolith_np.table.index.plan_upsert : The CPU version (which also resolves present ids).
     """
     launch(_plan_clear_kernel, max(cells.shape[0], new_count.shape[0]), cells, new_count, status)
-    launch(_dedup_kernel, ids.shape[0], ids, np.int64(parts), cells, rep, local, new_count, status)
+    launch(_dedup_kernel, ids.shape[0], ids, found, np.int64(parts), cells, rep, local, new_count, status)
 
 
-def place_gpu(slots, counts, parts, log2s, ids, rep, local, new_count, first_row, row_base, row_ids, rows, status):
+def place_gpu(slots, counts, parts, log2s, ids, found, rep, local, new_count, first_row, row_base, row_ids, rows,
+              status):
     """Insert a planned batch: claim slots with CAS, number the rows, record every occurrence's row.
 
     Sub-table ``p``'s new keys get rows ``row_base[p] + local`` where
@@ -477,8 +491,8 @@ def place_gpu(slots, counts, parts, log2s, ids, rep, local, new_count, first_row
         Keys per sub-table, increased by ``new_count`` in place.
     parts, log2s : int
         The index geometry (``parts`` as given to :func:`plan_insert_gpu`).
-    ids, rep, local, new_count : device arrays
-        The batch and its plan from :func:`plan_insert_gpu`.
+    ids, found, rep, local, new_count : device arrays
+        The batch, its rows found, and its plan from :func:`plan_insert_gpu`.
     first_row : int
         Row of the first new key (the table's size).
     row_base : (parts,) int64 device array
@@ -487,10 +501,11 @@ def place_gpu(slots, counts, parts, log2s, ids, rep, local, new_count, first_row
         Key of every row; written for the new rows (``row_capacity >=
         first_row + total``).
     rows : (n,) int64 device array
-        Output: the row of every occurrence.
+        Output: the row of every occurrence (may be ``found`` itself).
     status : (1,) int64 device array
-        Output: ``STATUS_OK``, or ``STATUS_FULL`` when some key found no empty
-        slot; that cannot happen after
+        Set to ``STATUS_FULL`` when some key found no empty slot, left alone
+        otherwise (pass ``STATUS_OK``; a failure stays until the caller
+        reads it). That cannot happen after
         :func:`~monolith_np._rules.index.fits_counts` was true, and the index
         is then not usable (the caller raises).
 
@@ -498,8 +513,8 @@ def place_gpu(slots, counts, parts, log2s, ids, rep, local, new_count, first_row
     --------
     monolith_np.table.index.place : The CPU version (one thread per sub-table).
     """
-    launch(_bases_kernel, 1, new_count, counts, np.int64(first_row), row_base, status)
-    launch(_place_kernel, ids.shape[0], slots, np.int64(parts), np.int64(log2s), ids, rep, local, row_base,
+    launch(_bases_kernel, 1, new_count, counts, np.int64(first_row), row_base)
+    launch(_place_kernel, ids.shape[0], slots, np.int64(parts), np.int64(log2s), ids, found, rep, local, row_base,
            row_ids, rows, status)
 
 

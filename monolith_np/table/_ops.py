@@ -10,8 +10,8 @@ allocates their scratch; under the CUDA simulator it works on numpy arrays.
 
 The table validates every argument before it calls an ops method: the ops
 trust their inputs. On the GPU each device-to-host read goes through
-:func:`monolith_np._backend.host_read` (a status word, the new keys of an
-insert), one small read per step that needs one.
+:func:`monolith_np._backend.host_read`: an insert reads one small array (its
+new keys per sub-table, with the status words), a lookup nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from numba import config as numba_config
 
 from .._backend import get_cupy, host_read
 from .._dispatch import gpu_drivers
-from .._rules.index import EMPTY, fits_counts, parts_for
+from .._rules.index import fits_counts, parts_for
 from . import index as ix
 
 
@@ -34,6 +34,10 @@ class CpuOps:
     def rehash(row_ids, capacity):
         """Index of ``capacity`` slots over ``row_ids[r] -> r``; ``(slots, counts, parts, log2s)``."""
         return ix.rehash(row_ids, capacity)
+
+    @staticmethod
+    def settle():
+        """Nothing: the CPU kernels report their failures when they return."""
 
     @staticmethod
     def find(slots, parts, log2s, ids, rows=None):
@@ -80,42 +84,60 @@ class CpuOps:
 
 
 class _GpuPlan:
-    """A batch resolved on the GPU: rows of present ids and the de-duplication plan of the absent ones.
+    """A batch resolved on the GPU: every occurrence's row found, the de-duplication plan of the absent ones.
 
     ``new_count`` is the device array :meth:`GpuOps.place` launches with;
     ``total`` was read back with it.
     """
 
-    __slots__ = ("rows", "missing", "ids", "rep", "local", "new_count", "parts", "total")
+    __slots__ = ("ids", "found", "rep", "local", "new_count", "parts", "total")
 
-    def __init__(self, rows, missing, ids, rep, local, new_count, parts, total):
-        self.rows, self.missing, self.ids = rows, missing, ids
-        self.rep, self.local, self.new_count, self.parts = rep, local, new_count, parts
-        self.total = total
+    def __init__(self, ids, found, rep, local, new_count, parts, total):
+        self.ids, self.found, self.rep, self.local = ids, found, rep, local
+        self.new_count, self.parts, self.total = new_count, parts, total
 
 
 class GpuOps:
     """Index operations with the numba.cuda drivers of :mod:`monolith_np.cuda.table`.
 
-    Arrays are CuPy's on a GPU and numpy's under the CUDA simulator. A step
-    whose launches report a status reads it back once
-    (:func:`~monolith_np._backend.host_read`); lookups read nothing back.
+    Arrays are CuPy's on a GPU and numpy's under the CUDA simulator. Lookups
+    read nothing back; an insert reads one small array (the counts that size
+    its new rows) and nothing else: the status word of its placement stays
+    on the device (:attr:`_placed`, never reset) and travels back with the
+    next read of any status, or :meth:`settle`.
     """
 
     def __init__(self):
         gpu_drivers()  # loads the drivers and checks that a GPU (or the simulator) is usable
         self.xp = np if numba_config.ENABLE_CUDASIM else get_cupy()
         self._last = self.xp.empty(0, np.int64)
+        self._placed = self.xp.zeros(1, np.int64)  # STATUS_OK until a placement finds no slot
+        self._unread = False  # a placement ran since _placed was last read
 
     @staticmethod
     def _raise_full(what):
         raise RuntimeError(f"GPU {what} reported a full sub-table: the index was not given room first "
                            f"(a bug; please report it)")
 
-    def _check(self, status, what):
-        """Read the status word of a launch back (one read) and raise if a sub-table was full."""
-        if host_read(status)[0] != gpu_drivers().table.STATUS_OK:
+    def _read(self, words, what):
+        """Read ``words`` back (one read) with the placement status; raise on a failure of either.
+
+        ``words[0]`` is the status word of ``what``; ``words[1]`` is
+        overwritten by the placement status, the rest is returned as read.
+        """
+        words[1:2] = self._placed
+        host = host_read(words)
+        self._unread = False
+        if host[1] != gpu_drivers().table.STATUS_OK:
+            self._raise_full("insert")
+        if host[0] != gpu_drivers().table.STATUS_OK:
             self._raise_full(what)
+        return host[2:]
+
+    def settle(self):
+        """Read the status of the last placement back if nothing has yet (one read; none otherwise)."""
+        if self._unread:
+            self._read(self.xp.zeros(2, np.int64), "insert")
 
     def rehash(self, row_ids, capacity):
         """Index of ``capacity`` slots over ``row_ids[r] -> r``; ``(slots, counts, parts, log2s)``."""
@@ -124,9 +146,9 @@ class GpuOps:
         log2s = int(capacity // parts).bit_length() - 1
         slots = xp.empty((capacity, 2), np.int64)
         counts = xp.zeros(parts, np.int64)
-        status = xp.zeros(1, np.int64)
-        gpu_drivers().table.rehash_gpu(row_ids, row_ids.shape[0], slots, counts, parts, log2s, status)
-        self._check(status, "rehash")
+        words = xp.zeros(2, np.int64)
+        gpu_drivers().table.rehash_gpu(row_ids, row_ids.shape[0], slots, counts, parts, log2s, words[:1])
+        self._read(words, "rehash")
         return slots, counts, parts, log2s
 
     def find(self, slots, parts, log2s, ids, rows=None):
@@ -161,31 +183,26 @@ class GpuOps:
     def plan(self, slots, counts, parts, log2s, ids):
         """``(plan, fits)``: the batch resolved (writes nothing), and whether every sub-table keeps room.
 
-        A batch with absent ids costs one read: the status word, the new
-        keys per sub-table and the keys per sub-table, side by side in one
-        small array. A batch of present ids reads nothing (CuPy's
-        ``flatnonzero``, which selects the absent ids, still waits for the
-        device once).
+        One read, whatever the batch: the de-duplication's status word, the
+        last placement's, the new keys per sub-table and the keys per
+        sub-table, side by side in one small array. The kernels skip present
+        ids themselves, so nothing selects the absent ones on the device
+        (which would wait for it, as any result of data-dependent size does).
         """
         xp = self.xp
-        rows = self.find(slots, parts, log2s, ids)
-        missing = xp.flatnonzero(rows == EMPTY)
-        sub = xp.ascontiguousarray(ids[missing])
-        n = sub.shape[0]
+        n = ids.shape[0]
+        found = self.find(slots, parts, log2s, ids)
         rep, local = xp.empty(n, np.int64), xp.empty(n, np.int64)
-        if not n:  # nothing to place: no read, and the room is what the index keeps anyway
-            return _GpuPlan(rows, missing, sub, rep, local, xp.zeros(parts, np.int64), parts, 0), True
-        words = xp.empty(1 + 2 * parts, np.int64)  # status, new_count, counts: read back together
-        status, new_count = words[:1], words[1:1 + parts]
-        gpu_drivers().table.plan_insert_gpu(sub, parts, xp.empty(gpu_drivers().table.dedup_cells(n), np.int64),
-                                            rep, local, new_count, status)
-        words[1 + parts:] = counts
-        host = host_read(words)
-        if host[0] != gpu_drivers().table.STATUS_OK:
-            self._raise_full("de-duplication")
-        new_host = host[1:1 + parts]
-        plan = _GpuPlan(rows, missing, sub, rep, local, new_count, parts, int(new_host.sum()))
-        return plan, fits_counts(host[1 + parts:], new_host, log2s)
+        words = xp.empty(2 + 2 * parts, np.int64)  # statuses, new_count, counts: read back together
+        new_count = words[2:2 + parts]
+        gpu_drivers().table.plan_insert_gpu(ids, found, parts,
+                                            xp.empty(gpu_drivers().table.dedup_cells(n), np.int64),
+                                            rep, local, new_count, words[:1])
+        words[2 + parts:] = counts
+        host = self._read(words, "de-duplication")
+        new_host = host[:parts]
+        plan = _GpuPlan(ids, found, rep, local, new_count, parts, int(new_host.sum()))
+        return plan, fits_counts(host[parts:], new_host, log2s)
 
     @staticmethod
     def claim(slots, counts, parts, log2s, ids, max_new):
@@ -193,16 +210,18 @@ class GpuOps:
         return None
 
     def place(self, slots, counts, log2s, plan, first_row, row_ids, ids, rows):
-        """Insert a plan's absent ids with rows from ``first_row``; ``rows`` gets every occurrence's row."""
-        rows[...] = plan.rows
-        if plan.ids.shape[0]:
-            sub_rows = self.xp.empty(plan.ids.shape[0], np.int64)
-            status = self.xp.zeros(1, np.int64)
-            gpu_drivers().table.place_gpu(slots, counts, plan.parts, log2s, plan.ids, plan.rep, plan.local,
-                                          plan.new_count, first_row, self.xp.empty(plan.parts, np.int64), row_ids,
-                                          sub_rows, status)
-            self._check(status, "insert")
-            rows[plan.missing] = sub_rows
+        """Insert a plan's absent ids with rows from ``first_row``; ``rows`` gets every occurrence's row.
+
+        Reads nothing back: a placement that found no slot (a bug; room was
+        checked) is reported by the next read (:meth:`_read`).
+        """
+        if not plan.total:
+            rows[...] = plan.found
+            return
+        gpu_drivers().table.place_gpu(slots, counts, plan.parts, log2s, plan.ids, plan.found, plan.rep, plan.local,
+                                      plan.new_count, first_row, self.xp.empty(plan.parts, np.int64), row_ids,
+                                      rows, self._placed)
+        self._unread = True
 
     def erase(self, slots, counts, parts, log2s, keys):
         """Delete ``keys``; return each one's freed row (``EMPTY`` when absent)."""

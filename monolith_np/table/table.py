@@ -688,7 +688,12 @@ class EmbeddingHashTable:
         return days
 
     def _live_ids_and_stamps(self):
-        """Host copies of the live rows' ids and last-update times (two reads on a GPU)."""
+        """Host copies of the live rows' ids and last-update times (two reads on a GPU, three after an insert).
+
+        The last insert's placement status is read first: nothing leaves the
+        device from an index that a failed placement left unusable.
+        """
+        self._ops.settle()
         return host_read(self._row_ids[:self._size]), host_read(self._ts[:self._size])
 
     def _expired(self, now, ids, ts):

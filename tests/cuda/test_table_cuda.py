@@ -182,7 +182,7 @@ def test_stamp_rows_matches_cpu():
 class _Plan:
     """Scratch arrays of one GPU insert, allocated as the table would (with ``xp``)."""
 
-    def __init__(self, ids, parts):
+    def __init__(self, ids, parts, found=None):
         n = ids.size
         self.ids = device(ids)
         self.cells = device(np.full(gt.dedup_cells(n), 99, np.int64))
@@ -190,7 +190,8 @@ class _Plan:
         self.local = device(np.empty(n, np.int64))
         self.new_count = device(np.full(parts, 7, np.int64))
         self.status = device(np.full(1, 5, np.int64))
-        gt.plan_insert_gpu(self.ids, parts, self.cells, self.rep, self.local, self.new_count, self.status)
+        self.found = device(np.full(n, ix.EMPTY, np.int64) if found is None else found)
+        gt.plan_insert_gpu(self.ids, self.found, parts, self.cells, self.rep, self.local, self.new_count, self.status)
 
 
 def _insert(slots, counts, parts, log2s, ids, first_row, row_ids, check=True):
@@ -201,9 +202,9 @@ def _insert(slots, counts, parts, log2s, ids, first_row, row_ids, check=True):
         assert rix.fits_counts(counts, new_count, log2s)
     rows = device(np.empty(ids.size, np.int64))
     row_base = device(np.empty(parts, np.int64))
-    status = device(np.full(1, 5, np.int64))
+    status = device(np.full(1, gt.STATUS_OK, np.int64))
     d_slots, d_counts, d_row_ids = device(slots), device(counts), device(row_ids)
-    gt.place_gpu(d_slots, d_counts, parts, log2s, plan.ids, plan.rep, plan.local, plan.new_count, first_row,
+    gt.place_gpu(d_slots, d_counts, parts, log2s, plan.ids, plan.found, plan.rep, plan.local, plan.new_count, first_row,
                  row_base, d_row_ids, rows, status)
     return (host(d_slots), host(d_counts), host(d_row_ids), host(rows), new_count, host(row_base),
             int(host(status)[0]))
@@ -292,7 +293,7 @@ def test_place_without_room_sets_status_and_terminates():
 def test_plan_with_too_few_cells_sets_status():
     ids = np.arange(40, dtype=np.int64)
     status = device(np.zeros(1, np.int64))
-    gt.plan_insert_gpu(device(ids), 1, device(np.empty(16, np.int64)), device(np.empty(40, np.int64)),
+    gt.plan_insert_gpu(device(ids), device(np.full(40, ix.EMPTY, np.int64)), 1, device(np.empty(16, np.int64)), device(np.empty(40, np.int64)),
                        device(np.empty(40, np.int64)), device(np.empty(1, np.int64)), status)
     assert host(status)[0] == gt.STATUS_FULL
 
@@ -384,21 +385,20 @@ def test_insert_and_erase_batches_against_dict_model():
     for step in range(8):
         ids = rng.choice(universe, 40)
         rows = _gpu_find(slots, parts, log2s, ids)
-        miss = ids[rows == ix.EMPTY]
-        while True:
-            plan = _Plan(miss, parts)
+        while True:  # present and absent ids planned together, as the table does
+            plan = _Plan(ids, parts, found=rows)
             total = int(host(plan.new_count).sum())
             if rix.fits_counts(counts, host(plan.new_count), log2s) and size + total <= max_load * (parts << log2s):
                 break
-            slots, counts, log2s = _grow(row_ids, size, parts, log2s)  # then plan again
-        sub_rows = device(np.empty(miss.size, np.int64))
-        status = device(np.empty(1, np.int64))
+            slots, counts, log2s = _grow(row_ids, size, parts, log2s)  # then find and plan again
+            rows = _gpu_find(slots, parts, log2s, ids)
+        d_rows = device(np.full(ids.size, -5, np.int64))
+        status = device(np.full(1, gt.STATUS_OK, np.int64))
         d_slots, d_counts, d_row_ids = device(slots), device(counts), device(row_ids)
-        gt.place_gpu(d_slots, d_counts, parts, log2s, plan.ids, plan.rep, plan.local, plan.new_count, size,
-                     device(np.empty(parts, np.int64)), d_row_ids, sub_rows, status)
+        gt.place_gpu(d_slots, d_counts, parts, log2s, plan.ids, plan.found, plan.rep, plan.local, plan.new_count,
+                     size, device(np.empty(parts, np.int64)), d_row_ids, d_rows, status)
         assert host(status)[0] == gt.STATUS_OK
-        slots, counts, row_ids = host(d_slots), host(d_counts), host(d_row_ids)
-        rows[rows == ix.EMPTY] = host(sub_rows)
+        slots, counts, row_ids, rows = host(d_slots), host(d_counts), host(d_row_ids), host(d_rows)
         for k, r in zip(ids.tolist(), rows.tolist()):
             assert model.setdefault(k, r) == r
         size += total

@@ -47,37 +47,49 @@ def test_lookup_reads_nothing_back():
     assert _reads(table.find, ids) == 0
 
 
-def test_insert_reads_once_per_step():
+def test_insert_reads_once():
     table = _table()
-    # present ids: nothing to place, nothing read
-    assert _reads(table.insert, np.array([1, 2, 2, -3], np.int64)) == 0
-    # new ids: one read after the de-duplication (status, new and present counts together), one status read
-    # after the placement
-    assert _reads(table.insert, np.array([100, 101, 100, 5], np.int64)) == 2
+    # one read sizes the new rows (status words, new and present keys per sub-table together), present ids or not
+    assert _reads(table.insert, np.array([1, 2, 2, -3], np.int64)) == 1
+    # the placement's status stays on the device until the next read
+    assert _reads(table.insert, np.array([100, 101, 100, 5], np.int64)) == 1
     assert table.size == 42
+    np.testing.assert_array_equal(table.contains(np.array([100, 101, 5, 102], np.int64)), [True, True, True, False])
 
 
-def test_apply_gradients_reads_at_most_once_from_the_table():
+def test_apply_gradients_reads_once():
     table = _table()
     ids = np.array([1, 2, 2, -3], np.int64)
     grads = np.ones((ids.size, DIM), np.float32)
-    # dedup=False orders the occurrences on the host: it reads the rows back, once
-    assert _reads(table.apply_gradients, ids, grads, dedup=False) == 1
+    # learning rates resolved once on the host, rows trusted by the optimizers: only the insert's read
+    assert _reads(table.apply_gradients, ids, grads) == 1
+    assert _reads(table.apply_gradients, ids, grads, learning_rate=0.1) == 1
+    new = np.array([200, 1, 200, 201], np.int64)
+    assert _reads(table.apply_gradients, new, grads) == 1
+    assert table.size == 42
 
 
-def test_apply_gradients_reads_nothing_for_present_ids():
+def test_apply_gradients_without_dedup_reads_the_rows_once_more():
     table = _table()
     ids = np.array([1, 2, 2, -3], np.int64)
-    # learning rates resolved once on the host, rows trusted by the optimizers: no row-range read
-    assert _reads(table.apply_gradients, ids, np.ones((ids.size, DIM), np.float32)) == 0
-    assert _reads(table.apply_gradients, ids, np.ones((ids.size, DIM), np.float32), learning_rate=0.1) == 0
+    # dedup=False orders the occurrences on the host: it reads the rows back
+    assert _reads(table.apply_gradients, ids, np.ones((ids.size, DIM), np.float32), dedup=False) == 2
 
 
-def test_apply_gradients_with_new_ids_reads_like_an_insert():
-    table = _table()
-    ids = np.array([200, 1, 200, 201], np.int64)
-    # the insert's two reads (new-key counts to size the growth, the placement's status word), nothing more
-    assert _reads(table.apply_gradients, ids, np.ones((ids.size, DIM), np.float32)) == 2
+def test_a_failed_placement_is_reported_by_the_next_read():
+    from monolith_np.table._ops import GpuOps
+
+    ops = GpuOps()
+    slots, counts, parts, log2s = ops.rehash(np.empty(0, np.int64), 4)  # one sub-table of 4 slots
+    ids = np.arange(10, 16, dtype=np.int64)  # 6 keys for 4 slots: a caller that skips the room check
+    plan, fits = ops.plan(slots, counts, parts, log2s, ids)
+    assert not fits and plan.total == 6
+    rows = np.empty(ids.size, np.int64)
+    ops.place(slots, counts, log2s, plan, 0, np.empty(6, np.int64), ids, rows)  # reads nothing, raises nothing
+    with pytest.raises(RuntimeError, match="GPU insert reported a full sub-table"):
+        ops.settle()
+    with pytest.raises(RuntimeError, match="GPU insert reported a full sub-table"):  # the failure stays
+        ops.plan(slots, counts, parts, log2s, ids[:1])
 
 
 def test_a_device_learning_rate_vector_is_read_once():
