@@ -54,19 +54,19 @@ def _check_names(arg, names):
 
 
 def _id_array(arg, ids):
-    """``ids`` as a 1-D int64 array (uint64 ids keep their bits)."""
+    """``ids`` as a contiguous 1-D int64 array (uint64 ids keep their bits), as the tables' ``_impl`` take them."""
     if not hasattr(ids, "dtype"):
         ids = np.asarray(ids, np.int64)
     check_array(arg, ids, ndim=1, dtype_kinds="iu")
-    ids = np.asarray(ids)
+    ids = np.ascontiguousarray(ids)
     return ids.view(np.int64) if ids.dtype == np.uint64 else ids.astype(np.int64, copy=False)
 
 
 def _value_array(arg, values, shape):
-    """``values`` as a float32 array of ``shape`` (lists are converted; arrays must be float32)."""
+    """``values`` as a contiguous float32 array of ``shape`` (lists are converted; arrays must be float32)."""
     if not hasattr(values, "dtype"):
         values = np.asarray(values, np.float32)
-    return check_array(arg, values, dtypes=(np.float32,), shape=shape)
+    return np.ascontiguousarray(check_array(arg, values, dtypes=(np.float32,), shape=shape))
 
 
 def _check_keys(arg, keys, known):
@@ -168,18 +168,19 @@ class _TableSet:
         if isinstance(slot_to_id, Mapping):
             _check_keys("slot_to_id", slot_to_id, self._table_names)
             ids = {name: _id_array(f"slot_to_id[{name!r}]", i) for name, i in slot_to_id.items()}
-            return {name: self._tables[name].lookup(i) for name, i in ids.items()}
+            return {name: self._tables[name]._gather_impl(i)[0] for name, i in ids.items()}
         slot_to_id = list(slot_to_id)
         if len(slot_to_id) != len(self._table_names):
             raise ValueError(f"slot_to_id must have one id array per table ({len(self._table_names)}), "
                              f"got {len(slot_to_id)}")
         ids = [_id_array(f"slot_to_id[{k}]", i) for k, i in enumerate(slot_to_id)]
-        return [self._tables[name].lookup(i) for name, i in zip(self._table_names, ids)]
+        return [self._tables[name]._gather_impl(i)[0] for name, i in zip(self._table_names, ids)]
 
-    def _update(self, method, arg, slot_to_id_and_tensor, **kwargs):
+    def _update(self, method, arg, slot_to_id_and_tensor, *args):
+        """Validate every pair, then call each table's ``_impl`` ``method`` (``*args`` validated by the caller)."""
         pairs = _checked_pairs(arg, slot_to_id_and_tensor, self._dims())
         for name, (ids, tensor) in pairs.items():
-            getattr(self._tables[name], method)(ids, tensor, **kwargs)
+            getattr(self._tables[name], method)(ids, tensor, *args)
 
     def assign(self, slot_to_id_and_value, req_time=None):
         """Set the rows of ids table by table (absent ids are created); optimizer state untouched.
@@ -196,8 +197,7 @@ class _TableSet:
         ValueError, TypeError
             On an unknown table name or a bad array (nothing is written).
         """
-        self._update("assign", "slot_to_id_and_value", slot_to_id_and_value,
-                     update_time=_time("req_time", req_time))
+        self._update("_assign_impl", "slot_to_id_and_value", slot_to_id_and_value, _time("req_time", req_time))
 
     def assign_add(self, slot_to_id_and_value, req_time=None):
         """Add values to the rows of ids table by table (absent ids are created first).
@@ -215,8 +215,7 @@ class _TableSet:
         ValueError, TypeError
             On an unknown table name or a bad array (nothing is written).
         """
-        self._update("assign_add", "slot_to_id_and_value", slot_to_id_and_value,
-                     update_time=_time("req_time", req_time))
+        self._update("_assign_add_impl", "slot_to_id_and_value", slot_to_id_and_value, _time("req_time", req_time))
 
     def apply_gradients(self, slot_to_id_and_grad, global_step, req_time=None, enable_dedup=False):
         """Optimise the rows of ids table by table with each table's learning rates at ``global_step``.
@@ -240,9 +239,13 @@ class _TableSet:
         ValueError, TypeError
             On an unknown table name or a bad array (nothing is written).
         """
-        self._update("apply_gradients", "slot_to_id_and_grad", slot_to_id_and_grad,
-                     global_step=check_number("global_step", global_step, integer=True, low=0),
-                     update_time=_time("req_time", req_time), dedup=bool(enable_dedup))
+        global_step = check_number("global_step", global_step, integer=True, low=0)
+        update_time = _time("req_time", req_time)
+        pairs = _checked_pairs("slot_to_id_and_grad", slot_to_id_and_grad, self._dims())
+        rates = {name: self._tables[name]._learning_rates(None, global_step) for name in pairs}
+        for name, (ids, grads) in pairs.items():
+            self._tables[name]._apply_gradients_impl(ids, grads, rates[name], global_step, update_time,
+                                                     bool(enable_dedup))
 
     # -- fused layout --------------------------------------------------------------------
 
@@ -314,7 +317,7 @@ class _TableSet:
         embeddings = np.empty(int(emb_offsets[-1]), np.float32)
         for k, table in self._segments(sizes):
             rows = embeddings[emb_offsets[k]:emb_offsets[k + 1]].reshape(-1, table.dim)
-            table.lookup(ids[id_offsets[k]:id_offsets[k + 1]], out=rows)
+            table._gather_impl(ids[id_offsets[k]:id_offsets[k + 1]], out=rows)
         return embeddings, splits, id_offsets, emb_offsets, ids
 
     def fused_apply_gradient(self, ids, indices, fused_slot_size, id_grads, id_offsets, grad_offsets,
@@ -365,10 +368,12 @@ class _TableSet:
                 raise ValueError(f"{arg} must be {want.tolist()} (from fused_slot_size), got {given.tolist()}")
         global_step = check_number("global_step", global_step, integer=True, low=0)
         req_time = _time("req_time", req_time)
-        for k, table in self._segments(sizes):
+        segments = self._segments(sizes)
+        rates = {id(table): table._learning_rates(None, global_step) for _, table in segments}
+        for k, table in segments:
             grads = id_grads[want_grads[k]:want_grads[k + 1]].reshape(-1, table.dim)
-            table.apply_gradients(ids[want_ids[k]:want_ids[k + 1]], grads, global_step=global_step,
-                                  update_time=req_time, dedup=bool(enable_grad_accumulation))
+            table._apply_gradients_impl(ids[want_ids[k]:want_ids[k + 1]], grads, rates[id(table)], global_step,
+                                        req_time, bool(enable_grad_accumulation))
 
     # -- checkpoints --------------------------------------------------------------------------
 

@@ -312,19 +312,24 @@ class EmbeddingHashTable:
     def _gather(self, ids, out, found_mask=True):
         """``(out, found)``: the lookup view of ``ids`` in ``out`` (allocated when None), the found mask or None."""
         ids = self._check_ids(ids)
-        if out is None:
-            out = self._xp.empty((ids.size, self.dim), np.float32)
-        else:
+        if out is not None:
             check_array("out", out, dtypes=(np.float32,), shape=(ids.size, self.dim))
             if not out.flags.c_contiguous or is_cuda_array(out) != (self._xp is not np):
                 raise ValueError(f"out must be a C-contiguous array on the table's device ({self.device}), "
                                  f"got {'a strided' if not out.flags.c_contiguous else 'another device'} array")
+        return self._gather_impl(ids, out, found_mask)
+
+    def _gather_impl(self, ids, out=None, found_mask=False):
+        """:meth:`_gather` for validated arguments: contiguous int64 ``ids`` and ``out`` on the table's device."""
+        if out is None:
+            out = self._xp.empty((ids.shape[0], self.dim), np.float32)
         with self._lock:
             # Lookups reuse one row buffer (under the lock): a fresh one per call
             # cost its first-touch page faults, ~10% of a 1M-id lookup.
-            if self._lookup_rows.shape[0] < ids.size:
-                self._lookup_rows = self._xp.empty(ids.size, np.int64)
-            rows = self._ops.find(self._slots, self._parts, self._log2s, ids, self._lookup_rows[:ids.size])
+            n = ids.shape[0]
+            if self._lookup_rows.shape[0] < n:
+                self._lookup_rows = self._xp.empty(n, np.int64)
+            rows = self._ops.find(self._slots, self._parts, self._log2s, ids, self._lookup_rows[:n])
             self._ops.take(self._values, rows, out)
             found = None if found_mask is False else rows != ix.EMPTY
         if self._needs_view:
@@ -513,7 +518,10 @@ class EmbeddingHashTable:
             When the table needs to grow and may not (nothing is written).
         """
         ids, values = self._check_batch("values", ids, values)
-        update_time = _check_time("update_time", update_time)
+        self._assign_impl(ids, values, _check_time("update_time", update_time))
+
+    def _assign_impl(self, ids, values, update_time):
+        """:meth:`assign` for validated arguments (contiguous arrays on the table's device)."""
         with self._lock:
             # New rows skip the initializer: their whole row is overwritten here.
             rows, plan = self._upsert(ids, update_time, init_values=False)  # may reallocate the row store
@@ -538,7 +546,10 @@ class EmbeddingHashTable:
             When the table needs to grow and may not (nothing is written).
         """
         ids, deltas = self._check_batch("deltas", ids, deltas)
-        update_time = _check_time("update_time", update_time)
+        self._assign_add_impl(ids, deltas, _check_time("update_time", update_time))
+
+    def _assign_add_impl(self, ids, deltas, update_time):
+        """:meth:`assign_add` for validated arguments (contiguous arrays on the table's device)."""
         with self._lock:
             rows = self._upsert(ids, update_time)[0]  # may reallocate the row store
             self._ops.add(self._values, rows, deltas)
@@ -572,7 +583,15 @@ class EmbeddingHashTable:
         update_time = _check_time("update_time", update_time)
         global_step = check_number("global_step", global_step, integer=True, low=0)
         # validated (and a schedule evaluated) once, before any id is inserted
-        lrs = self._entry._resolve_learning_rates(learning_rate, global_step, self._lr_fns, name="learning_rate")
+        lrs = self._learning_rates(learning_rate, global_step)
+        self._apply_gradients_impl(ids, grads, lrs, global_step, update_time, dedup)
+
+    def _learning_rates(self, learning_rate, global_step):
+        """Validated per-segment rates of ``learning_rate`` (None: the config's functions) at ``global_step``."""
+        return self._entry._resolve_learning_rates(learning_rate, global_step, self._lr_fns, name="learning_rate")
+
+    def _apply_gradients_impl(self, ids, grads, lrs, global_step, update_time, dedup):
+        """:meth:`apply_gradients` for validated arguments and rates from :meth:`_learning_rates`."""
         with self._lock:
             rows, plan = self._upsert(ids, update_time, dedup=dedup)
             if plan is None:  # the occurrence filter kept some ids out: their rows are EMPTY

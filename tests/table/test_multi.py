@@ -316,6 +316,26 @@ def test_fused_apply_gradient_matches_one_call_per_shard_and_table(accumulate):
         assert fused[name].max_update_ts == 9
 
 
+def test_table_sets_validate_once_and_call_the_tables_impl(monkeypatch):
+    """The set checks every array itself; the tables' public checks and rate resolution are not run again."""
+    table = MultiTypeHashTable({"p": _config(2, 0.5, "adagrad"), "q": _config(1)})
+    calls = []
+    monkeypatch.setattr(EmbeddingHashTable, "_check_ids", lambda *a: calls.append("ids"))
+    monkeypatch.setattr(EmbeddingHashTable, "_check_batch", lambda *a: calls.append("batch"))
+    resolve = EmbeddingHashTable._learning_rates
+    monkeypatch.setattr(EmbeddingHashTable, "_learning_rates", lambda self, *a: calls.append("lr") or resolve(self, *a))
+    table.assign({"p": (_ids(1), _vals([1, 1]))})
+    table.assign_add({"q": (_ids(2, 2), _vals([1], [2]))})
+    table.apply_gradients({"p": (_ids(1, 5), _vals([1, 1], [1, 1])), "q": (_ids(2), _vals([1]))}, global_step=0)
+    got = table.lookup({"q": _ids(2), "p": _ids(1, 7)})
+    ids = _ids(1, 2)
+    _, _, id_offsets, emb_offsets, indices = table.fused_lookup(ids, [1, 1], 1)
+    table.fused_apply_gradient(ids, indices, [1, 1], _vals(1, 1, 1), id_offsets, emb_offsets, 0, 0, 1)
+    assert calls == ["lr", "lr", "lr", "lr"]  # one rate resolution per table per call, no re-check
+    np.testing.assert_array_equal(got["q"], [[2.0]])  # 1 + 2 added, then sgd at rate 1.0: 3 - 1
+    assert got["p"][1].tolist() == [0.0, 0.0]
+
+
 # -- MergedMultiTypeHashTable -------------------------------------------------------------------------
 
 
