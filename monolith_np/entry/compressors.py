@@ -34,6 +34,20 @@ class Compressor(abc.ABC):
 
     Compressors are what SERVING entries store; all work
     element-wise on float32 arrays of any shape, numpy or CUDA.
+
+    Examples
+    --------
+    Every compressor round-trips values it can represent; they differ in
+    the bytes they store per value:
+
+    >>> import numpy as np
+    >>> from monolith_np.entry import Fp16Compressor, FixedR8Compressor, OneBitCompressor
+    >>> x = np.float32([0.5, -0.25, 0.0])
+    >>> for c in (Fp16Compressor(), FixedR8Compressor(1.0), OneBitCompressor(amplitude=0.5)):
+    ...     print(type(c).__name__, c.bytes_per_value, c.decode(c.encode(x)))
+    Fp16Compressor 2 [ 0.5  -0.25  0.  ]
+    FixedR8Compressor 1 [ 0.5  -0.25  0.  ]
+    OneBitCompressor 1 [ 0.5 -0.5 -0.5]
     """
 
     #: Bytes per encoded value.
@@ -53,6 +67,13 @@ class Compressor(abc.ABC):
         -------
         FloatCompressorConfig
             A fresh message (``dim_size`` unset; see :func:`with_dim_sizes`).
+
+        Examples
+        --------
+        >>> from monolith_np.entry import FixedR8Compressor
+        >>> config = FixedR8Compressor(2.0).as_proto()
+        >>> config.WhichOneof("type"), config.fixed_r8.r
+        ('fixed_r8', 2.0)
         """
         comp = FloatCompressorConfig()
         _fill(getattr(comp, self._proto_kind), **self._proto_fields())
@@ -71,6 +92,19 @@ class Compressor(abc.ABC):
         -------
         array
             The codes, same shape and device.
+
+        Examples
+        --------
+        The codes' type depends on the compressor:
+
+        >>> import numpy as np
+        >>> from monolith_np.entry import Fp16Compressor, FixedR8Compressor
+        >>> x = np.float32([[0.5, -1.0], [0.25, 2.0]])
+        >>> Fp16Compressor().encode(x).dtype
+        dtype('float16')
+        >>> FixedR8Compressor(1.0).encode(x)
+        array([[  64, -128],
+               [  32,  127]], dtype=int8)
         """
 
     @abc.abstractmethod
@@ -86,6 +120,14 @@ class Compressor(abc.ABC):
         -------
         float32 array
             Same shape and device.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import FixedR8Compressor
+        >>> c = FixedR8Compressor(1.0)
+        >>> c.decode(c.encode(np.float32([0.5, -1.0, 2.0])))
+        array([ 0.5      , -1.       ,  0.9921875], dtype=float32)
         """
 
     def __repr__(self):
@@ -118,6 +160,15 @@ class Fp32Compressor(Compressor):
         -------
         float32 array
             A copy.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import Fp32Compressor
+        >>> x = np.float32([0.1, -3.0])
+        >>> codes = Fp32Compressor().encode(x)
+        >>> codes, codes is x
+        (array([ 0.1, -3. ], dtype=float32), False)
         """
         xp, x = _float_input("x", x)
         return x.copy()
@@ -134,6 +185,13 @@ class Fp32Compressor(Compressor):
         -------
         float32 array
             A copy.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import Fp32Compressor
+        >>> Fp32Compressor().decode(np.float32([0.1, -3.0]))
+        array([ 0.1, -3. ], dtype=float32)
         """
         xp, codes = _float_input("codes", codes)
         return codes.copy()
@@ -176,6 +234,16 @@ class Fp16Compressor(Compressor):
         -------
         float16 array
             Same shape and device.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import Fp16Compressor
+        >>> codes = Fp16Compressor().encode(np.float32([1.0, -2.0, 0.1]))
+        >>> codes
+        array([ 1. , -2. ,  0.1], dtype=float16)
+        >>> codes.view(np.uint16)  # the stored 16-bit patterns
+        array([15360, 49152, 11878], dtype=uint16)
         """
         xp, x = _float_input("x", x)
         driver = _cpu.fp16_encode_cpu if xp is np else gpu_drivers().entry.fp16_encode_gpu
@@ -193,6 +261,18 @@ class Fp16Compressor(Compressor):
         -------
         float32 array
             Same shape and device.
+
+        Examples
+        --------
+        Half-precision values and their raw bit patterns decode alike:
+
+        >>> import numpy as np
+        >>> from monolith_np.entry import Fp16Compressor
+        >>> c = Fp16Compressor()
+        >>> c.decode(np.float16([0.1, -2.0]))
+        array([ 0.09997559, -2.        ], dtype=float32)
+        >>> c.decode(np.uint16([0x3C00, 0xC000]))
+        array([ 1., -2.], dtype=float32)
         """
         xp = array_module(codes=codes)
         codes = asarray(codes, xp)
@@ -252,6 +332,15 @@ class FixedR8Compressor(Compressor):
         -------
         int8 array
             Same shape and device.
+
+        Examples
+        --------
+        With range 1 the levels are multiples of ``1/128``; values outside the range saturate:
+
+        >>> import numpy as np
+        >>> from monolith_np.entry import FixedR8Compressor
+        >>> FixedR8Compressor(1.0).encode(np.float32([0.5, -0.25, 3.0, -3.0]))
+        array([  64,  -32,  127, -128], dtype=int8)
         """
         return self._quantizer.quantize_to_integer(x)
 
@@ -267,6 +356,13 @@ class FixedR8Compressor(Compressor):
         -------
         float32 array
             Same shape and device.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import FixedR8Compressor
+        >>> FixedR8Compressor(1.0).decode(np.int8([64, -32, 127, -128]))
+        array([ 0.5      , -0.25     ,  0.9921875, -1.       ], dtype=float32)
         """
         return self._quantizer.integer_to_float(codes)
 
@@ -333,6 +429,16 @@ class OneBitCompressor(Compressor):
         -------
         int8 array
             Same shape and device.
+
+        Examples
+        --------
+        Only the sign survives (zero encodes as ``-1``):
+
+        >>> import numpy as np
+        >>> from monolith_np.entry import OneBitCompressor
+        >>> OneBitCompressor().encode(np.float32([[0.3, -0.7], [0.0, 2.0]]))
+        array([[ 1, -1],
+               [-1,  1]], dtype=int8)
         """
         xp, x = _float_input("x", x)
         q = self._quantizer
@@ -351,6 +457,13 @@ class OneBitCompressor(Compressor):
         -------
         float32 array
             Same shape and device.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import OneBitCompressor
+        >>> OneBitCompressor(amplitude=0.5).decode(np.int8([1, -1, 1]))
+        array([ 0.5, -0.5,  0.5], dtype=float32)
         """
         xp = array_module(codes=codes)
         codes = asarray(codes, xp)
@@ -379,6 +492,18 @@ def compressor_from_config(config):
         If ``config`` is not a ``FloatCompressorConfig``.
     ValueError
         If no compressor is set (the original: "Unknown tpye of float compressor").
+
+    Examples
+    --------
+    >>> from monolith_np.entry import compressor_from_config
+    >>> from monolith_np.proto import FloatCompressorConfig
+    >>> config = FloatCompressorConfig()
+    >>> config.fixed_r8.r = 2.0
+    >>> c = compressor_from_config(config)
+    >>> c
+    FixedR8Compressor(r=2.0)
+    >>> c.as_proto() == config
+    True
     """
     if not isinstance(config, FloatCompressorConfig):
         raise TypeError(f"config must be a FloatCompressorConfig, got {type(config).__name__}")

@@ -69,6 +69,7 @@ def CombineAsSegment(dim_size, initializer, optimizer, compressor):  # noqa: N80
 
     Examples
     --------
+    >>> from monolith_np.entry import CombineAsSegment, Fp16Compressor, ZerosInitializer
     >>> from monolith_np.proto import OptimizerConfig
     >>> opt = OptimizerConfig()
     >>> opt.sgd.learning_rate = 0.1
@@ -113,6 +114,17 @@ def with_dim_sizes(segment):
         If ``segment`` is not an ``EntryConfig.Segment``.
     ValueError
         If a set config has no member chosen (the original: "must be set type").
+
+    Examples
+    --------
+    >>> from monolith_np.entry import CombineAsSegment, Fp16Compressor, ZerosInitializer, with_dim_sizes
+    >>> from monolith_np.optim import SgdOptimizer
+    >>> seg = CombineAsSegment(3, ZerosInitializer(), SgdOptimizer(learning_rate=1.0), Fp16Compressor())
+    >>> seg.init_config.zeros.dim_size  # not written by CombineAsSegment
+    0
+    >>> full = with_dim_sizes(seg)
+    >>> full.init_config.zeros.dim_size, full.opt_config.sgd.dim_size, full.comp_config.fp16.dim_size
+    (3, 3, 3)
     """
     if not isinstance(segment, EntryConfig.Segment):
         raise TypeError(f"segment must be an EntryConfig.Segment, got {type(segment).__name__}")
@@ -129,7 +141,20 @@ def with_dim_sizes(segment):
 
 
 class HashTableConfig(abc.ABC):
-    """Base class of hash-table implementation configs: they edit an ``EmbeddingHashTableConfig``."""
+    """Base class of hash-table implementation configs: they edit an ``EmbeddingHashTableConfig``.
+
+    Examples
+    --------
+    :class:`CuckooHashTableConfig` is the implementation:
+
+    >>> from monolith_np.entry import CuckooHashTableConfig, HashTableConfig
+    >>> config = CuckooHashTableConfig(initial_capacity=16)
+    >>> isinstance(config, HashTableConfig)
+    True
+    >>> proto = config.as_proto()
+    >>> proto.WhichOneof("type"), proto.initial_capacity
+    ('cuckoo', 16)
+    """
 
     @abc.abstractmethod
     def mutate_table(self, table_config):
@@ -139,6 +164,17 @@ class HashTableConfig(abc.ABC):
         ----------
         table_config : EmbeddingHashTableConfig
             The message to edit.
+
+        Examples
+        --------
+        On the concrete :class:`CuckooHashTableConfig`:
+
+        >>> from monolith_np.entry import CuckooHashTableConfig
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> table_config = EmbeddingHashTableConfig()
+        >>> CuckooHashTableConfig(initial_capacity=8).mutate_table(table_config)
+        >>> table_config.WhichOneof("type"), table_config.initial_capacity
+        ('cuckoo', 8)
         """
 
     def as_proto(self):
@@ -148,6 +184,14 @@ class HashTableConfig(abc.ABC):
         -------
         EmbeddingHashTableConfig
             ``mutate_table`` applied to an empty message (not in the original).
+
+        Examples
+        --------
+        >>> from monolith_np.entry import CuckooHashTableConfig
+        >>> print(CuckooHashTableConfig(initial_capacity=4).as_proto(), end="")
+        initial_capacity: 4
+        cuckoo {
+        }
         """
         config = EmbeddingHashTableConfig()
         self.mutate_table(config)
@@ -163,6 +207,17 @@ class CuckooHashTableConfig(HashTableConfig):
         Initial number of slots, ``>= 0``.
     feature_evict_every_n_hours : int, default 0
         When ``> 0``, turn on feature eviction with this period.
+
+    Examples
+    --------
+    >>> from monolith_np.entry import CuckooHashTableConfig
+    >>> config = CuckooHashTableConfig(initial_capacity=16, feature_evict_every_n_hours=24)
+    >>> print(config.as_proto(), end="")
+    initial_capacity: 16
+    cuckoo {
+    }
+    enable_feature_eviction: true
+    feature_evict_every_n_hours: 24
     """
 
     def __init__(self, initial_capacity=1, feature_evict_every_n_hours=0):
@@ -179,6 +234,27 @@ class CuckooHashTableConfig(HashTableConfig):
         ----------
         table_config : EmbeddingHashTableConfig
             The message to edit in place.
+
+        Examples
+        --------
+        Settings already in the message are kept:
+
+        >>> from monolith_np.entry import CuckooHashTableConfig
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> table_config = EmbeddingHashTableConfig()
+        >>> _ = table_config.entry_config.segments.add(dim_size=2)
+        >>> CuckooHashTableConfig(initial_capacity=8, feature_evict_every_n_hours=1).mutate_table(table_config)
+        >>> print(table_config, end="")
+        entry_config {
+          segments {
+            dim_size: 2
+          }
+        }
+        initial_capacity: 8
+        cuckoo {
+        }
+        enable_feature_eviction: true
+        feature_evict_every_n_hours: 1
         """
         table_config.initial_capacity = self._initial_capacity
         table_config.cuckoo.SetInParent()
@@ -260,6 +336,17 @@ class HashTableConfigInstance:
         ----------
         learning_rate_tensor : array
             Typically the result of :meth:`call_learning_rate_fns`.
+
+        Examples
+        --------
+        >>> from monolith_np.entry import HashTableConfigInstance
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> inst = HashTableConfigInstance(EmbeddingHashTableConfig(), [0.5, 0.25])
+        >>> inst.learning_rate_tensor is None
+        True
+        >>> inst.set_learning_rate_tensor(inst.call_learning_rate_fns(global_step=0))
+        >>> inst.learning_rate_tensor
+        array([0.5 , 0.25], dtype=float32)
         """
         self._learning_rate_tensor = learning_rate_tensor
 
@@ -296,6 +383,19 @@ class HashTableConfigInstance:
             "Learning_rate_fns must be not empty." (the original raises a bare
             ``Exception``; ``ValueError`` is one). Also if a function returns
             something that is not a scalar.
+
+        Examples
+        --------
+        A number is a constant rate; a schedule is evaluated at the step:
+
+        >>> from monolith_np.entry import HashTableConfigInstance
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.schedules import PolynomialDecay
+        >>> inst = HashTableConfigInstance(EmbeddingHashTableConfig(), [0.5, PolynomialDecay(0.0, 10, 1.0)])
+        >>> inst.call_learning_rate_fns(global_step=5)
+        array([0.5, 0.5], dtype=float32)
+        >>> inst.call_learning_rate_fns(global_step=20)
+        array([0.5, 1. ], dtype=float32)
         """
         values = self._values(global_step, cast=True)
         out = np.asarray([np.asarray(v, dtype=np.float32) for v in values], dtype=np.float32)
@@ -320,5 +420,15 @@ class HashTableConfigInstance:
         ------
         ValueError
             If ``learning_rate_fns`` is empty (the original's message).
+
+        Examples
+        --------
+        >>> from monolith_np.entry import HashTableConfigInstance
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.schedules import PolynomialDecay
+        >>> inst = HashTableConfigInstance(EmbeddingHashTableConfig(), [0.1, PolynomialDecay(0.0, 10, 1.0)])
+        >>> rates = inst.call_learning_rate_fns_fewer_ops(global_step=5)
+        >>> rates[0], float(rates[1])  # the number comes back as given, not cast to float32
+        (0.1, 0.5)
         """
         return self._values(global_step, cast=False)

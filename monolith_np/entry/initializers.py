@@ -44,6 +44,21 @@ class Initializer(abc.ABC):
     initializers draw from a counter-based generator, so a table initialised
     in several calls (each with its ``row_offset``) equals one initialised at
     once, on any device.
+
+    Examples
+    --------
+    Call an initializer for new rows, or fill an existing block in place:
+
+    >>> import numpy as np
+    >>> from monolith_np.entry import ConstantsInitializer, OnesInitializer
+    >>> OnesInitializer()(2, 3)
+    array([[1., 1., 1.],
+           [1., 1., 1.]], dtype=float32)
+    >>> table = np.zeros((2, 4), np.float32)
+    >>> _ = ConstantsInitializer(0.5).initialize(table[:, 2:])
+    >>> table
+    array([[0. , 0. , 0.5, 0.5],
+           [0. , 0. , 0.5, 0.5]], dtype=float32)
     """
 
     #: The ``InitializerConfig`` oneof member of this initializer.
@@ -60,6 +75,13 @@ class Initializer(abc.ABC):
         -------
         InitializerConfig
             A fresh message (``dim_size`` unset; see :func:`with_dim_sizes`).
+
+        Examples
+        --------
+        >>> from monolith_np.entry import ConstantsInitializer
+        >>> config = ConstantsInitializer(0.5).as_proto()
+        >>> config.WhichOneof("type"), config.constants.constant
+        ('constants', 0.5)
         """
         init = InitializerConfig()
         _fill(getattr(init, self._proto_kind), **self._proto_fields())
@@ -98,6 +120,22 @@ class Initializer(abc.ABC):
         ValueError
             If ``out`` is not 2-D, ``row_offset`` is out of range or
             ``row_ids`` does not have one id per row.
+
+        Examples
+        --------
+        Random rows depend only on their table row (or id), so filling a
+        table in parts gives the same values as filling it at once:
+
+        >>> import numpy as np
+        >>> from monolith_np.entry import RandomUniformInitializer
+        >>> init = RandomUniformInitializer(-1.0, 1.0, seed=3)
+        >>> whole = init.initialize(np.empty((4, 2), np.float32))
+        >>> part = init.initialize(np.empty((2, 2), np.float32), row_offset=2)
+        >>> bool(np.array_equal(whole[2:], part))
+        True
+        >>> by_id = init.initialize(np.empty((2, 2), np.float32), row_ids=np.array([3, 0]))
+        >>> bool(np.array_equal(by_id, whole[[3, 0]]))
+        True
         """
         xp = array_module(out=out)
         out = asarray(out, xp)
@@ -180,6 +218,15 @@ class OnesInitializer(_ConstantInit):
     Not in the original's ``entry.py`` (its proto and C++ factory have it);
     here so that every ``InitializerConfig`` maps to a class, see
     :func:`initializer_from_config`.
+
+    Examples
+    --------
+    >>> from monolith_np.entry import OnesInitializer
+    >>> OnesInitializer()(2, 2)
+    array([[1., 1.],
+           [1., 1.]], dtype=float32)
+    >>> OnesInitializer().as_proto().WhichOneof("type")
+    'ones'
     """
 
     _value = 1.0
@@ -236,6 +283,17 @@ class BatchSoftmaxInitializer(ConstantsInitializer):
     ------
     ValueError
         If ``init_step_interval < 1`` (the original's message).
+
+    Examples
+    --------
+    It writes ``init_step_interval`` into every value, as a ``constants`` config:
+
+    >>> from monolith_np.entry import BatchSoftmaxInitializer
+    >>> init = BatchSoftmaxInitializer(4.0)
+    >>> init(1, 2)
+    array([[4., 4.]], dtype=float32)
+    >>> init.as_proto().constants.constant
+    4.0
     """
 
     def __init__(self, init_step_interval: float):
@@ -345,6 +403,18 @@ def initializer_from_config(config, seed=None):
         If ``config`` is not an ``InitializerConfig``.
     ValueError
         If no initializer is set (the original: "Unsupported initializer").
+
+    Examples
+    --------
+    >>> from monolith_np.entry import initializer_from_config
+    >>> from monolith_np.proto import InitializerConfig
+    >>> config = InitializerConfig()
+    >>> config.constants.constant = 2.0
+    >>> init = initializer_from_config(config)
+    >>> init
+    ConstantsInitializer(constant=2.0)
+    >>> init(1, 3)
+    array([[2., 2., 2.]], dtype=float32)
     """
     if not isinstance(config, InitializerConfig):
         raise TypeError(f"config must be an InitializerConfig, got {type(config).__name__}")

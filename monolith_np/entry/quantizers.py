@@ -78,6 +78,15 @@ class FakeQuantizer:
         -------
         int8 array
             Same shape and device.
+
+        Examples
+        --------
+        With ``r = 2`` the step is ``1/64``; values beyond the range saturate at 127 or -128:
+
+        >>> import numpy as np
+        >>> from monolith_np.entry import FakeQuantizer
+        >>> FakeQuantizer(2.0).quantize_to_integer(np.float32([0.5, -0.25, 1.0, 5.0]))
+        array([ 32, -16,  64, 127], dtype=int8)
         """
         xp, x = _float_input("x", x)
         driver = _cpu.fixed_r8_encode_cpu if xp is np else gpu_drivers().entry.fixed_r8_encode_gpu
@@ -95,6 +104,13 @@ class FakeQuantizer:
         -------
         float32 array
             Same shape and device.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import FakeQuantizer
+        >>> FakeQuantizer(2.0).integer_to_float(np.int8([32, -16, 127]))
+        array([ 0.5     , -0.25    ,  1.984375], dtype=float32)
         """
         xp = array_module(q=q)
         q = asarray(q, xp)
@@ -114,6 +130,15 @@ class FakeQuantizer:
         -------
         float32 array
             ``integer_to_float(quantize_to_integer(x))``.
+
+        Examples
+        --------
+        Each value moves to its nearest level (multiples of ``1/64`` here), clipped to the range:
+
+        >>> import numpy as np
+        >>> from monolith_np.entry import FakeQuantizer
+        >>> FakeQuantizer(2.0).quantize(np.float32([0.51, -0.26, 5.0]))
+        array([ 0.515625, -0.265625,  1.984375], dtype=float32)
         """
         return self.integer_to_float(self.quantize_to_integer(x))
 
@@ -214,6 +239,16 @@ class HashNetQuantizer:
         -------
         HashNetQuantizer
             The quantizer.
+
+        Examples
+        --------
+        >>> from monolith_np.entry import HashNetQuantizer
+        >>> from monolith_np.proto import FloatCompressorConfig
+        >>> config = FloatCompressorConfig()
+        >>> config.one_bit.step_size = 10
+        >>> q = HashNetQuantizer.from_config(config.one_bit)
+        >>> q.step_size, float(q.init_scale), float(q.max_scale)
+        (10, 1.0, 10000.0)
         """
         return cls(config.step_size, config.init_scale, config.max_scale, config.amplitude)
 
@@ -234,6 +269,17 @@ class HashNetQuantizer:
         -------
         numpy.float32
             ``min(init_scale * fma(0.005, float32(global_step), 1) ** 0.5, max_scale)``.
+
+        Examples
+        --------
+        The scale grows like ``sqrt(1 + 0.005 * step)`` until it reaches ``max_scale``:
+
+        >>> from monolith_np.entry import HashNetQuantizer
+        >>> q = HashNetQuantizer(step_size=100, max_scale=3.0)
+        >>> [float(q.scale_at(t)) for t in (0, 600, 10**6)]
+        [1.0, 2.0, 3.0]
+        >>> float(q.scale)  # unchanged
+        1.0
         """
         base = _fmaf(self.GAMMA, np.float32(global_step), np.float32(1.0))
         with np.errstate(invalid="ignore"):
@@ -252,6 +298,15 @@ class HashNetQuantizer:
         -------
         float32 array
             Same shape and device.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import HashNetQuantizer
+        >>> q = HashNetQuantizer(amplitude=1.0)
+        >>> np.round(q.forward(np.float32([[0.0, 1.0], [-1.0, 10.0]])), 4)
+        array([[ 0.    ,  0.7616],
+               [-0.7616,  1.    ]], dtype=float32)
         """
         xp, x = _float_input("x", x)
         driver = _cpu.hash_net_forward_cpu if xp is np else gpu_drivers().entry.hash_net_forward_gpu
@@ -279,6 +334,21 @@ class HashNetQuantizer:
         ------
         TypeError, ValueError
             If the arrays are not float32 or their shapes differ.
+
+        Examples
+        --------
+        At ``num = 0`` the gradient is scaled by ``amplitude * scale``; step 600
+        is a multiple of ``step_size``, so the scale first grows to 2:
+
+        >>> import numpy as np
+        >>> from monolith_np.entry import HashNetQuantizer
+        >>> q = HashNetQuantizer(step_size=100, amplitude=1.0)
+        >>> q.backward(np.float32([0.0, 0.0]), np.float32([1.0, -3.0]), global_step=50)
+        array([ 1., -3.], dtype=float32)
+        >>> q.backward(np.float32([0.0, 0.0]), np.float32([1.0, -3.0]), global_step=600)
+        array([ 2., -6.], dtype=float32)
+        >>> float(q.scale)
+        2.0
         """
         xp = array_module(num=num, grad=grad)
         num, grad = asarray(num, xp), asarray(grad, xp)

@@ -114,6 +114,17 @@ class SliceConfig(NamedTuple):
     learning_rate_fn : float, LearningRateFunction, callable or None
         Its learning rate; ``None`` derives it from the optimizer config
         (:func:`default_learning_rate_fn`).
+
+    Examples
+    --------
+    >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, SliceConfig, ZerosInitializer
+    >>> from monolith_np.optim import SgdOptimizer
+    >>> seg = CombineAsSegment(2, ZerosInitializer(), SgdOptimizer(learning_rate=0.5), Fp32Compressor())
+    >>> s = SliceConfig(seg, 0.1)
+    >>> s.segment.dim_size, s.learning_rate_fn
+    (2, 0.1)
+    >>> SliceConfig(seg).learning_rate_fn is None
+    True
     """
 
     segment: EntryConfig.Segment
@@ -144,6 +155,21 @@ def default_learning_rate_fn(segment):
         If no optimizer is chosen, or it has no ``learning_rate``
         (``moving_average``, ``dc``; the original raises ``AttributeError``):
         pass an explicit ``learning_rate_fn`` then.
+
+    Examples
+    --------
+    Without warm-up the rate is the config's; with ``warmup_steps`` it ramps up linearly from 0:
+
+    >>> from monolith_np.entry import default_learning_rate_fn
+    >>> from monolith_np.proto import OptimizerConfig
+    >>> config = OptimizerConfig()
+    >>> config.adagrad.learning_rate = 0.5
+    >>> default_learning_rate_fn(config)
+    0.5
+    >>> config.adagrad.warmup_steps = 10
+    >>> fn = default_learning_rate_fn(config)
+    >>> type(fn).__name__, float(fn(5)), float(fn(20))
+    ('PolynomialDecay', 0.25, 0.5)
     """
     if isinstance(segment, EntryConfig.Segment):
         config = segment.opt_config
@@ -207,6 +233,24 @@ def merge_slices(slices):
     Byte equality is the original's test, so a field set explicitly to its
     default value does not match an unset one, and ``0.1`` (float) does not
     match ``PolynomialDecay(...)``. Only neighbours merge: ``A, B, A`` stays three segments.
+
+    Examples
+    --------
+    >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, OnesInitializer, ZerosInitializer
+    >>> from monolith_np.entry import merge_slices
+    >>> from monolith_np.optim import SgdOptimizer
+    >>> sgd, fp32 = SgdOptimizer(learning_rate=0.5), Fp32Compressor()
+    >>> a = CombineAsSegment(2, ZerosInitializer(), sgd, fp32)
+    >>> b = CombineAsSegment(3, ZerosInitializer(), sgd, fp32)
+    >>> c = CombineAsSegment(1, OnesInitializer(), sgd, fp32)
+    >>> merged = merge_slices([a, b, c])
+    >>> [(s.segment.dim_size, s.learning_rate_fn) for s in merged]
+    [(5, 0.5), (1, 0.5)]
+
+    A different learning-rate function keeps slices apart:
+
+    >>> [(s.segment.dim_size, s.learning_rate_fn) for s in merge_slices([a, (b, 0.25), c])]
+    [(2, 0.5), (3, 0.25), (1, 0.5)]
     """
     merged = []
     for i, item in enumerate(slices):
@@ -240,6 +284,19 @@ def combine_slices_as_table(slices, hashtable_config=None):
         ``table_config.entry_config`` holds the merged segments (TRAINING) and
         ``learning_rate_fns`` one function per merged segment;
         ``call_learning_rate_fns(step)`` gives the ``learning_rates`` vector.
+
+    Examples
+    --------
+    >>> from monolith_np.entry import CombineAsSegment, CuckooHashTableConfig, Fp32Compressor, ZerosInitializer
+    >>> from monolith_np.entry import combine_slices_as_table
+    >>> from monolith_np.optim import AdagradOptimizer, SgdOptimizer
+    >>> a = CombineAsSegment(2, ZerosInitializer(), SgdOptimizer(learning_rate=0.5), Fp32Compressor())
+    >>> b = CombineAsSegment(3, ZerosInitializer(), AdagradOptimizer(learning_rate=0.25), Fp32Compressor())
+    >>> inst = combine_slices_as_table([a, a, b], CuckooHashTableConfig(initial_capacity=16))
+    >>> [seg.dim_size for seg in inst.table_config.entry_config.segments]
+    [4, 3]
+    >>> inst.table_config.initial_capacity, inst.call_learning_rate_fns(global_step=0)
+    (16, array([0.5 , 0.25], dtype=float32))
     """
     merged = merge_slices(slices)
     table_config = EmbeddingHashTableConfig()
@@ -388,6 +445,29 @@ class SegmentedEntry:
     Dumps hold the whole row in ``num`` and the segments' records
     concatenated in ``opt`` (none for moving_average, an empty ``sgd {}``
     for sgd). See ``docs/segments.md``.
+
+    Examples
+    --------
+    A 1-float SGD segment next to a 2-float Adagrad segment; Adagrad's
+    accumulator starts at 3, so a unit gradient moves its values by
+    ``1 / sqrt(3 + 1) = 0.5``:
+
+    >>> import numpy as np
+    >>> from monolith_np.entry import OnesInitializer, SegmentedEntry, ZerosInitializer
+    >>> from monolith_np.optim import AdagradOptimizer, SgdOptimizer
+    >>> entry = SegmentedEntry([(1, ZerosInitializer(), SgdOptimizer(learning_rate=1.0)),
+    ...                         (2, OnesInitializer(), AdagradOptimizer(learning_rate=1.0,
+    ...                                                                 initial_accumulator_value=3.0))])
+    >>> entry.dim, entry.slices
+    (3, (slice(0, 1, None), slice(1, 3, None)))
+    >>> params, state = entry.init_rows(2)
+    >>> params
+    array([[0., 1., 1.],
+           [0., 1., 1.]], dtype=float32)
+    >>> entry.apply_rows(params, np.array([1]), np.ones((1, 3), np.float32), state)
+    >>> params
+    array([[ 0. ,  1. ,  1. ],
+           [-1. ,  0.5,  0.5]], dtype=float32)
     """
 
     def __init__(self, segments, seed=None):
@@ -512,6 +592,18 @@ class SegmentedEntry:
             with one segment per segment (the given messages, or
             what ``CombineAsSegment`` builds from the given objects; a segment
             without compressor has no ``comp_config``).
+
+        Examples
+        --------
+        >>> from monolith_np.entry import FixedR8Compressor, SegmentedEntry, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> entry = SegmentedEntry([(2, ZerosInitializer(), SgdOptimizer(learning_rate=1.0)),
+        ...                         (2, ZerosInitializer(), SgdOptimizer(learning_rate=1.0), FixedR8Compressor())])
+        >>> config = entry.as_proto()
+        >>> [(seg.dim_size, seg.HasField("comp_config")) for seg in config.segments]
+        [(2, False), (2, True)]
+        >>> SegmentedEntry(config).as_proto() == config
+        True
         """
         config = EntryConfig()
         if self._explicit_type:
@@ -540,6 +632,20 @@ class SegmentedEntry:
         -------
         list of dict
             ``state[k]`` = ``optimizers[k].init_state(num_rows, dims[k])``.
+
+        Examples
+        --------
+        SGD keeps no state; Adagrad keeps one accumulator per value:
+
+        >>> import numpy as np
+        >>> from monolith_np.entry import OnesInitializer, SegmentedEntry, ZerosInitializer
+        >>> from monolith_np.optim import AdagradOptimizer, SgdOptimizer
+        >>> entry = SegmentedEntry([(1, ZerosInitializer(), SgdOptimizer(learning_rate=1.0)),
+        ...                         (2, OnesInitializer(), AdagradOptimizer(learning_rate=1.0,
+        ...                                                                 initial_accumulator_value=3.0))])
+        >>> entry.init_state(2)
+        [{}, {'norm': array([[3., 3.],
+                             [3., 3.]], dtype=float32)}]
         """
         return [s.optimizer.init_state(num_rows, s.dim, like=like) for s in self._segments]
 
@@ -561,6 +667,21 @@ class SegmentedEntry:
             Segment ``k``'s columns filled by ``initializers[k]``.
         state : list of dict
             As :meth:`init_state`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import OnesInitializer, SegmentedEntry, ZerosInitializer
+        >>> from monolith_np.optim import AdagradOptimizer, SgdOptimizer
+        >>> entry = SegmentedEntry([(1, ZerosInitializer(), SgdOptimizer(learning_rate=1.0)),
+        ...                         (2, OnesInitializer(), AdagradOptimizer(learning_rate=1.0,
+        ...                                                                 initial_accumulator_value=3.0))])
+        >>> params, state = entry.init_rows(2)
+        >>> params
+        array([[0., 1., 1.],
+               [0., 1., 1.]], dtype=float32)
+        >>> state[1]["norm"].shape
+        (2, 2)
         """
         num_rows = check_number("num_rows", num_rows, integer=True, low=0)
         row_offset = check_number("row_offset", row_offset, integer=True, low=0, high=_UINT64 - 1)
@@ -587,6 +708,26 @@ class SegmentedEntry:
         ------
         TypeError, ValueError
             On a wrong table, rows out of range or wrong state, before any write.
+
+        Examples
+        --------
+        Reset row 0 of a trained table, values and optimizer state:
+
+        >>> import numpy as np
+        >>> from monolith_np.entry import OnesInitializer, SegmentedEntry, ZerosInitializer
+        >>> from monolith_np.optim import AdagradOptimizer, SgdOptimizer
+        >>> entry = SegmentedEntry([(1, ZerosInitializer(), SgdOptimizer(learning_rate=1.0)),
+        ...                         (2, OnesInitializer(), AdagradOptimizer(learning_rate=1.0,
+        ...                                                                 initial_accumulator_value=3.0))])
+        >>> params, state = entry.init_rows(2)
+        >>> entry.apply(params, np.ones((2, 3), np.float32), state)
+        >>> entry.initialize(params, rows=np.array([0]), state=state)
+        >>> params
+        array([[ 0. ,  1. ,  1. ],
+               [-1. ,  0.5,  0.5]], dtype=float32)
+        >>> state[1]["norm"]
+        array([[3., 3.],
+               [4., 4.]], dtype=float32)
         """
         xp = self._check_params(params)
         num_rows = params.shape[0]
@@ -724,6 +865,19 @@ class SegmentedEntry:
         (n, dim) float32 array
             Raw values, except ``fixed_r8`` segments (fake-quantized) and
             ``one_bit`` segments (HashNet ``amplitude * tanh(scale * w)``).
+
+        Examples
+        --------
+        The second segment stores fixed_r8 values, so its lookup is rounded to multiples of ``1/128``:
+
+        >>> import numpy as np
+        >>> from monolith_np.entry import FixedR8Compressor, SegmentedEntry, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> entry = SegmentedEntry([(1, ZerosInitializer(), SgdOptimizer()),
+        ...                         (2, ZerosInitializer(), SgdOptimizer(), FixedR8Compressor(1.0))])
+        >>> params = np.full((2, 3), 0.3, np.float32)
+        >>> entry.lookup(params, np.array([1]))
+        array([[0.3     , 0.296875, 0.296875]], dtype=float32)
         """
         xp = self._check_params(params)
         rows = self._check_rows(xp, rows, params.shape[0])
@@ -794,6 +948,24 @@ class SegmentedEntry:
         -----
         ``one_bit`` segments first pass their gradient columns through the
         HashNet backward (with the stored values), as Monolith's entry does.
+
+        Examples
+        --------
+        Row 1 gets a unit gradient; the SGD segment uses rate 2, the Adagrad one rate 1:
+
+        >>> import numpy as np
+        >>> from monolith_np.entry import OnesInitializer, SegmentedEntry, ZerosInitializer
+        >>> from monolith_np.optim import AdagradOptimizer, SgdOptimizer
+        >>> entry = SegmentedEntry([(1, ZerosInitializer(), SgdOptimizer(learning_rate=1.0)),
+        ...                         (2, OnesInitializer(), AdagradOptimizer(learning_rate=1.0,
+        ...                                                                 initial_accumulator_value=3.0))])
+        >>> params, state = entry.init_rows(3)
+        >>> entry.apply_rows(params, np.array([1]), np.ones((1, 3), np.float32), state,
+        ...                  learning_rates=np.float32([2.0, 1.0]))
+        >>> params
+        array([[ 0. ,  1. ,  1. ],
+               [-2. ,  0.5,  0.5],
+               [ 0. ,  1. ,  1. ]], dtype=float32)
         """
         xp = self._check_params(params)
         rows = asarray(rows, xp)
@@ -854,6 +1026,23 @@ class SegmentedEntry:
         ------
         TypeError, ValueError
             As :meth:`apply_rows`, before any write.
+
+        Examples
+        --------
+        Every row gets its gradient row (zero gradients change nothing for SGD):
+
+        >>> import numpy as np
+        >>> from monolith_np.entry import OnesInitializer, SegmentedEntry, ZerosInitializer
+        >>> from monolith_np.optim import AdagradOptimizer, SgdOptimizer
+        >>> entry = SegmentedEntry([(1, ZerosInitializer(), SgdOptimizer(learning_rate=1.0)),
+        ...                         (2, OnesInitializer(), AdagradOptimizer(learning_rate=1.0,
+        ...                                                                 initial_accumulator_value=3.0))])
+        >>> params, state = entry.init_rows(2)
+        >>> grads = np.float32([[1.0, 1.0, 1.0], [0.0, 1.0, 1.0]])
+        >>> entry.apply(params, grads, state, learning_rates=[0.5, 1.0])
+        >>> params
+        array([[-0.5,  0.5,  0.5],
+               [ 0. ,  0.5,  0.5]], dtype=float32)
         """
         xp = self._check_params(params)
         check_array("grads", grads, dtypes=(np.float32,), shape=tuple(params.shape))
@@ -887,6 +1076,31 @@ class SegmentedEntry:
             precision, not the retriever view), ``opt`` = the segments'
             ``SingleOptimizerDump`` records concatenated in segment order.
             ``id`` and ``last_update_ts_sec`` are left to the table.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import OnesInitializer, SegmentedEntry, ZerosInitializer
+        >>> from monolith_np.optim import AdagradOptimizer, SgdOptimizer
+        >>> entry = SegmentedEntry([(1, ZerosInitializer(), SgdOptimizer(learning_rate=1.0)),
+        ...                         (2, OnesInitializer(), AdagradOptimizer(learning_rate=1.0,
+        ...                                                                 initial_accumulator_value=3.0))])
+        >>> params, state = entry.init_rows(2)
+        >>> entry.apply_rows(params, np.array([1]), np.ones((1, 3), np.float32), state)
+        >>> dumps = entry.dump(params, state, rows=[1])
+        >>> list(dumps[0].num)
+        [-1.0, 0.5, 0.5]
+        >>> print(dumps[0].opt, end="")
+        dump {
+          sgd {
+          }
+        }
+        dump {
+          adagrad {
+            norm: 4
+            norm: 4
+          }
+        }
         """
         self._check_params(params)
         num_rows = params.shape[0]
@@ -933,6 +1147,28 @@ class SegmentedEntry:
         segment's optimizer writes for a fresh row (0 for moving_average, 1
         otherwise), as Monolith's combined ``Restore`` does. As in Monolith,
         a dump with fewer than ``dim`` values overwrites only the leading ones.
+
+        Examples
+        --------
+        Copy trained row 1 of one table into row 0 of a fresh one:
+
+        >>> import numpy as np
+        >>> from monolith_np.entry import OnesInitializer, SegmentedEntry, ZerosInitializer
+        >>> from monolith_np.optim import AdagradOptimizer, SgdOptimizer
+        >>> entry = SegmentedEntry([(1, ZerosInitializer(), SgdOptimizer(learning_rate=1.0)),
+        ...                         (2, OnesInitializer(), AdagradOptimizer(learning_rate=1.0,
+        ...                                                                 initial_accumulator_value=3.0))])
+        >>> params, state = entry.init_rows(2)
+        >>> entry.apply_rows(params, np.array([1]), np.ones((1, 3), np.float32), state)
+        >>> dumps = entry.dump(params, state, rows=[1])
+        >>> new_params, new_state = entry.init_rows(2)
+        >>> entry.restore(new_params, new_state, dumps, rows=[0])
+        >>> new_params
+        array([[-1. ,  0.5,  0.5],
+               [ 0. ,  1. ,  1. ]], dtype=float32)
+        >>> new_state[1]["norm"]
+        array([[4., 4.],
+               [3., 3.]], dtype=float32)
         """
         xp = self._check_params(params)
         num_rows = params.shape[0]
