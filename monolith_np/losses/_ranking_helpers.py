@@ -29,6 +29,13 @@ def label_valid_fn(labels):
     -------
     bool array
         ``labels >= 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.losses import label_valid_fn
+    >>> label_valid_fn(np.array([[2.0, 0.0, -1.0]])).tolist()
+    [[True, True, False]]
     """
     xp = array_module(labels=labels)
     return asarray(labels, xp) >= 0
@@ -62,6 +69,17 @@ def sort_by_scores(scores, features_list, topn=None):
     ------
     ValueError
         If ``scores`` is not 2-D or a feature has another shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.losses import sort_by_scores
+    >>> scores = np.array([[0.1, 0.9, 0.5]])
+    >>> ids, labels = sort_by_scores(scores, [np.array([[1, 2, 3]]), np.array([[0.0, 2.0, 1.0]])])
+    >>> ids.tolist(), labels.tolist()
+    ([[2, 3, 1]], [[2.0, 1.0, 0.0]])
+    >>> sort_by_scores(scores, [np.array([[1, 2, 3]])], topn=2)[0].tolist()
+    [[2, 3]]
     """
     xp = array_module(scores=scores)
     scores = check_array("scores", asarray(scores, xp), ndim=2)
@@ -100,6 +118,20 @@ def organize_valid_indices(is_valid, shuffle=True, seed=None):
     ------
     ValueError
         If ``is_valid`` is not 2-D.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.losses import organize_valid_indices
+    >>> is_valid = np.array([[False, True, False, True]])
+    >>> idx = organize_valid_indices(is_valid, shuffle=False)
+    >>> idx.shape, idx.dtype
+    ((1, 4, 2), dtype('int32'))
+    >>> idx[0].tolist()  # (list, item) pairs: the valid items 1 and 3 first
+    [[0, 1], [0, 3], [0, 0], [0, 2]]
+    >>> shuffled = organize_valid_indices(is_valid, seed=0)[..., 1]
+    >>> sorted(shuffled[0, :2].tolist()), sorted(shuffled[0, 2:].tolist())
+    ([1, 3], [0, 2])
     """
     xp = array_module(is_valid=is_valid)
     is_valid = check_array("is_valid", asarray(is_valid, xp), ndim=2)
@@ -131,6 +163,19 @@ def shuffle_valid_indices(is_valid, seed=None):
     Returns
     -------
     (B, L, 2) int32 array
+
+    Examples
+    --------
+    The valid items come first, in an order fixed by ``seed``:
+
+    >>> import numpy as np
+    >>> from monolith_np.losses import shuffle_valid_indices
+    >>> is_valid = np.array([[True, True, True, False]])
+    >>> idx = shuffle_valid_indices(is_valid, seed=0)
+    >>> idx[0, :, 1].tolist()
+    [2, 1, 0, 3]
+    >>> np.array_equal(idx, shuffle_valid_indices(is_valid, seed=0))
+    True
     """
     return organize_valid_indices(is_valid, shuffle=True, seed=seed)
 
@@ -156,6 +201,15 @@ def reshape_first_ndims(tensor, first_ndims, new_shape):
     ------
     ValueError
         If ``tensor`` has fewer than ``first_ndims`` dimensions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.losses import reshape_first_ndims
+    >>> reshape_first_ndims(np.zeros((6, 4)), 1, [2, 3]).shape
+    (2, 3, 4)
+    >>> reshape_first_ndims(np.zeros((2, 3, 4)), 2, [6]).shape
+    (6, 4)
     """
     xp = array_module(tensor=tensor)
     tensor = asarray(tensor, xp)
@@ -184,6 +238,19 @@ def approx_ranks(logits, alpha=10.):
     ------
     TypeError, ValueError
         If ``logits`` is not a 2-D float array.
+
+    Examples
+    --------
+    Close scores get close, non-integer ranks; a large ``alpha`` gives the
+    exact ranks:
+
+    >>> import numpy as np
+    >>> from monolith_np.losses import approx_ranks
+    >>> logits = np.array([[1.0, 0.9, -1.0]])
+    >>> approx_ranks(logits).round(4).tolist()
+    [[1.2689, 1.7311, 3.0]]
+    >>> approx_ranks(logits, alpha=1000.0).tolist()
+    [[1.0, 2.0, 3.0]]
     """
     xp = array_module(logits=logits)
     logits = xp.ascontiguousarray(check_array("logits", asarray(logits, xp), ndim=2, dtypes=_DTYPES))
@@ -220,6 +287,23 @@ def get_batch_idx_size(logits, labels, rank_id, name_prefix):
         scattered logits and labels (labels minus ``1e-6``, so empty slots
         are ``-1e-6``, i.e. invalid), an ``[N, N]`` mask with ones at the
         scatter positions, and the index of the first example of each list.
+
+    Examples
+    --------
+    Two lists, id 7 (examples 0, 2, 3) and id 3 (example 1):
+
+    >>> import numpy as np
+    >>> from monolith_np.losses import get_batch_idx_size
+    >>> logits = np.array([0.5, 0.1, 0.7, 0.3])
+    >>> labels = np.array([2.0, 1.0, 1.0, 3.0])
+    >>> rank_id = np.array([7, 3, 7, 7])
+    >>> logits_idx, label_idx, mask_idx, unique_idx = get_batch_idx_size(logits, labels, rank_id, "ctr")
+    >>> logits_idx.tolist()
+    [[0.5, 0.7, 0.3], [0.1, 0.0, 0.0]]
+    >>> (label_idx >= 0).tolist()  # the empty slots are invalid (so would a label 0 be)
+    [[True, True, True], [True, False, False]]
+    >>> mask_idx.shape, unique_idx.tolist()
+    ((4, 4), [0, 1])
     """
     logits = np.asarray(logits)
     labels = np.asarray(labels)

@@ -53,7 +53,18 @@ class _LambdaWeight:
 
 
 class IdentityLambdaWeight(_LambdaWeight):
-    """A lambda weight of 1 for every pair (only the ``lambda_scale`` factor applies)."""
+    """A lambda weight of 1 for every pair (only the ``lambda_scale`` factor applies).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.losses import IdentityLambdaWeight, pairwise_hinge_loss
+    >>> labels = np.array([[2.0, 1.0, 0.0]])
+    >>> logits = np.array([[0.5, 1.0, 0.0]])
+    >>> loss = pairwise_hinge_loss(labels, logits, lambda_weight=IdentityLambdaWeight(), lambda_scale=False)
+    >>> round(float(loss), 4)  # pairs weigh 1 instead of the label difference
+    0.6667
+    """
 
     def __init__(self):
         pass
@@ -70,6 +81,13 @@ class IdentityLambdaWeight(_LambdaWeight):
         -------
         float
             ``1.0``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.losses import IdentityLambdaWeight
+        >>> IdentityLambdaWeight().pair_weights(np.array([[2.0, 1.0, 0.0]]))
+        1.0
         """
         return 1.0
 
@@ -110,6 +128,24 @@ class DCGLambdaWeight(_LambdaWeight):
     ------
     ValueError
         If ``smooth_fraction`` is outside ``[0, 1]`` or ``topn`` is negative.
+
+    Examples
+    --------
+    With the defaults (gain = label, discount ``1 / rank``), the pair at
+    sorted positions 1 and 2 of labels 2 and 1 weighs ``|2 - 1| * |1 - 1/2|``:
+
+    >>> import numpy as np
+    >>> from monolith_np.losses import DCGLambdaWeight, pairwise_logistic_loss
+    >>> weight = DCGLambdaWeight()
+    >>> float(weight.pair_weights(np.array([[2.0, 1.0, 0.0]]))[0, 0, 1])
+    0.5
+
+    It is passed to a pairwise loss as ``lambda_weight``:
+
+    >>> labels = np.array([[2.0, 1.0, 0.0]])
+    >>> logits = np.array([[0.0, 0.0, 0.0]])
+    >>> round(float(pairwise_logistic_loss(labels, logits, lambda_weight=weight)), 4)
+    0.9242
     """
 
     def __init__(self, topn=None, gain_fn=_identity, rank_discount_fn=_reciprocal, normalized=False,
@@ -147,6 +183,15 @@ class DCGLambdaWeight(_LambdaWeight):
         -------
         (B, L, L) array
             Entry ``[b, i, j]`` weights the pair at sorted positions ``i, j``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.losses import DCGLambdaWeight
+        >>> DCGLambdaWeight().pair_weights(np.array([[2.0, 1.0, 0.0]])).round(4).tolist()
+        [[[0.0, 0.5, 0.3333], [0.5, 0.0, 0.5], [0.3333, 0.5, 0.0]]]
+        >>> DCGLambdaWeight(topn=1).pair_weights(np.array([[2.0, 1.0, 0.0]])).round(4).tolist()
+        [[[0.0, 0.5, 1.0], [0.5, 0.0, 0.0], [1.0, 0.0, 0.0]]]
         """
         xp = array_module(sorted_labels=sorted_labels)
         sorted_labels, valid, clean = _sorted_rank_arrays(xp, sorted_labels)
@@ -180,6 +225,15 @@ class DCGLambdaWeight(_LambdaWeight):
         Returns
         -------
         (B, L) array
+
+        Examples
+        --------
+        Gains ``2, 1, 0, 0`` times discounts ``1, 1/2, 1/3, 1/4``:
+
+        >>> import numpy as np
+        >>> from monolith_np.losses import DCGLambdaWeight
+        >>> DCGLambdaWeight().individual_weights(np.array([[2.0, 1.0, 0.0, -1.0]])).tolist()
+        [[2.0, 0.5, 0.0, 0.0]]
         """
         xp = array_module(sorted_labels=sorted_labels)
         _, _, clean = _sorted_rank_arrays(xp, sorted_labels)
@@ -195,6 +249,16 @@ class PrecisionLambdaWeight(_LambdaWeight):
         The K of Precision@K.
     positive_fn : callable, default ``label >= 1``
         Maps a label array to booleans (True = positive), elementwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.losses import PrecisionLambdaWeight, pairwise_hinge_loss
+    >>> weight = PrecisionLambdaWeight(topn=1)
+    >>> labels = np.array([[0.0, 1.0, 1.0]])  # the top-scored item is not relevant
+    >>> logits = np.array([[2.0, 1.0, 0.0]])
+    >>> float(pairwise_hinge_loss(labels, logits, lambda_weight=weight, lambda_scale=False))
+    2.5
     """
 
     def __init__(self, topn, positive_fn=lambda label: label >= 1.0):
@@ -218,6 +282,15 @@ class PrecisionLambdaWeight(_LambdaWeight):
         -------
         (B, L, L) array
             ``|pos_i - pos_j|`` where exactly one of ranks ``i, j`` is within ``topn``.
+
+        Examples
+        --------
+        Only pairs across the cutoff whose relevance differs count:
+
+        >>> import numpy as np
+        >>> from monolith_np.losses import PrecisionLambdaWeight
+        >>> PrecisionLambdaWeight(topn=1).pair_weights(np.array([[0.0, 1.0, 1.0]])).tolist()
+        [[[0.0, 1.0, 1.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]]
         """
         xp = array_module(sorted_labels=sorted_labels)
         _, valid, clean = _sorted_rank_arrays(xp, sorted_labels)
@@ -235,6 +308,16 @@ class ListMLELambdaWeight(_LambdaWeight):
     ----------
     rank_discount_fn : callable
         Maps a float array of 1-based ranks to weights, elementwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.losses import ListMLELambdaWeight, list_mle_loss
+    >>> weight = ListMLELambdaWeight(rank_discount_fn=lambda rank: 1.0 / rank)
+    >>> labels = np.array([[1.0, 0.0]])
+    >>> logits = np.array([[0.0, 0.0]])
+    >>> round(float(list_mle_loss(labels, logits, lambda_weight=weight, seed=0)), 4)
+    0.6931
     """
 
     def __init__(self, rank_discount_fn):
@@ -253,6 +336,13 @@ class ListMLELambdaWeight(_LambdaWeight):
         Returns
         -------
         (B, L) array
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.losses import ListMLELambdaWeight
+        >>> ListMLELambdaWeight(lambda rank: 1.0 / rank).pair_weights(np.array([[2.0, 1.0]])).tolist()
+        [[2.0, 1.0]]
         """
         return sorted_labels
 
@@ -267,6 +357,14 @@ class ListMLELambdaWeight(_LambdaWeight):
         Returns
         -------
         (B, L) array
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.losses import ListMLELambdaWeight
+        >>> weight = ListMLELambdaWeight(rank_discount_fn=lambda rank: 1.0 / rank)
+        >>> weight.individual_weights(np.zeros((2, 4))).tolist()
+        [[1.0, 0.5, 0.3333333333333333, 0.25], [1.0, 0.5, 0.3333333333333333, 0.25]]
         """
         xp = array_module(sorted_labels=sorted_labels)
         s = asarray(sorted_labels, xp)
@@ -287,6 +385,19 @@ def create_ndcg_lambda_weight(topn=None, smooth_fraction=0.):
     Returns
     -------
     DCGLambdaWeight
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.losses import create_ndcg_lambda_weight, pairwise_logistic_loss
+    >>> weight = create_ndcg_lambda_weight(topn=2)
+    >>> sorted_labels = np.array([[2.0, 1.0, 0.0]])
+    >>> weight.pair_weights(sorted_labels).round(4).tolist()
+    [[[0.0, 0.2033, 0.1082], [0.2033, 0.0, 0.1016], [0.1082, 0.1016, 0.0]]]
+    >>> labels = np.array([[0.0, 1.0, 2.0]])
+    >>> logits = np.array([[1.0, 0.0, -1.0]])  # ranked in the worst order
+    >>> round(float(pairwise_logistic_loss(labels, logits, lambda_weight=weight)), 4)
+    0.6306
     """
     return DCGLambdaWeight(topn, gain_fn=_gain_exp2, rank_discount_fn=_discount_log1p, normalized=True,
                            smooth_fraction=smooth_fraction)
@@ -305,6 +416,17 @@ def create_reciprocal_rank_lambda_weight(topn=None, smooth_fraction=0.):
     Returns
     -------
     DCGLambdaWeight
+
+    Examples
+    --------
+    One relevant item: its gain 1 is divided by the ideal DCG 1, and the
+    pair of sorted positions 1 and 2 weighs ``1 - 1/2``:
+
+    >>> import numpy as np
+    >>> from monolith_np.losses import create_reciprocal_rank_lambda_weight
+    >>> weight = create_reciprocal_rank_lambda_weight()
+    >>> weight.pair_weights(np.array([[0.0, 1.0]])).tolist()
+    [[[0.0, 0.5], [0.5, 0.0]]]
     """
     return DCGLambdaWeight(topn, gain_fn=_identity, rank_discount_fn=_reciprocal, normalized=True,
                            smooth_fraction=smooth_fraction)
@@ -321,6 +443,14 @@ def create_p_list_mle_lambda_weight(list_size):
     Returns
     -------
     ListMLELambdaWeight
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.losses import create_p_list_mle_lambda_weight
+    >>> weight = create_p_list_mle_lambda_weight(3)
+    >>> weight.individual_weights(np.zeros((1, 3))).tolist()  # 2**(3 - rank) - 1
+    [[3.0, 1.0, 0.0]]
     """
     list_size = check_number("list_size", list_size, integer=True, low=0)
     return ListMLELambdaWeight(rank_discount_fn=lambda rank: 2.0 ** (list_size - rank) - 1.0)
@@ -386,6 +516,19 @@ def inverse_max_dcg(labels, gain_fn=_gain_exp2, rank_discount_fn=_discount_log1p
     -------
     (B, 1) array
         ``1 / sum_k gain(l_(k)) D(k)`` over the top ``topn`` labels, or 0.
+
+    Examples
+    --------
+    With gain = label and discount ``1 / rank``, the ideal DCG of labels
+    ``3, 1`` is ``3 + 1/2``; a list without relevance gets 0:
+
+    >>> import numpy as np
+    >>> from monolith_np.losses import inverse_max_dcg
+    >>> labels = np.array([[1.0, 3.0], [0.0, 0.0]])
+    >>> inverse_max_dcg(labels, gain_fn=lambda g: g, rank_discount_fn=lambda r: 1.0 / r).round(4).tolist()
+    [[0.2857], [0.0]]
+    >>> inverse_max_dcg(labels, topn=1).round(4).tolist()  # default: 2**label - 1 and 1 / log1p(rank)
+    [[0.099], [0.0]]
     """
     xp = array_module(labels=labels)
     labels = check_array("labels", asarray(labels, xp), ndim=2, dtype_kinds="f")

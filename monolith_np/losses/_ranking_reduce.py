@@ -24,6 +24,15 @@ class Reduction:
     ``SUM_BY_NONZERO_WEIGHTS`` (alias ``SUM_OVER_NONZERO_WEIGHTS``) by the
     number of nonzero (broadcast) weights. Every division returns 0 where the
     denominator is 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.losses import Reduction, compute_weighted_loss
+    >>> Reduction.SUM, Reduction.SUM_OVER_NONZERO_WEIGHTS == Reduction.SUM_BY_NONZERO_WEIGHTS
+    ('weighted_sum', True)
+    >>> float(compute_weighted_loss(np.array([1.0, 3.0]), reduction=Reduction.MEAN))
+    2.0
     """
 
     NONE = "none"
@@ -130,6 +139,21 @@ def compute_weighted_loss(losses, weights=1.0, reduction=Reduction.SUM_BY_NONZER
         If ``losses`` is not a float array.
     ValueError
         If ``weights`` cannot be broadcast or ``reduction`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.losses import Reduction, compute_weighted_loss
+    >>> losses = np.array([1.0, 2.0, 3.0, 0.0])
+    >>> weights = np.array([1.0, 1.0, 0.0, 2.0])
+    >>> compute_weighted_loss(losses, weights, Reduction.NONE).tolist()
+    [1.0, 2.0, 0.0, 0.0]
+    >>> float(compute_weighted_loss(losses, weights, Reduction.SUM))
+    3.0
+    >>> float(compute_weighted_loss(losses, weights))  # divided by the 3 nonzero weights
+    1.0
+    >>> float(compute_weighted_loss(losses, weights, Reduction.MEAN))  # by the weights' sum 4
+    0.75
     """
     xp = array_module(losses=losses, weights=weights)
     losses = check_array("losses", asarray(losses, xp), dtypes=_DTYPES)

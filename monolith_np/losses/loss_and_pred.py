@@ -59,6 +59,17 @@ class ModeKeys:
         ``"eval"``.
     PREDICT : str
         ``"infer"``: no loss is computed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.losses import ModeKeys, get_softmax_loss_and_pred
+    >>> ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT
+    ('train', 'eval', 'infer')
+    >>> loss, pred = get_softmax_loss_and_pred("cls", np.array([[0.0, 2.0]]), np.array([[1.0, 0.0]]),
+    ...                                        ModeKeys.PREDICT)
+    >>> loss, pred.tolist()
+    (None, [1])
     """
 
     TRAIN = "train"
@@ -293,6 +304,12 @@ class LogitCorrection:
         -------
         dict
             ``{"activation": ..., "sample_bias": ...}``.
+
+        Examples
+        --------
+        >>> from monolith_np.losses import LogitCorrection
+        >>> LogitCorrection(activation="sigmoid", sample_bias=True).get_config()
+        {'activation': 'sigmoid', 'sample_bias': True}
         """
         return {"activation": self.activation, "sample_bias": self.sample_bias}
 

@@ -86,7 +86,18 @@ approx_ndcg_loss, approx_ndcg_loss_grad, approx_ndcg_loss_and_grad = APPROX_NDCG
 
 
 class RankingLossKey:
-    """Ranking loss key strings (the names :func:`make_loss_fn` accepts)."""
+    """Ranking loss key strings (the names :func:`make_loss_fn` accepts).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.losses import RankingLossKey, make_loss_fn
+    >>> RankingLossKey.SOFTMAX_LOSS
+    'softmax_loss'
+    >>> loss_fn = make_loss_fn(RankingLossKey.SOFTMAX_LOSS)
+    >>> round(float(loss_fn(np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]]), {})), 4)  # log(2)
+    0.6931
+    """
 
     PAIRWISE_HINGE_LOSS = "pairwise_hinge_loss"
     PAIRWISE_LOGISTIC_LOSS = "pairwise_logistic_loss"
@@ -133,6 +144,29 @@ def make_loss_fn(loss_keys, loss_weights=None, weights_feature_name=None, lambda
     ValueError
         If ``reduction`` is invalid or ``NONE``, ``loss_keys`` is empty, or
         ``loss_weights`` has another length than ``loss_keys``.
+
+    Examples
+    --------
+    One pairwise hinge loss, summed, with per-list weights read from the features:
+
+    >>> import numpy as np
+    >>> from monolith_np.losses import RankingLossKey, Reduction, make_loss_fn
+    >>> labels = np.array([[2.0, 1.0, 0.0]])
+    >>> logits = np.array([[0.5, 1.0, 0.0]])
+    >>> loss_fn = make_loss_fn(RankingLossKey.PAIRWISE_HINGE_LOSS, weights_feature_name="w",
+    ...                        reduction=Reduction.SUM)
+    >>> features = {"w": np.array([[2.0]])}
+    >>> float(loss_fn(labels, logits, features))
+    5.0
+    >>> loss_fn.grad(labels, logits, features).tolist()
+    [[-6.0, 2.0, 4.0]]
+
+    A weighted sum of two losses:
+
+    >>> loss_fn = make_loss_fn([RankingLossKey.PAIRWISE_HINGE_LOSS, RankingLossKey.MEAN_SQUARED_LOSS],
+    ...                        loss_weights=[1.0, 0.5])
+    >>> round(float(loss_fn(labels, logits, {})), 4)
+    1.2083
     """
     if not isinstance(reduction, str) or reduction not in Reduction.all() or reduction == Reduction.NONE:
         raise ValueError(f"Invalid reduction: {reduction}")
