@@ -77,7 +77,16 @@ _STATE_VERSION = 1
 
 
 class FilterType:
-    """Filter kinds accepted by :func:`create_hash_filters` (Monolith's ``FilterType``)."""
+    """Filter kinds accepted by :func:`create_hash_filters` (Monolith's ``FilterType``).
+
+    Examples
+    --------
+    >>> from monolith_np.table.filters import FilterType, create_hash_filters
+    >>> FilterType.SLIDING_HASH_FILTER, FilterType.PROBABILISTIC_FILTER, FilterType.NO_FILTER
+    ('sliding_hash_filter', 'probabilistic_filter', 'no_filter')
+    >>> [type(f).__name__ for f in create_hash_filters(2, True, filter_type=FilterType.NO_FILTER)]
+    ['DummyFilter', 'DummyFilter']
+    """
 
     SLIDING_HASH_FILTER = "sliding_hash_filter"
     PROBABILISTIC_FILTER = "probabilistic_filter"
@@ -207,6 +216,17 @@ class SlotOccurrenceThreshold:
         -------
         monolith_np.proto.SlotOccurrenceThresholdConfig
             Per-slot entries in slot order, then the default.
+
+        Examples
+        --------
+        >>> from monolith_np.table.filters import SlotOccurrenceThreshold
+        >>> config = SlotOccurrenceThreshold({3: 5, 1: 2}, default_occurrence_threshold=1).to_config()
+        >>> [(item.slot, item.occurrence_threshold) for item in config.slot_occurrence_thresholds]
+        [(1, 2), (3, 5)]
+        >>> config.default_occurrence_threshold
+        1
+        >>> SlotOccurrenceThreshold.from_config(config.SerializeToString()).slot_occurrence_thresholds
+        {1: 2, 3: 5}
         """
         config = proto.SlotOccurrenceThresholdConfig(default_occurrence_threshold=self.default_occurrence_threshold)
         for slot in sorted(self.slot_occurrence_thresholds):
@@ -232,6 +252,15 @@ class SlotOccurrenceThreshold:
             If ``ids`` is not an int64/uint64 numpy array.
         ValueError
             If ``ids`` is not 1-D.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.table.filters import SlotOccurrenceThreshold
+        >>> t = SlotOccurrenceThreshold({2: 10}, default_occurrence_threshold=3)
+        >>> ids = np.array([1, (2 << 48) | 1, (5 << 48) | 1], dtype=np.int64)  # slots 0, 2 and 5
+        >>> t.thresholds(ids)
+        array([ 3, 10,  3])
         """
         return self._table[_slots(_check_ids(ids))]
 
@@ -307,6 +336,19 @@ class Filter:
     Notes
     -----
     A filter is a mutable object; calls on one filter must not run concurrently.
+
+    Examples
+    --------
+    Every filter shares this interface; :class:`HashFilter` with a threshold
+    of 1 for slot 0 admits an id at its second sighting:
+
+    >>> import numpy as np
+    >>> from monolith_np.table.filters import Filter, HashFilter
+    >>> f = HashFilter(100, config={0: 1})
+    >>> isinstance(f, Filter), f.occurrence_threshold.thresholds(np.array([5], dtype=np.int64))
+    (True, array([1]))
+    >>> f.should_be_filtered(np.array([5, 5], dtype=np.int64), np.ones(2, dtype=np.int64))
+    array([ True, False])
     """
 
     kind = "filter"
@@ -346,6 +388,18 @@ class Filter:
         ValueError
             If shapes differ, a count is negative or a threshold exceeds
             ``MAX_COUNT``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.table.filters import HashFilter
+        >>> f = HashFilter(100)
+        >>> ids = np.array([1, 2, 1, 3], dtype=np.int64)
+        >>> in_table = np.array([False, False, False, True])  # id 3 already has an entry
+        >>> f.should_be_filtered(ids, np.ones(4, dtype=np.int64), thresholds=1, in_table=in_table)
+        array([ True,  True, False, False])
+        >>> f.get(ids)  # id 3 was not counted
+        array([2, 1, 2, 0])
         """
         ids = _check_ids(ids)
         n = ids.shape[0]
@@ -376,6 +430,17 @@ class Filter:
             If ``ids`` is not an int64/uint64 numpy array.
         ValueError
             If ``ids`` is not 1-D.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.table.filters import DummyFilter, HashFilter
+        >>> f = HashFilter(100)
+        >>> _ = f.add(np.array([4, 4, 6], dtype=np.int64), np.array([1, 2, 1]))
+        >>> f.get(np.array([4, 6, 8], dtype=np.int64))
+        array([3, 1, 0])
+        >>> DummyFilter().get(np.array([4], dtype=np.int64))
+        array([0])
         """
         return np.zeros(_check_ids(ids).shape[0], dtype=np.int64)
 
@@ -390,7 +455,21 @@ class Filter:
         return 0
 
     def clear(self):
-        """Forget every count (a no-op for filters that keep none)."""
+        """Forget every count (a no-op for filters that keep none).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.table.filters import HashFilter
+        >>> f = HashFilter(100)
+        >>> ids = np.array([4, 4], dtype=np.int64)
+        >>> _ = f.add(ids, np.ones(2, dtype=np.int64))
+        >>> f.size
+        1
+        >>> f.clear()
+        >>> f.size, f.get(ids)
+        (0, array([0, 0]))
+        """
 
     def state_dict(self):
         """Return the filter's state as plain data.
@@ -400,6 +479,18 @@ class Filter:
         dict
             ``kind``, ``version`` and the filter's own fields (numpy arrays are
             copies).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.table.filters import DummyFilter, HashFilter
+        >>> DummyFilter().state_dict()
+        {'kind': 'dummy_filter', 'version': 1}
+        >>> f = HashFilter(4)
+        >>> _ = f.add(np.array([5, 5, 6], dtype=np.int64), np.ones(3, dtype=np.int64))
+        >>> state = f.state_dict()
+        >>> state["kind"], state["capacity"], state["elements"]
+        ('hash_filter', 4, array([2]))
         """
         return {"kind": self.kind, "version": _STATE_VERSION}
 
@@ -416,6 +507,21 @@ class Filter:
         ValueError
             If the kind, version, sizes or array dtypes/shapes do not match this
             filter, or the state is inconsistent.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.table.filters import HashFilter
+        >>> f = HashFilter(100)
+        >>> _ = f.add(np.array([5, 5, 6], dtype=np.int64), np.ones(3, dtype=np.int64))
+        >>> g = HashFilter(100)  # built the same way
+        >>> g.load_state_dict(f.state_dict())
+        >>> g.get(np.array([5, 6], dtype=np.int64))
+        array([2, 1])
+        >>> HashFilter(50).load_state_dict(f.state_dict())
+        Traceback (most recent call last):
+            ...
+        ValueError: state['capacity'] must be 50 (this filter's), got 100
         """
         _check_state(state, "kind", self.kind)
         _check_state(state, "version", _STATE_VERSION)
@@ -466,6 +572,14 @@ class _CountingFilter(Filter):
             If an argument is not a numpy array of a suitable dtype.
         ValueError
             If shapes differ or a count is negative.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.table.filters import HashFilter
+        >>> f = HashFilter(100)
+        >>> f.add(np.array([9, 9, 7], dtype=np.int64), np.array([2, 1, 1]))  # 9 had no count, then 2
+        array([0, 2, 0])
         """
         ids = _check_ids(ids)
         counts = _check_counts(counts, ids.shape[0])
@@ -711,10 +825,55 @@ class ProbabilisticFilter(Filter):
         return filtered
 
     def state_dict(self):
+        """Return the filter's state: :meth:`Filter.state_dict` plus the seed and the draws made so far.
+
+        Returns
+        -------
+        dict
+            ``kind``, ``version``, ``seed`` and ``draws``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.table.filters import ProbabilisticFilter
+        >>> f = ProbabilisticFilter(seed=3)
+        >>> _ = f.should_be_filtered(np.arange(4, dtype=np.int64), np.ones(4, dtype=np.int64), thresholds=4,
+        ...                          in_table=np.zeros(4, dtype=bool))
+        >>> f.state_dict()
+        {'kind': 'probabilistic_filter', 'version': 1, 'seed': 3, 'draws': 4}
+        """
         return dict(super().state_dict(), seed=self.seed, draws=self._draws)
 
 
     def load_state_dict(self, state):
+        """Restore a state of :meth:`state_dict`: later decisions repeat those of the saved filter.
+
+        Parameters
+        ----------
+        state : dict
+            The state.
+
+        Raises
+        ------
+        ValueError
+            If the kind or version differ.
+        TypeError, ValueError
+            If ``state["draws"]`` (or a given ``state["seed"]``) is not an
+            integer in range.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.table.filters import ProbabilisticFilter
+        >>> ids, ones, absent = np.arange(4, dtype=np.int64), np.ones(4, dtype=np.int64), np.zeros(4, dtype=bool)
+        >>> f = ProbabilisticFilter(seed=3)
+        >>> _ = f.should_be_filtered(ids, ones, thresholds=4, in_table=absent)
+        >>> g = ProbabilisticFilter()
+        >>> g.load_state_dict(f.state_dict())
+        >>> np.array_equal(g.should_be_filtered(ids, ones, thresholds=4, in_table=absent),
+        ...                f.should_be_filtered(ids, ones, thresholds=4, in_table=absent))
+        True
+        """
         super().load_state_dict(state)
         self.seed = int(check_seed(state.get("seed")))
         self._draws = check_number("state['draws']", state.get("draws"), integer=True, low=0)
@@ -728,6 +887,14 @@ class DummyFilter(Filter):
     ----------
     config : bytes, SlotOccurrenceThresholdConfig, dict, SlotOccurrenceThreshold or None, optional
         Accepted for a uniform interface; ignored by the decision.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.table.filters import DummyFilter
+    >>> f = DummyFilter({0: 100})
+    >>> f.should_be_filtered(np.array([1, 2], dtype=np.int64), np.ones(2, dtype=np.int64))
+    array([False, False])
     """
 
     kind = "dummy_filter"
@@ -758,6 +925,16 @@ def create_hash_filter(capacity, split_num, config=b"", name_suffix=""):
     -------
     SlidingHashFilter
         The filter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.table.filters import create_hash_filter
+    >>> f = create_hash_filter(300, 5, config={0: 1}, name_suffix="_0")
+    >>> type(f).__name__, f.name, f.split_capacity
+    ('SlidingHashFilter', 'MonolithHashFilter_0', 75)
+    >>> f.should_be_filtered(np.array([8, 8], dtype=np.int64), np.ones(2, dtype=np.int64))
+    array([ True, False])
     """
     hash_filter = SlidingHashFilter(capacity, split_num, config)
     hash_filter.name = "MonolithHashFilter" + name_suffix
@@ -782,6 +959,13 @@ def create_probabilistic_filter(equal_probability, config=b"", name_suffix="", s
     -------
     ProbabilisticFilter
         The filter.
+
+    Examples
+    --------
+    >>> from monolith_np.table.filters import create_probabilistic_filter
+    >>> f = create_probabilistic_filter(True, config={0: 5}, name_suffix="_1", seed=7)
+    >>> type(f).__name__, f.name, f.equal_probability
+    ('ProbabilisticFilter', 'MonolithProbabilisticFilter_1', True)
     """
     prob_filter = ProbabilisticFilter(equal_probability, config, seed)
     prob_filter.name = "MonolithProbabilisticFilter" + name_suffix
@@ -800,6 +984,13 @@ def create_dummy_hash_filter(name_suffix="0"):
     -------
     DummyFilter
         The filter.
+
+    Examples
+    --------
+    >>> from monolith_np.table.filters import create_dummy_hash_filter
+    >>> f = create_dummy_hash_filter()
+    >>> type(f).__name__, f.name
+    ('DummyFilter', 'DummyHashFilter0')
     """
     dummy = DummyFilter()
     dummy.name = "DummyHashFilter" + name_suffix
@@ -838,6 +1029,19 @@ def create_hash_filters(ps_num, enable_hash_filter, config=b"", filter_capacity=
     ------
     ValueError
         If ``ps_num < 0`` or ``filter_type`` is unknown.
+
+    Examples
+    --------
+    The default ``filter_capacity`` reserves gigabytes (lazily); a small one is enough here:
+
+    >>> from monolith_np.table.filters import FilterType, create_hash_filters
+    >>> filters = create_hash_filters(2, True, filter_capacity=300, filter_split_num=5)
+    >>> [f.name for f in filters]
+    ['MonolithHashFilter_0', 'MonolithHashFilter_1']
+    >>> [f.name for f in create_hash_filters(0, True, filter_type=FilterType.PROBABILISTIC_FILTER)]
+    ['MonolithProbabilisticFilter']
+    >>> [type(f).__name__ for f in create_hash_filters(3, False)]
+    ['DummyFilter', 'DummyFilter', 'DummyFilter']
     """
     ps_num = check_number("ps_num", ps_num, integer=True, low=0)
     check_choice("filter_type", filter_type,

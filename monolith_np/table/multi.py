@@ -137,6 +137,22 @@ class _TableSet:
         Returns
         -------
         list of int
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MultiHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> table = MultiHashTable(["a", "b"], [sgd_config(2), sgd_config(3)])
+        >>> table.get_table_dim_sizes()
+        [2, 3]
         """
         return [self._tables[name].dim for name in self._table_names]
 
@@ -164,6 +180,28 @@ class _TableSet:
             On an unknown table name or a sequence of the wrong length.
         TypeError
             On ids that are not a 1-D integer array.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MultiHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> table = MultiHashTable(["a", "b"], [sgd_config(2), sgd_config(3)])
+        >>> table.assign({"a": (np.array([1, 2]), np.float32([[1, 1], [2, 2]])),
+        ...               "b": (np.array([5]), np.float32([[5, 5, 5]]))})
+        >>> table.lookup({"b": np.array([5, 6])})
+        {'b': array([[5., 5., 5.],
+               [0., 0., 0.]], dtype=float32)}
+        >>> a, b = table.lookup([np.array([2]), np.array([], np.int64)])  # one array per table, in order
+        >>> a, b.shape
+        (array([[2., 2.]], dtype=float32), (0, 3))
         """
         if isinstance(slot_to_id, Mapping):
             _check_keys("slot_to_id", slot_to_id, self._table_names)
@@ -196,6 +234,26 @@ class _TableSet:
         ------
         ValueError, TypeError
             On an unknown table name or a bad array (nothing is written).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MultiHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> table = MultiHashTable(["a", "b"], [sgd_config(2), sgd_config(3)])
+        >>> table.assign({"a": (np.array([1, 2, 1]), np.float32([[1, 1], [2, 2], [3, 3]]))}, req_time=100)
+        >>> table.lookup({"a": np.array([1, 2])})["a"]  # a repeated id keeps its last value
+        array([[3., 3.],
+               [2., 2.]], dtype=float32)
+        >>> table["a"].max_update_ts
+        100
         """
         self._update("_assign_impl", "slot_to_id_and_value", slot_to_id_and_value, _time("req_time", req_time))
 
@@ -214,6 +272,27 @@ class _TableSet:
         ------
         ValueError, TypeError
             On an unknown table name or a bad array (nothing is written).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MultiHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> table = MultiHashTable(["a", "b"], [sgd_config(2), sgd_config(3)])
+        >>> table.assign({"a": (np.array([1, 2]), np.float32([[1, 1], [2, 2]])),
+        ...               "b": (np.array([5]), np.float32([[5, 5, 5]]))})
+        >>> table.assign_add({"a": (np.array([1, 1, 3]), np.float32([[1, 1], [1, 1], [4, 4]]))})
+        >>> table.lookup({"a": np.array([1, 2, 3])})["a"]
+        array([[3., 3.],
+               [2., 2.],
+               [4., 4.]], dtype=float32)
         """
         self._update("_assign_add_impl", "slot_to_id_and_value", slot_to_id_and_value, _time("req_time", req_time))
 
@@ -238,6 +317,26 @@ class _TableSet:
         ------
         ValueError, TypeError
             On an unknown table name or a bad array (nothing is written).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MultiHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> table = MultiHashTable(["a", "b"], [sgd_config(2), sgd_config(3)])
+        >>> grads = {"a": (np.array([1, 1]), np.float32([[1, 2], [3, 4]])),
+        ...          "b": (np.array([5]), np.ones((1, 3), np.float32))}
+        >>> table.apply_gradients(grads, global_step=0)  # SGD with rate 1: w -= g, once per occurrence
+        >>> emb = table.lookup({"a": np.array([1]), "b": np.array([5])})
+        >>> emb["a"], emb["b"]
+        (array([[-4., -6.]], dtype=float32), array([[-1., -1., -1.]], dtype=float32))
         """
         global_step = check_number("global_step", global_step, integer=True, low=0)
         update_time = _time("req_time", req_time)
@@ -312,6 +411,28 @@ class _TableSet:
         ValueError, TypeError
             If ``fused_slot_size`` has the wrong length, negative sizes or a
             sum other than ``len(ids)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MultiHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> table = MultiHashTable(["a", "b"], [sgd_config(2), sgd_config(3)])
+        >>> table.assign({"a": (np.array([1, 2]), np.float32([[1, 1], [2, 2]])),
+        ...               "b": (np.array([5]), np.float32([[5, 5, 5]]))})
+        >>> # one shard: two ids of table "a" (dim 2), then one id of table "b" (dim 3)
+        >>> embeddings, splits, id_offsets, emb_offsets, indices = table.fused_lookup(np.array([1, 2, 5]), [2, 1], 1)
+        >>> embeddings
+        array([1., 1., 2., 2., 5., 5., 5.], dtype=float32)
+        >>> splits, id_offsets, emb_offsets
+        (array([7], dtype=int32), array([0, 2, 3], dtype=int32), array([0, 4, 7], dtype=int32))
         """
         ids, sizes, id_offsets, emb_offsets, splits = self._fused_layout(ids, fused_slot_size, num_of_shards)
         embeddings = np.empty(int(emb_offsets[-1]), np.float32)
@@ -358,6 +479,27 @@ class _TableSet:
         ValueError, TypeError
             If an array's shape or dtype is wrong, or the offsets are not those
             of ``fused_slot_size`` (nothing is written).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MultiHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> table = MultiHashTable(["a", "b"], [sgd_config(2), sgd_config(3)])
+        >>> ids, sizes = np.array([1, 2, 5]), [2, 1]  # "a": ids 1 and 2; "b": id 5; one shard
+        >>> _, _, id_offsets, emb_offsets, indices = table.fused_lookup(ids, sizes, 1)
+        >>> grads = np.float32([1, 2, 3, 4, 5, 6, 7])  # laid out as the looked-up embeddings
+        >>> table.fused_apply_gradient(ids, indices, sizes, grads, id_offsets, emb_offsets,
+        ...                            global_step=0, req_time=None, num_of_shards=1)
+        >>> table.fused_lookup(ids, sizes, 1)[0]  # SGD with rate 1: w -= g
+        array([-1., -2., -3., -4., -5., -6., -7.], dtype=float32)
         """
         ids, sizes, want_ids, want_grads, _ = self._fused_layout(ids, fused_slot_size, num_of_shards)
         check_array("indices", _id_array("indices", indices), shape=ids.shape)
@@ -400,6 +542,28 @@ class _TableSet:
         -------
         dict of str to int
             Entries written per table.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MultiHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> table = MultiHashTable(["a", "b"], [sgd_config(2), sgd_config(3)])
+        >>> table.assign({"a": (np.array([1, 2]), np.float32([[1, 1], [2, 2]])),
+        ...               "b": (np.array([5]), np.float32([[5, 5, 5]]))})
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     print(table.save(tmp))
+        ...     print(sorted(os.listdir(tmp)))
+        {'a': 2, 'b': 1}
+        ['a-00000-of-00001', 'a-meta', 'b-00000-of-00001', 'b-meta']
         """
         path = os.fspath(path)
         os.makedirs(path, exist_ok=True)
@@ -432,6 +596,30 @@ class _TableSet:
             If a table's files are corrupted or hold another entry layout
             (every table is read and validated before any is changed, so
             nothing is restored then).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MultiHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> table = MultiHashTable(["a", "b"], [sgd_config(2), sgd_config(3)])
+        >>> table.assign({"a": (np.array([1, 2]), np.float32([[1, 1], [2, 2]])),
+        ...               "b": (np.array([5]), np.float32([[5, 5, 5]]))})
+        >>> fresh = MultiHashTable(["a", "b"], [sgd_config(2), sgd_config(3)])
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     _ = table.save(tmp)
+        ...     print(fresh.restore(tmp))
+        {'a': 2, 'b': 1}
+        >>> fresh.lookup({"a": np.array([2])})["a"]
+        array([[2., 2.]], dtype=float32)
         """
         path = os.fspath(path)
         if not os.path.isdir(path):
@@ -483,6 +671,26 @@ class MultiHashTable(_TableSet):
     ``table[name]`` is the :class:`EmbeddingHashTable` of ``name``; ``name in
     table`` and ``len(table)`` work as for a dict. Operations change the
     tables in place and return ``None`` (the original returns a new handle).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+    >>> from monolith_np.optim import SgdOptimizer
+    >>> from monolith_np.proto import EmbeddingHashTableConfig
+    >>> from monolith_np.table import MultiHashTable
+    >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+    ...     proto = EmbeddingHashTableConfig()
+    ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+    ...     proto.entry_config.segments.append(segment)
+    ...     return HashTableConfigInstance(proto, [1.0])
+    >>> table = MultiHashTable(["a", "b"], [sgd_config(2), sgd_config(3)])
+    >>> table.assign({"a": (np.array([1, 2]), np.float32([[1, 1], [2, 2]])),
+    ...               "b": (np.array([5]), np.float32([[5, 5, 5]]))})
+    >>> table.table_names, len(table), "b" in table
+    (('a', 'b'), 2, True)
+    >>> table["b"].lookup(np.array([5]))  # each name's EmbeddingHashTable
+    array([[5., 5., 5.]], dtype=float32)
     """
 
     def __init__(self, names, configs, saver_parallel=-1, hash_filter=None, seed=None):
@@ -523,6 +731,22 @@ class MultiHashTable(_TableSet):
         Returns
         -------
         MultiHashTable
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MultiHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> table = MultiHashTable.from_configs({"user": sgd_config(4), "item": sgd_config(2)})
+        >>> table.table_names, table.get_table_dim_sizes()
+        (('item', 'user'), [2, 4])
         """
         names = sorted(configs)
         return cls(names, [configs[name] for name in names], *args, **kwargs)
@@ -549,6 +773,24 @@ class MultiHashTable(_TableSet):
         ------
         TypeError, ValueError
             On another message type or ``names`` and ``configs`` of different lengths.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MultiHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> table = MultiHashTable(["a", "b"], [sgd_config(2), sgd_config(3)])
+        >>> proto = table.to_proto()
+        >>> copy = MultiHashTable.from_proto(proto)  # the optimizers' own rates: SGD with 1.0
+        >>> copy.table_names, copy.get_table_dim_sizes()
+        (('a', 'b'), [2, 3])
         """
         if not isinstance(table_proto, MultiEmbeddingHashTableConfig):
             raise TypeError(f"table_proto must be a MultiEmbeddingHashTableConfig, got {type(table_proto).__name__}")
@@ -566,6 +808,23 @@ class MultiHashTable(_TableSet):
         MultiEmbeddingHashTableConfig
             What the original serializes as the multi table's config; learning-rate
             functions are not part of it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MultiHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> table = MultiHashTable(["a", "b"], [sgd_config(2), sgd_config(3)])
+        >>> proto = table.to_proto()
+        >>> list(proto.names), [c.entry_config.segments[0].dim_size for c in proto.configs]
+        (['a', 'b'], [2, 3])
         """
         proto = MultiEmbeddingHashTableConfig()
         for name in self._table_names:
@@ -594,6 +853,29 @@ class MultiHashTable(_TableSet):
         ------
         TypeError, ValueError
             If ``ids`` is not a 1-D integer array.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MultiHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> table = MultiHashTable(["a", "b"], [sgd_config(2), sgd_config(3)])
+        >>> table.assign({"a": (np.array([1, 2]), np.float32([[1, 1], [2, 2]])),
+        ...               "b": (np.array([5]), np.float32([[5, 5, 5]]))})
+        >>> table.reinitialize("a", np.array([1, 3]))
+        array([1, 0], dtype=int32)
+        >>> table.lookup({"a": np.array([1, 2])})["a"]  # id 1 is back to zeros, id 2 untouched
+        array([[0., 0.],
+               [2., 2.]], dtype=float32)
+        >>> table.reinitialize("missing", np.array([1, 3]))
+        array([-1, -1], dtype=int32)
         """
         ids = _id_array("ids", ids)
         if slot not in self._tables:
@@ -623,6 +905,25 @@ class MultiTypeHashTable(_TableSet):
     Same operations as :class:`MultiHashTable` except :meth:`reinitialize`,
     which the original does not support. A config's ``extra_restore_names``
     are the checkpoint names :meth:`restore` tries after the slot name.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+    >>> from monolith_np.optim import SgdOptimizer
+    >>> from monolith_np.proto import EmbeddingHashTableConfig
+    >>> from monolith_np.table import MultiTypeHashTable
+    >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+    ...     proto = EmbeddingHashTableConfig()
+    ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+    ...     proto.entry_config.segments.append(segment)
+    ...     return HashTableConfigInstance(proto, [1.0])
+    >>> table = MultiTypeHashTable({"b": sgd_config(3), "a": sgd_config(2)})
+    >>> table.table_names, table.get_table_dim_sizes()
+    (('a', 'b'), [2, 3])
+    >>> table.apply_gradients({"a": (np.array([4]), np.float32([[1, 2]]))}, global_step=0)
+    >>> table.lookup({"a": np.array([4])})
+    {'a': array([[-1., -2.]], dtype=float32)}
     """
 
     def __init__(self, slot_to_config, hash_table_factory=None):
@@ -649,6 +950,24 @@ class MultiTypeHashTable(_TableSet):
         ------
         NotImplementedError
             Always.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MultiTypeHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> table = MultiTypeHashTable({"b": sgd_config(3), "a": sgd_config(2)})
+        >>> table.reinitialize("a", np.array([1]))
+        Traceback (most recent call last):
+            ...
+        NotImplementedError: MultiTypeHashTable does not support reinitialize
         """
         raise NotImplementedError("MultiTypeHashTable does not support reinitialize")
 
@@ -687,6 +1006,30 @@ class MergedMultiTypeHashTable:
     The caller must make sure that ids of merged slots differ: equal ids of
     two merged slots are one entry. The given configs are not modified (the
     merged configs are copies).
+
+    Examples
+    --------
+    Slots ``s1`` and ``s2`` have the same config and share one table:
+
+    >>> import hashlib
+    >>> import numpy as np
+    >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+    >>> from monolith_np.optim import SgdOptimizer
+    >>> from monolith_np.proto import EmbeddingHashTableConfig
+    >>> from monolith_np.table import MergedMultiTypeHashTable
+    >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+    ...     proto = EmbeddingHashTableConfig()
+    ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+    ...     proto.entry_config.segments.append(segment)
+    ...     return HashTableConfigInstance(proto, [1.0])
+    >>> merged = MergedMultiTypeHashTable({"s1": sgd_config(2), "s2": sgd_config(2), "s3": sgd_config(3)})
+    >>> len(merged.table), merged.slot_mapping["s1"] == merged.slot_mapping["s2"]
+    (2, True)
+    >>> merged.slot_mapping["s3"] == hashlib.md5(b"s3").hexdigest()
+    True
+    >>> merged.assign({"s1": (np.array([1]), np.float32([[1, 1]]))})
+    >>> merged.lookup({"s2": np.array([1])})  # id 1 of s2 is the entry of id 1 of s1
+    {'s2': array([[1., 1.]], dtype=float32)}
     """
 
     def __init__(self, slot_to_config, factory=None):
@@ -748,6 +1091,27 @@ class MergedMultiTypeHashTable:
         ------
         ValueError, TypeError
             On an unknown slot or ids that are not a 1-D integer array.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MergedMultiTypeHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> merged = MergedMultiTypeHashTable({"s1": sgd_config(2), "s2": sgd_config(2), "s3": sgd_config(3)})
+        >>> merged.assign({"s1": (np.array([1]), np.float32([[1, 1]])), "s3": (np.array([7]), np.float32([[7, 7, 7]]))})
+        >>> emb = merged.lookup({"s3": np.array([7, 8]), "s1": np.array([1])})
+        >>> emb["s3"]
+        array([[7., 7., 7.],
+               [0., 0., 0.]], dtype=float32)
+        >>> emb["s1"]
+        array([[1., 1.]], dtype=float32)
         """
         if not isinstance(slot_to_id, Mapping):
             raise TypeError(f"slot_to_id must be a dict of slot to ids, got {type(slot_to_id).__name__}")
@@ -782,6 +1146,24 @@ class MergedMultiTypeHashTable:
         ------
         ValueError, TypeError
             On an unknown slot or a bad array (nothing is written).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MergedMultiTypeHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> merged = MergedMultiTypeHashTable({"s1": sgd_config(2), "s2": sgd_config(2), "s3": sgd_config(3)})
+        >>> merged.assign({"s1": (np.array([1]), np.float32([[1, 1]])), "s2": (np.array([2]), np.float32([[2, 2]]))})
+        >>> merged.lookup({"s1": np.array([1, 2])})["s1"]  # s1 and s2 share a table
+        array([[1., 1.],
+               [2., 2.]], dtype=float32)
         """
         self._update(self._table.assign, "slot_to_id_and_value", slot_to_id_and_value, *args, **kwargs)
 
@@ -801,6 +1183,26 @@ class MergedMultiTypeHashTable:
         ------
         ValueError, TypeError
             On an unknown slot or a bad array (nothing is written).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MergedMultiTypeHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> merged = MergedMultiTypeHashTable({"s1": sgd_config(2), "s2": sgd_config(2), "s3": sgd_config(3)})
+        >>> merged.assign({"s1": (np.array([1]), np.float32([[1, 1]])), "s3": (np.array([7]), np.float32([[7, 7, 7]]))})
+        >>> merged.assign_add({"s1": (np.array([1]), np.float32([[1, 2]])),
+        ...                    "s3": (np.array([7]), np.ones((1, 3), np.float32))})
+        >>> emb = merged.lookup({"s1": np.array([1]), "s3": np.array([7])})
+        >>> emb["s1"], emb["s3"]
+        (array([[2., 3.]], dtype=float32), array([[8., 8., 8.]], dtype=float32))
         """
         self._update(self._table.assign_add, "slot_to_id_and_value", slot_to_id_and_value, *args, **kwargs)
 
@@ -822,6 +1224,24 @@ class MergedMultiTypeHashTable:
         ------
         ValueError, TypeError
             On an unknown slot or a bad array (nothing is written).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MergedMultiTypeHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> merged = MergedMultiTypeHashTable({"s1": sgd_config(2), "s2": sgd_config(2), "s3": sgd_config(3)})
+        >>> merged.apply_gradients({"s1": (np.array([1]), np.float32([[1, 2]])),
+        ...                         "s2": (np.array([1]), np.float32([[1, 1]]))}, global_step=0)
+        >>> merged.lookup({"s1": np.array([1])})["s1"]  # one shared entry, SGD with rate 1 for both gradients
+        array([[-2., -3.]], dtype=float32)
         """
         self._update(self._table.apply_gradients, "slot_to_id_and_grad", slot_to_id_and_grad, *args, **kwargs)
 
@@ -839,6 +1259,24 @@ class MergedMultiTypeHashTable:
         ------
         NotImplementedError
             Always.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MergedMultiTypeHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> merged = MergedMultiTypeHashTable({"s1": sgd_config(2), "s2": sgd_config(2), "s3": sgd_config(3)})
+        >>> merged.reinitialize("s1", np.array([1]))
+        Traceback (most recent call last):
+            ...
+        NotImplementedError: MergedMultiTypeHashTable does not support reinitialize
         """
         raise NotImplementedError("MergedMultiTypeHashTable does not support reinitialize")
 
@@ -848,6 +1286,22 @@ class MergedMultiTypeHashTable:
         Returns
         -------
         list of int
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MergedMultiTypeHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> merged = MergedMultiTypeHashTable({"s1": sgd_config(2), "s2": sgd_config(2), "s3": sgd_config(3)})
+        >>> merged.get_table_dim_sizes()  # merged names are MD5 digests: this order is theirs
+        [2, 3]
         """
         return [_config_dim(self._merged_slot_to_config[m]) for m in sorted(self._merged_slot_to_config)]
 
@@ -863,6 +1317,28 @@ class MergedMultiTypeHashTable:
         -------
         dict of str to int
             Entries written per merged table.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MergedMultiTypeHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> merged = MergedMultiTypeHashTable({"s1": sgd_config(2), "s2": sgd_config(2), "s3": sgd_config(3)})
+        >>> merged.assign({"s1": (np.array([1]), np.float32([[1, 1]])), "s3": (np.array([7]), np.float32([[7, 7, 7]]))})
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     written = merged.save(tmp)
+        >>> sorted(written.values())
+        [1, 1]
+        >>> written[merged.slot_mapping["s3"]]
+        1
         """
         return self._table.save(path)
 
@@ -878,5 +1354,29 @@ class MergedMultiTypeHashTable:
         -------
         dict of str to int
             Entries restored per merged table that had files.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from monolith_np.entry import CombineAsSegment, Fp32Compressor, HashTableConfigInstance, ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import EmbeddingHashTableConfig
+        >>> from monolith_np.table import MergedMultiTypeHashTable
+        >>> def sgd_config(dim):  # one zero-initialised segment, SGD with learning rate 1
+        ...     proto = EmbeddingHashTableConfig()
+        ...     segment = CombineAsSegment(dim, ZerosInitializer(), SgdOptimizer(1.0), Fp32Compressor())
+        ...     proto.entry_config.segments.append(segment)
+        ...     return HashTableConfigInstance(proto, [1.0])
+        >>> merged = MergedMultiTypeHashTable({"s1": sgd_config(2), "s2": sgd_config(2), "s3": sgd_config(3)})
+        >>> merged.assign({"s1": (np.array([1]), np.float32([[1, 1]])), "s3": (np.array([7]), np.float32([[7, 7, 7]]))})
+        >>> fresh = MergedMultiTypeHashTable({"s1": sgd_config(2), "s2": sgd_config(2), "s3": sgd_config(3)})
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     _ = merged.save(tmp)
+        ...     restored = fresh.restore(tmp)
+        >>> sorted(restored.values())
+        [1, 1]
+        >>> fresh.lookup({"s3": np.array([7])})
+        {'s3': array([[7., 7., 7.]], dtype=float32)}
         """
         return self._table.restore(path)

@@ -36,7 +36,23 @@ _MIN_ROWS = 16
 
 
 class TableFullError(RuntimeError):
-    """Raised when an insert needs more room and the table may not grow."""
+    """Raised when an insert needs more room and the table may not grow.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.entry import ZerosInitializer
+    >>> from monolith_np.optim import SgdOptimizer
+    >>> from monolith_np.table import EmbeddingHashTable, TableFullError
+    >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))], capacity=2, growth=False)
+    >>> table.capacity
+    3
+    >>> try:
+    ...     table.insert(np.arange(10))
+    ... except TableFullError:
+    ...     print("full, nothing inserted: size", table.size)
+    full, nothing inserted: size 0
+    """
 
 
 _SHARD = re.compile(r"-(\d{5})-of-(\d{5})$")
@@ -106,6 +122,25 @@ class EmbeddingHashTable:
     batch or, when it raises, leaves the table as it was. All methods take
     an internal lock, so concurrent calls from several Python threads are
     serialised (the compiled kernels release the GIL and use numba's threads).
+
+    Examples
+    --------
+    One segment of two floats, zero-initialised and trained by SGD with
+    learning rate 1, so an update subtracts the gradient:
+
+    >>> import numpy as np
+    >>> from monolith_np.entry import ZerosInitializer
+    >>> from monolith_np.optim import SgdOptimizer
+    >>> from monolith_np.table import EmbeddingHashTable
+    >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+    >>> ids = np.array([7, -3, 2**62], dtype=np.int64)
+    >>> table.apply_gradients(ids, np.float32([[1, 2], [3, 4], [5, 6]]))  # creates the rows, then optimises
+    >>> table.lookup(ids)
+    array([[-1., -2.],
+           [-3., -4.],
+           [-5., -6.]], dtype=float32)
+    >>> len(table), table.dim
+    (3, 2)
     """
 
     def __init__(self, config, capacity=None, max_load_factor=0.75, growth=True, seed=None,
@@ -218,6 +253,18 @@ class EmbeddingHashTable:
         Returns
         -------
         int
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> empty = table.memory_bytes()
+        >>> table.reserve(1000)
+        >>> table.memory_bytes() > empty, table.size
+        (True, 0)
         """
         total = self._slots.nbytes + self._row_ids.nbytes + self._values.nbytes + self._ts.nbytes
         return total + sum(a.nbytes for st in self._state for a in st.values())
@@ -273,6 +320,19 @@ class EmbeddingHashTable:
         ----------
         n : int
             Entries, ``>= 0``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> table.capacity
+        3
+        >>> table.reserve(100)
+        >>> table.capacity >= 100, table.size
+        (True, 0)
         """
         n = check_number("n", n, integer=True, low=0)
         with self._lock:
@@ -281,7 +341,22 @@ class EmbeddingHashTable:
             self._grow_rows(n)
 
     def clear(self):
-        """Remove every entry (the capacity is kept)."""
+        """Remove every entry (the capacity is kept).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> table.insert(np.arange(50))
+        50
+        >>> capacity = table.capacity
+        >>> table.clear()
+        >>> table.size, table.capacity == capacity
+        (0, True)
+        """
         with self._lock:
             self._slots, self._counts, self._parts, self._log2s = self._ops.rehash(
                 self._xp.empty(0, np.int64), self._slots.shape[0])
@@ -306,6 +381,21 @@ class EmbeddingHashTable:
         values : (n, dim) float32 array
             Each present id's lookup view (see :meth:`lookup`), zeros for absent ids.
         found : (n,) bool array
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> table.assign(np.array([1]), np.float32([[1.5, 2.5]]))
+        >>> values, found = table.find(np.array([1, 9]))
+        >>> values
+        array([[1.5, 2.5],
+               [0. , 0. ]], dtype=float32)
+        >>> found
+        array([ True, False])
         """
         return self._gather(ids, out)
 
@@ -354,6 +444,21 @@ class EmbeddingHashTable:
         (n, dim) float32 array
             The training view of each row (fake-quantised or HashNet segments
             as their retrievers return them, raw segments as stored).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> table.assign(np.array([1, 2]), np.float32([[1, 2], [3, 4]]))
+        >>> table.lookup(np.array([2, 1, 9]))
+        array([[3., 4.],
+               [1., 2.],
+               [0., 0.]], dtype=float32)
+        >>> len(table)  # id 9 was not inserted
+        2
         """
         return self._gather(ids, out, found_mask=False)[0]
 
@@ -367,6 +472,20 @@ class EmbeddingHashTable:
         Returns
         -------
         (n,) bool array
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> table.insert(np.array([3, 4]))
+        2
+        >>> table.contains(np.array([3, 5, 4]))
+        array([ True, False,  True])
+        >>> 3 in table
+        True
         """
         ids = self._check_ids(ids)
         with self._lock:
@@ -491,6 +610,22 @@ class EmbeddingHashTable:
             On bad input (nothing is written).
         TableFullError
             When the table needs to grow and may not (nothing is written).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> table.insert(np.array([1, 2, 2]))  # a repeated id is created once
+        2
+        >>> table.insert(np.array([2, 3]))  # id 2 is present and left alone
+        1
+        >>> table.lookup(np.array([1, 2, 3]))  # the initializer's values
+        array([[0., 0.],
+               [0., 0.],
+               [0., 0.]], dtype=float32)
         """
         ids = self._check_ids(ids)
         update_time = _check_time("update_time", update_time)
@@ -516,6 +651,18 @@ class EmbeddingHashTable:
             On bad input (nothing is written).
         TableFullError
             When the table needs to grow and may not (nothing is written).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> table.assign(np.array([1, 2, 1]), np.float32([[1, 1], [2, 2], [3, 3]]))
+        >>> table.lookup(np.array([1, 2]))
+        array([[3., 3.],
+               [2., 2.]], dtype=float32)
         """
         ids, values = self._check_batch("values", ids, values)
         self._assign_impl(ids, values, _check_time("update_time", update_time))
@@ -544,6 +691,19 @@ class EmbeddingHashTable:
             On bad input (nothing is written).
         TableFullError
             When the table needs to grow and may not (nothing is written).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> table.assign(np.array([1]), np.float32([[10, 20]]))
+        >>> table.assign_add(np.array([1, 1, 2]), np.float32([[1, 1], [2, 2], [5, 6]]))  # id 2: zeros + delta
+        >>> table.lookup(np.array([1, 2]))
+        array([[13., 23.],
+               [ 5.,  6.]], dtype=float32)
         """
         ids, deltas = self._check_batch("deltas", ids, deltas)
         self._assign_add_impl(ids, deltas, _check_time("update_time", update_time))
@@ -578,6 +738,20 @@ class EmbeddingHashTable:
             On bad input (nothing is written).
         TableFullError
             When the table needs to grow and may not (nothing is written).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> table.assign(np.array([1]), np.float32([[1, 1]]))
+        >>> grads = np.float32([[1, 2], [3, 4], [1, 1]])
+        >>> table.apply_gradients(np.array([1, 1, 2]), grads, learning_rate=0.5)  # w -= 0.5 * summed gradient
+        >>> table.lookup(np.array([1, 2]))
+        array([[-1. , -2. ],
+               [-0.5, -0.5]], dtype=float32)
         """
         ids, grads = self._check_batch("grads", ids, grads)
         update_time = _check_time("update_time", update_time)
@@ -620,6 +794,20 @@ class EmbeddingHashTable:
             1 where the id existed before this occurrence (a repeated id
             counts as existing from its second occurrence on), 0 where it was
             created.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> table.assign(np.array([1]), np.float32([[4, 4]]))
+        >>> table.reinitialize(np.array([1, 2, 2]))
+        array([1, 0, 1], dtype=int32)
+        >>> table.lookup(np.array([1, 2]))
+        array([[0., 0.],
+               [0., 0.]], dtype=float32)
         """
         ids = self._check_ids(ids)
         update_time = _check_time("update_time", update_time)
@@ -680,6 +868,20 @@ class EmbeddingHashTable:
         -------
         int
             Entries removed.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> table.insert(np.array([1, 2, 3]))
+        3
+        >>> table.erase(np.array([2, 9]))
+        1
+        >>> table.contains(np.array([1, 2, 3]))
+        array([ True, False,  True])
         """
         ids = self._check_ids(ids)
         with self._lock:
@@ -695,6 +897,19 @@ class EmbeddingHashTable:
         Returns
         -------
         (n,) int64 array
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import SlotExpireTimeConfig
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> expiry = SlotExpireTimeConfig(slot_expire_times=[dict(slot=1, expire_time=3)], default_expire_time=30)
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))], slot_expire_time_config=expiry)
+        >>> ids = np.array([5, (1 << 48) | 5])  # slot 0 and slot 1
+        >>> table.expire_days(ids)
+        array([30,  3])
         """
         return self._expire_days(host_read(ids))
 
@@ -732,6 +947,23 @@ class EmbeddingHashTable:
         -------
         int
             Entries removed.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.proto import SlotExpireTimeConfig
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> expiry = SlotExpireTimeConfig(slot_expire_times=[dict(slot=1, expire_time=3)], default_expire_time=30)
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))], slot_expire_time_config=expiry)
+        >>> ids = np.array([5, (1 << 48) | 5])  # slot 0 and slot 1
+        >>> table.insert(ids, update_time=0)
+        2
+        >>> table.evict(3 * 86400)  # three days later: the slot-1 entry has expired
+        1
+        >>> table.contains(ids)
+        array([ True, False])
         """
         now = check_number("now", now, integer=True)
         with self._lock:
@@ -768,6 +1000,21 @@ class EmbeddingHashTable:
         OSError
             If a file cannot be written (files already written stay valid;
             the one being written is left as it was).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> table.assign(np.array([1, 2]), np.float32([[1, 2], [3, 4]]), update_time=100)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     print(table.save(os.path.join(tmp, "emb"), num_shards=2))
+        ...     print(sorted(os.listdir(tmp)))
+        2
+        ['emb-00000-of-00002', 'emb-00001-of-00002', 'emb-meta']
         """
         num_shards = check_number("num_shards", num_shards, integer=True, low=1)
         path = os.fspath(path)
@@ -802,6 +1049,23 @@ class EmbeddingHashTable:
         Returns
         -------
         bool
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> table.assign(np.array([1, 2]), np.float32([[1, 2], [3, 4]]), update_time=100)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = os.path.join(tmp, "emb")
+        ...     print(EmbeddingHashTable.has_checkpoint(path))
+        ...     _ = table.save(path)
+        ...     print(EmbeddingHashTable.has_checkpoint(path))
+        False
+        True
         """
         path = os.fspath(path)
         return os.path.exists(path + "-meta") or bool(_shard_files(path))
@@ -847,6 +1111,24 @@ class EmbeddingHashTable:
         ValueError
             If a file is truncated, corrupted or foreign, or holds another
             entry layout.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> table.assign(np.array([1, 2]), np.float32([[1, 2], [3, 4]]), update_time=100)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     _ = table.save(os.path.join(tmp, "emb"))
+        ...     entries = table.read_checkpoint(os.path.join(tmp, "emb"))
+        >>> entries.ids, entries.timestamps
+        (array([1, 2]), array([100, 100], dtype=uint32))
+        >>> entries.params
+        array([[1., 2.],
+               [3., 4.]], dtype=float32)
         """
         parts = [ck.load_rows(name, self._entry, n) for name, n in self._shards(os.fspath(path))]
         state = [{k: np.concatenate([p.state[s][k] for p in parts]) for k in st}
@@ -868,6 +1150,24 @@ class EmbeddingHashTable:
         -------
         int
             Entries restored.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> table.assign(np.array([1, 2]), np.float32([[1, 2], [3, 4]]), update_time=100)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     _ = table.save(os.path.join(tmp, "emb"))
+        ...     entries = table.read_checkpoint(os.path.join(tmp, "emb"))
+        >>> other = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> other.apply_checkpoint(entries)
+        2
+        >>> other.lookup(np.array([2])), other.max_update_ts
+        (array([[3., 4.]], dtype=float32), 100)
         """
         if not isinstance(entries, ck.DecodedEntries):
             raise TypeError(f"entries must be the DecodedEntries of read_checkpoint(), got {type(entries).__name__}")
@@ -919,6 +1219,26 @@ class EmbeddingHashTable:
         ValueError
             If a file is truncated, corrupted or foreign, or holds another
             entry layout (nothing is changed then).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> table.assign(np.array([1, 2]), np.float32([[1, 2], [3, 4]]), update_time=100)
+        >>> other = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))])
+        >>> other.assign(np.array([7]), np.float32([[7, 7]]))
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     _ = table.save(os.path.join(tmp, "emb"))
+        ...     print(other.restore(os.path.join(tmp, "emb")))
+        2
+        >>> other.lookup(np.array([1, 2, 7]))  # id 7 was not in the checkpoint and is kept
+        array([[1., 2.],
+               [3., 4.],
+               [7., 7.]], dtype=float32)
         """
         return self.apply_checkpoint(self.read_checkpoint(path))
 
@@ -937,6 +1257,24 @@ class EmbeddingHashTable:
             Each segment's optimizer state rows.
         timestamps : (size,) uint32 array
             Last-update times.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.optim import AdagradOptimizer
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), AdagradOptimizer(0.1, initial_accumulator_value=0.5))])
+        >>> table.insert(np.array([4, 8]), update_time=60)
+        2
+        >>> ids, values, state, timestamps = table.export()
+        >>> ids, timestamps
+        (array([4, 8]), array([60, 60], dtype=uint32))
+        >>> values.shape, sorted(state[0])
+        ((2, 2), ['norm'])
+        >>> state[0]["norm"]
+        array([[0.5, 0.5],
+               [0.5, 0.5]], dtype=float32)
         """
         with self._lock:
             n = self._size
