@@ -34,6 +34,17 @@ def is_cuda_array(x) -> bool:
     bool
         True for CuPy arrays, objects with ``__cuda_array_interface__`` and
         DLPack producers whose device is CUDA.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np import is_cuda_array
+    >>> is_cuda_array(np.zeros(3)), is_cuda_array([1, 2]), is_cuda_array(None)
+    (False, False, False)
+    >>> class DeviceBuffer:  # anything exposing the CUDA array interface counts
+    ...     __cuda_array_interface__ = {}
+    >>> is_cuda_array(DeviceBuffer())
+    True
     """
     if isinstance(x, np.ndarray) or x is None or np.isscalar(x):
         return False

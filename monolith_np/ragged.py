@@ -378,6 +378,13 @@ class Ragged:
         -------
         int
             ``len(row_splits) - 1``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np import Ragged
+        >>> Ragged.from_row_splits(np.arange(4), np.array([0, 3, 3, 4])).nrows()
+        3
         """
         return int(self._row_splits.shape[0]) - 1
 
@@ -388,6 +395,13 @@ class Ragged:
         -------
         array
             ``row_splits[1:] - row_splits[:-1]``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np import Ragged
+        >>> Ragged.from_row_splits(np.arange(4), np.array([0, 3, 3, 4])).row_lengths()
+        array([3, 0, 1])
         """
         return self._row_splits[1:] - self._row_splits[:-1]
 
@@ -398,6 +412,15 @@ class Ragged:
         -------
         (nnz,) array
             ``value_rowids()[i] = b`` for ``row_splits[b] <= i < row_splits[b + 1]``.
+
+        Examples
+        --------
+        Row 1 is empty, so no value belongs to it:
+
+        >>> import numpy as np
+        >>> from monolith_np import Ragged
+        >>> Ragged.from_row_splits(np.arange(4), np.array([0, 3, 3, 4])).value_rowids()
+        array([0, 0, 0, 2])
         """
         xp = array_module(self._row_splits)
         nnz = self._values.shape[0]
@@ -411,6 +434,13 @@ class Ragged:
         -------
         list of list
             ``[values[s:e].tolist() for each row]``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np import Ragged
+        >>> Ragged.from_row_lengths(np.array([[1, 2], [3, 4], [5, 6]]), [2, 1]).to_list()
+        [[[1, 2], [3, 4]], [[5, 6]]]
         """
         from ._backend import to_numpy
 
@@ -853,6 +883,20 @@ class Combiner(abc.ABC):
     References
     ----------
     Monolith ``embedding_combiners.py`` (``Combiner``).
+
+    Examples
+    --------
+    The concrete combiners share this interface:
+
+    >>> import numpy as np
+    >>> from monolith_np import Combiner, FirstN, Ragged, ReduceSum
+    >>> combiners = [ReduceSum(), FirstN(2)]
+    >>> all(isinstance(c, Combiner) for c in combiners)
+    True
+    >>> key = Ragged.from_row_lengths(np.array([7, 8, 9]), [1, 2])
+    >>> emb = np.array([[1.0], [2.0], [3.0]], np.float32)
+    >>> [(c.max_seq_length, c.combine(key, emb).shape) for c in combiners]
+    [(0, (2, 1)), (2, (2, 2, 1))]
     """
 
     _grad_ndim = 2
@@ -882,6 +926,15 @@ class Combiner(abc.ABC):
         array
             ``(B, D)`` for :class:`ReduceSum`/:class:`ReduceMean`,
             ``(B, max_seq_length, D)`` for :class:`FirstN`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np import Ragged, ReduceMean
+        >>> key = Ragged.from_row_lengths(np.array([7, 8, 9]), [1, 2])
+        >>> ReduceMean().combine(key, np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 8.0]], np.float32))
+        array([[1., 2.],
+               [4., 6.]], dtype=float32)
         """
         row_splits = _host_or_device(_key_parts(key, "key")[1])
         return self._combine(*_forward_args(_host_or_device(embedding), row_splits, None))
@@ -900,6 +953,16 @@ class Combiner(abc.ABC):
         -------
         (nnz, D) array
             The embedding gradient.
+
+        Examples
+        --------
+        Mean pooling spreads each row's gradient evenly over its ids:
+
+        >>> import numpy as np
+        >>> from monolith_np import Ragged, ReduceMean
+        >>> key = Ragged.from_row_lengths(np.array([7, 8, 9]), [1, 2])
+        >>> ReduceMean().combine_grad(key, np.array([[1.0], [4.0]], np.float32)).ravel()
+        array([1., 2., 2.], dtype=float32)
         """
         row_splits = _host_or_device(_key_parts(key, "key")[1])
         return self._combine_grad(*_grad_args(grad, row_splits, None, self._grad_ndim))
@@ -1027,6 +1090,16 @@ class MergeType:
     References
     ----------
     Monolith ``layers/utils.py`` (``MergeType``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np import MergeType, merge_tensor_list
+    >>> parts = [np.ones((2, 3)), np.zeros((2, 3))]
+    >>> merge_tensor_list(parts, merge_type=MergeType.CONCAT).shape
+    (2, 6)
+    >>> merge_tensor_list(parts, merge_type=MergeType.STACK).shape
+    (2, 2, 3)
     """
 
     CONCAT = "concat"
@@ -1040,6 +1113,12 @@ class DCNType:
     References
     ----------
     Monolith ``layers/utils.py`` (``DCNType``).
+
+    Examples
+    --------
+    >>> from monolith_np import DCNType
+    >>> DCNType.Matrix, DCNType.Mixed == "mixed"
+    ('matrix', True)
     """
 
     Vector = "vector"

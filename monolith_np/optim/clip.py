@@ -69,6 +69,16 @@ class GradClipType(enum.Enum):
     value : int
         Look a member up by its value: ``GradClipType(2)`` is
         ``GradClipType.ClipByGlobalNorm``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.optim import GradClipType, clip_gradients
+    >>> GradClipType(3)
+    <GradClipType.ClipByValue: 3>
+    >>> out = clip_gradients([np.array([-2.0, 0.5], np.float32)], [], clip_type=GradClipType.ClipByValue, clip_norm=1.0)
+    >>> out.dense_grads[0].tolist()
+    [-1.0, 0.5]
     """
 
     ClipByNorm = 1
@@ -96,6 +106,19 @@ class ClippedGradients(NamedTuple):
         global norm was computed).
     sparse_norm : scalar or None
         The global norm the sparse gradients were clipped with.
+
+    Examples
+    --------
+    Dense and sparse gradients clipped by their own global norms (5 and 2) to 1:
+
+    >>> import numpy as np
+    >>> from monolith_np.optim import ClippedGradients, GradClipType, clip_gradients
+    >>> out = clip_gradients([np.array([3.0, 4.0], np.float32)], [np.array([[0.0, 2.0]], np.float32)],
+    ...                      clip_type=GradClipType.ClipByDenseAndSparse, clip_norm=1.0, sparse_clip_norm=1.0)
+    >>> isinstance(out, ClippedGradients)
+    True
+    >>> print(out.dense_norm, out.sparse_norm, out.dense_grads[0], out.sparse_grads[0])
+    5.0 2.0 [0.6 0.8] [[0. 1.]]
     """
 
     dense_grads: list

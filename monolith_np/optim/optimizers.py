@@ -12,7 +12,7 @@ drivers) or CuPy (GPU kernels) arrays:
 >>> params = np.zeros((4, 2), np.float32)
 >>> state = opt.init_state(4, 2)
 >>> opt.apply_rows(params, np.array([1, 1]), np.array([[0.5, 1.0], [0.5, 1.0]], np.float32), state)
->>> params[1].round(6).tolist(), state["norm"][1].tolist()
+>>> [round(v, 6) for v in params[1].tolist()], state["norm"][1].tolist()
 ([-0.070711, -0.089443], [2.0, 5.0])
 
 State is a ``dict`` of arrays named after the fields of the optimizer's
@@ -146,6 +146,21 @@ class Optimizer(abc.ABC):
     ``warmup_steps = W > 0`` it is ramped as Monolith's Python side does,
     ``lr * min(t, W) / W`` at global step ``t`` (``PolynomialDecay(0, W,
     lr, power=1)``, so 0 at step 0).
+
+    Examples
+    --------
+    A concrete optimizer (here plain SGD) used on a small table:
+
+    >>> import numpy as np
+    >>> from monolith_np.optim import Optimizer, SgdOptimizer
+    >>> opt = SgdOptimizer(learning_rate=1.0)
+    >>> isinstance(opt, Optimizer)
+    True
+    >>> params = np.ones((3, 2), np.float32)
+    >>> state = opt.init_state(3, 2)
+    >>> opt.apply_rows(params, np.array([2]), np.array([[0.5, 0.25]], np.float32), state)
+    >>> params.tolist()
+    [[1.0, 1.0], [1.0, 1.0], [0.5, 0.75]]
     """
 
     _row = None
@@ -160,6 +175,19 @@ class Optimizer(abc.ABC):
         monolith_np.proto.OptimizerConfig
             The oneof member named after the optimizer, with every non-None
             attribute set (identical bytes to Monolith's ``as_proto``).
+
+        Examples
+        --------
+        >>> from monolith_np.optim import FtrlOptimizer
+        >>> config = FtrlOptimizer(learning_rate=0.5, l1_regularization=1.0).as_proto()
+        >>> config.WhichOneof("type")
+        'ftrl'
+        >>> print(config)
+        ftrl {
+          learning_rate: 0.5
+          l1_regularization_strength: 1
+          warmup_steps: 0
+        }
         """
         opt = optimizer_pb2.OptimizerConfig()
         _convert_to_proto(self, getattr(opt, self._row.kind))
@@ -220,6 +248,15 @@ class Optimizer(abc.ABC):
             One array per ``*OptimizerDump`` field: ``(num_rows, dim)``
             float32 per-element state, ``(num_rows,)`` float32 or int64 per-row
             state, filled with the optimizer's initial values.
+
+        Examples
+        --------
+        >>> from monolith_np.optim import AdamOptimizer
+        >>> state = AdamOptimizer(beta1=0.5, beta2=0.75).init_state(3, 2)
+        >>> {name: array.shape for name, array in state.items()}
+        {'m': (3, 2), 'v': (3, 2), 'beta1_power': (3,), 'beta2_power': (3,)}
+        >>> state["beta1_power"].tolist(), state["beta2_power"].tolist()
+        ([0.5, 0.5, 0.5], [0.75, 0.75, 0.75])
         """
         num_rows = check_number("num_rows", num_rows, integer=True, low=0)
         dim = check_number("dim", dim, integer=True, low=1)
@@ -266,6 +303,23 @@ class Optimizer(abc.ABC):
             ``MovingAverageOptimizer``, which has no state, as in Monolith).
             Decorators add no record: ``DcOptimizerWrapper``'s ``latest`` is
             not dumped, as in Monolith.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.optim import AdagradOptimizer
+        >>> opt = AdagradOptimizer(learning_rate=1.0, initial_accumulator_value=0.0)
+        >>> params = np.zeros((2, 2), np.float32)
+        >>> state = opt.init_state(2, 2)
+        >>> opt.apply_rows(params, np.array([1]), np.array([[3.0, -4.0]], np.float32), state)
+        >>> dumps = opt.dump_state(state, rows=[1])
+        >>> print(dumps[0])
+        dump {
+          adagrad {
+            norm: 9
+            norm: 16
+          }
+        }
         """
         plan = self._plan()
         base = plan.base
@@ -307,6 +361,20 @@ class Optimizer(abc.ABC):
         ValueError
             If the numbers of dumps and rows differ or a dump holds another
             optimizer's state or the wrong number of values.
+
+        Examples
+        --------
+        Move a row's accumulator to another row of a new state:
+
+        >>> from monolith_np.optim import AdagradOptimizer
+        >>> opt = AdagradOptimizer(initial_accumulator_value=0.0)
+        >>> state = opt.init_state(2, 2)
+        >>> state["norm"][1] = [9.0, 16.0]
+        >>> dumps = opt.dump_state(state, rows=[1])
+        >>> fresh = opt.init_state(3, 2)
+        >>> opt.restore_state(fresh, dumps, rows=[0])
+        >>> fresh["norm"].tolist()
+        [[9.0, 16.0], [0.0, 0.0], [0.0, 0.0]]
         """
         rows = list(range(len(dumps))) if rows is None else [int(r) for r in rows]
         if len(rows) != len(dumps):
@@ -397,6 +465,17 @@ class Optimizer(abc.ABC):
         TypeError, ValueError
             On wrong dtypes, shapes, state or a negative learning rate, before
             anything is written.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> opt = SgdOptimizer(learning_rate=1.0)
+        >>> params = np.ones((2, 2), np.float32)
+        >>> grads = np.array([[1.0, 2.0], [0.0, 4.0]], np.float32)
+        >>> opt.apply(params, grads, opt.init_state(2, 2), learning_rate=0.5)
+        >>> params.tolist()
+        [[0.5, 0.0], [1.0, -1.0]]
         """
         xp, plan, config, S, lr, step = self._prepare(params, grads, state, learning_rate, global_step)
         check_array("grads", grads, dtypes=(np.float32,), shape=params.shape)
@@ -452,6 +531,19 @@ class Optimizer(abc.ABC):
         TypeError, ValueError
             On wrong dtypes, shapes, out-of-range rows, state or a negative
             learning rate, before any row is touched.
+
+        Examples
+        --------
+        Row 1 appears twice: its two gradients are summed, then applied once.
+
+        >>> import numpy as np
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> opt = SgdOptimizer(learning_rate=1.0)
+        >>> params = np.zeros((3, 2), np.float32)
+        >>> grads = np.array([[1.0, 2.0], [3.0, 4.0], [0.5, 0.5]], np.float32)
+        >>> opt.apply_rows(params, np.array([1, 1, 0]), grads, opt.init_state(3, 2))
+        >>> params.tolist()
+        [[-0.5, -0.5], [-4.0, -6.0], [0.0, 0.0]]
         """
         xp, plan, config, S, lr, step = self._prepare(params, grads, state, learning_rate, global_step)
         rows = asarray(rows, xp)
@@ -501,6 +593,17 @@ class SgdOptimizer(Optimizer):
     .. math:: w \leftarrow w - \eta g
 
     No state (``dump_state`` writes an empty ``sgd {}`` record).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.optim import SgdOptimizer
+    >>> opt = SgdOptimizer(learning_rate=1.0)
+    >>> params = np.zeros((3, 2), np.float32)
+    >>> state = opt.init_state(3, 2)
+    >>> opt.apply_rows(params, np.array([0, 2]), np.array([[1.0, 2.0], [-0.5, 0.25]], np.float32), state)
+    >>> params.tolist(), state
+    ([[-1.0, -2.0], [0.0, 0.0], [0.5, -0.25]], {})
     """
 
     def __init__(self, learning_rate=None):
@@ -532,6 +635,17 @@ class AdagradOptimizer(Optimizer):
 
     State ``norm``: ``(num_rows, dim)``. Monolith's AVX path uses the raw
     gradient in the step for full 8-float blocks (docs/monolith-differences.md).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.optim import AdagradOptimizer
+    >>> opt = AdagradOptimizer(learning_rate=1.0, initial_accumulator_value=0.0)
+    >>> params = np.zeros((2, 2), np.float32)
+    >>> state = opt.init_state(2, 2)
+    >>> opt.apply_rows(params, np.array([1]), np.array([[3.0, -4.0]], np.float32), state)
+    >>> params[1].tolist(), state["norm"][1].tolist()
+    ([-1.0, 1.0], [9.0, 16.0])
     """
 
     def __init__(self, learning_rate=None, initial_accumulator_value=None, hessian_compression_times=1,
@@ -584,6 +698,19 @@ class DynamicWdAdagradOptimizer(AdagradOptimizer):
 
     Monolith's factory refuses to build this optimizer; we run the math of its
     helpers (``dynamic_wd_avx_utils.h``).
+
+    Examples
+    --------
+    Decoupled weight decay: the AdaGrad step minus ``learning_rate * weight_decay_factor * w``.
+
+    >>> import numpy as np
+    >>> from monolith_np.optim import DynamicWdAdagradOptimizer
+    >>> opt = DynamicWdAdagradOptimizer(learning_rate=1.0, initial_accumulator_value=0.0, weight_decay_factor=0.5)
+    >>> params = np.ones((1, 2), np.float32)
+    >>> state = opt.init_state(1, 2)
+    >>> opt.apply_rows(params, np.array([0]), np.array([[2.0, -2.0]], np.float32), state)
+    >>> params.tolist(), state["norm"].tolist()
+    ([[-0.5, 1.5]], [[4.0, 4.0]])
     """
 
     def __init__(self, learning_rate=None, initial_accumulator_value=None, hessian_compression_times=1,
@@ -628,6 +755,21 @@ class FtrlOptimizer(Optimizer):
 
     State ``zero``, ``norm``. Monolith multiplies ``lambda1`` by the sign *bit*
     instead of ``sign(z)``; we use the textbook sign (docs/monolith-differences.md).
+
+    Examples
+    --------
+    The first value's ``|z|`` is below ``l1_regularization``, so it stays 0:
+
+    >>> import numpy as np
+    >>> from monolith_np.optim import FtrlOptimizer
+    >>> opt = FtrlOptimizer(learning_rate=1.0, initial_accumulator_value=0.0, l1_regularization=0.5)
+    >>> params = np.zeros((1, 3), np.float32)
+    >>> state = opt.init_state(1, 3)
+    >>> opt.apply_rows(params, np.array([0]), np.array([[0.25, 1.0, -4.0]], np.float32), state)
+    >>> params.tolist()
+    [[0.0, -0.5, 0.875]]
+    >>> state["zero"].tolist(), state["norm"].tolist()
+    ([[0.25, 1.0, -4.0]], [[0.0625, 1.0, 16.0]])
     """
 
     def __init__(self, learning_rate=None, initial_accumulator_value=None, beta=None, warmup_steps=0,
@@ -675,6 +817,21 @@ class FTRLWithGroupSparsityOptimizer(FtrlOptimizer):
     :math:`w_i = \eta z_i (\lambda_1 - Z)/Z / (\beta + \sqrt{n_i} + \lambda_2\eta)`.
     Monolith's factory refuses to build it; its AVX path flips the sign of the
     l2 term (we use ``+``, docs/monolith-differences.md).
+
+    Examples
+    --------
+    Row 0 (``||z|| = 5``) shrinks towards 0; row 1 (``||z|| = 0.5 < 1``) becomes all zeros:
+
+    >>> import numpy as np
+    >>> from monolith_np.optim import FTRLWithGroupSparsityOptimizer
+    >>> opt = FTRLWithGroupSparsityOptimizer(learning_rate=1.0, l1_regularization=1.0)
+    >>> params = np.zeros((2, 2), np.float32)
+    >>> state = opt.init_state(2, 2)
+    >>> grads = np.array([[3.0, -4.0], [0.3, 0.4]], np.float32)
+    >>> opt.apply_rows(params, np.array([0, 1]), grads, state)
+    >>> print(np.round(params, 4))
+    [[-0.6   0.64]
+     [ 0.    0.  ]]
     """
 
 
@@ -705,6 +862,19 @@ class AdadeltaOptimizer(Optimizer):
         w \leftarrow w - \eta\Delta,\ a_u \leftarrow \rho a_u + (1-\rho)\Delta^2
 
     State ``accum``, ``accum_update``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.optim import AdadeltaOptimizer
+    >>> opt = AdadeltaOptimizer(learning_rate=1.0)
+    >>> params = np.zeros((1, 2), np.float32)
+    >>> state = opt.init_state(1, 2)
+    >>> opt.apply_rows(params, np.array([0]), np.array([[1.0, -1.0]], np.float32), state)
+    >>> print(np.round(params, 4))
+    [[-0.3015  0.3015]]
+    >>> print(np.round(state["accum"], 4), np.round(state["accum_update"], 4))
+    [[0.1 0.1]] [[0.0091 0.0091]]
     """
 
     def __init__(self, learning_rate=None, weight_decay_factor=0.0, averaging_ratio=0.9, epsilon=0.01,
@@ -755,6 +925,21 @@ class AdamOptimizer(Optimizer):
     ``beta1_power``, ``beta2_power``, initialised to ``beta1``, ``beta2``);
     the step size in double as in Monolith, the ``sqrt`` and final division in
     float32 (Monolith: double; within 1e-6, docs/monolith-differences.md).
+
+    Examples
+    --------
+    With ``epsilon=0`` the first step moves each value by ``learning_rate`` against the gradient's sign:
+
+    >>> import numpy as np
+    >>> from monolith_np.optim import AdamOptimizer
+    >>> opt = AdamOptimizer(learning_rate=1.0, beta1=0.5, beta2=0.5, epsilon=0.0)
+    >>> params = np.zeros((1, 2), np.float32)
+    >>> state = opt.init_state(1, 2)
+    >>> opt.apply_rows(params, np.array([0]), np.array([[3.0, -4.0]], np.float32), state)
+    >>> print(np.round(params, 4))
+    [[-1.  1.]]
+    >>> state["m"].tolist(), state["v"].tolist(), state["beta1_power"].tolist()
+    ([[1.5, -2.0]], [[4.5, 8.0]], [0.25])
     """
 
     def __init__(self, learning_rate=None, beta1=0.9, beta2=0.99, use_beta1_warmup=False, weight_decay_factor=0.0,
@@ -804,6 +989,21 @@ class AmsgradOptimizer(AdamOptimizer):
     -----
     As :class:`AdamOptimizer` with :math:`\hat v \leftarrow \max(\hat v, v)` in
     the denominator. State ``m``, ``v``, ``vhat``, ``beta1_power``, ``beta2_power``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.optim import AmsgradOptimizer
+    >>> opt = AmsgradOptimizer(learning_rate=1.0, beta1=0.5, beta2=0.5, epsilon=0.0)
+    >>> params = np.zeros((1, 2), np.float32)
+    >>> state = opt.init_state(1, 2)
+    >>> rows = np.array([0])
+    >>> opt.apply_rows(params, rows, np.array([[4.0, -4.0]], np.float32), state)
+    >>> opt.apply_rows(params, rows, np.array([[0.0, 6.0]], np.float32), state)
+    >>> state["v"].tolist(), state["vhat"].tolist()
+    ([[4.0, 22.0]], [[8.0, 22.0]])
+    >>> print(np.round(params, 4))
+    [[-1.4082  0.5076]]
     """
 
     def __init__(self, learning_rate=None, beta1=0.9, beta2=0.99, weight_decay_factor=0.0, use_nesterov=False,
@@ -843,6 +1043,21 @@ class MomentumOptimizer(Optimizer):
         w \leftarrow w + n' \ \text{(plain)},\quad w \leftarrow w - \mu n + (1+\mu)n' \ \text{(Nesterov)}
 
     State ``n``.
+
+    Examples
+    --------
+    Two equal steps: the second moves ``1 + momentum`` times as far as the first.
+
+    >>> import numpy as np
+    >>> from monolith_np.optim import MomentumOptimizer
+    >>> opt = MomentumOptimizer(learning_rate=1.0, momentum=0.5)
+    >>> params = np.zeros((1, 2), np.float32)
+    >>> state = opt.init_state(1, 2)
+    >>> grads = np.array([[1.0, 2.0]], np.float32)
+    >>> opt.apply_rows(params, np.array([0]), grads, state)
+    >>> opt.apply_rows(params, np.array([0]), grads, state)
+    >>> params.tolist(), state["n"].tolist()
+    ([[-2.5, -5.0]], [[-1.5, -3.0]])
     """
 
     def __init__(self, learning_rate=None, weight_decay_factor=0.0, use_nesterov=False, momentum=0.9,
@@ -873,6 +1088,20 @@ class MovingAverageOptimizer(Optimizer):
 
     The "gradient" is the new observation. No state, no dump record; the
     learning rate and global step are ignored.
+
+    Examples
+    --------
+    The pushed rows are observations, not gradients:
+
+    >>> import numpy as np
+    >>> from monolith_np.optim import MovingAverageOptimizer
+    >>> opt = MovingAverageOptimizer(momentum=0.5)
+    >>> params = np.zeros((1, 2), np.float32)
+    >>> state = opt.init_state(1, 2)
+    >>> for _ in range(2):
+    ...     opt.apply_rows(params, np.array([0]), np.array([[2.0, 4.0]], np.float32), state)
+    >>> params.tolist()
+    [[1.5, 3.0]]
     """
 
     def __init__(self, momentum=0.9):
@@ -907,6 +1136,17 @@ class RmspropOptimizer(Optimizer):
 
     State ``n``. Monolith always uses the config's rate here; we use the call's
     (the config's by default).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.optim import RmspropOptimizer
+    >>> opt = RmspropOptimizer(learning_rate=1.0, momentum=0.75)
+    >>> params = np.zeros((1, 2), np.float32)
+    >>> state = opt.init_state(1, 2)
+    >>> opt.apply_rows(params, np.array([0]), np.array([[2.0, -6.0]], np.float32), state)
+    >>> params.tolist(), state["n"].tolist()
+    ([[-1.0, 1.5]], [[1.0, 9.0]])
     """
 
     def __init__(self, learning_rate=None, weight_decay_factor=0.0, momentum=0.9):
@@ -937,6 +1177,17 @@ class RmspropV2Optimizer(RmspropOptimizer):
     .. math:: n \leftarrow \mu n + u^2,\quad w \leftarrow w - \frac{\eta}{\sqrt{n} + 1} u
 
     State ``n``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.optim import RmspropV2Optimizer
+    >>> opt = RmspropV2Optimizer(learning_rate=1.0, momentum=0.5)
+    >>> params = np.zeros((1, 2), np.float32)
+    >>> state = opt.init_state(1, 2)
+    >>> opt.apply_rows(params, np.array([0]), np.array([[1.0, -3.0]], np.float32), state)
+    >>> params.tolist(), state["n"].tolist()
+    ([[-0.5, 0.75]], [[1.0, 9.0]])
     """
 
 
@@ -967,6 +1218,22 @@ class AdaGradWithGroupLassoOptimizer(Optimizer):
         -\alpha(\|z\| - \ell) z/\|z\| & \text{otherwise}\end{cases}
 
     State ``grad_square_sum``: ``(num_rows,)``.
+
+    Examples
+    --------
+    Row 0 (``||z|| = 5``) shrinks towards 0; row 1 (``||z|| = 0.5 < 1``) becomes all zeros:
+
+    >>> import numpy as np
+    >>> from monolith_np.optim import AdaGradWithGroupLassoOptimizer
+    >>> opt = AdaGradWithGroupLassoOptimizer(learning_rate=1.0, initial_accumulator_value=0.0, l2_regularization=1.0)
+    >>> params = np.zeros((2, 2), np.float32)
+    >>> state = opt.init_state(2, 2)
+    >>> opt.apply_rows(params, np.array([0, 1]), np.array([[3.0, -4.0], [0.0, 0.5]], np.float32), state)
+    >>> print(np.round(params, 4))
+    [[-0.6  0.8]
+     [ 0.   0. ]]
+    >>> state["grad_square_sum"].tolist()
+    [16.0, 0.25]
     """
 
     def __init__(self, learning_rate=None, beta=None, initial_accumulator_value=None, l2_regularization=None,
@@ -1002,6 +1269,20 @@ class BatchSoftmaxOptimizer(Optimizer):
 
     at global step ``t``; the gradient is ignored. State ``global_step`` (int64
     per row, initially 0).
+
+    Examples
+    --------
+    Row 0 is seen at steps 4 and 6, row 1 only at step 6:
+
+    >>> import numpy as np
+    >>> from monolith_np.optim import BatchSoftmaxOptimizer
+    >>> opt = BatchSoftmaxOptimizer(learning_rate=0.5)
+    >>> params = np.zeros((2, 1), np.float32)
+    >>> state = opt.init_state(2, 1)
+    >>> opt.apply_rows(params, np.array([0]), np.zeros((1, 1), np.float32), state, global_step=4)
+    >>> opt.apply_rows(params, np.array([0, 1]), np.zeros((2, 1), np.float32), state, global_step=6)
+    >>> params.ravel().tolist(), state["global_step"].tolist()
+    ([2.0, 3.0], [6, 6])
     """
 
     def __init__(self, learning_rate=None):
@@ -1037,6 +1318,19 @@ class StochasticRoundingFloat16OptimizerWrapper(Optimizer):
     optimizer's plan, so wrapping twice rounds once (the config has one
     ``stochastic_rounding_float16`` flag) and wrapping a
     :class:`DcOptimizerWrapper` equals the other nesting order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.optim import SgdOptimizer, StochasticRoundingFloat16OptimizerWrapper
+    >>> opt = StochasticRoundingFloat16OptimizerWrapper(SgdOptimizer(learning_rate=1.0))
+    >>> params = np.zeros((1, 3), np.float32)
+    >>> state = opt.init_state(1, 3)
+    >>> opt.apply_rows(params, np.array([0]), np.full((1, 3), -1 / 3, np.float32), state)
+    >>> bool(np.all(params == params.astype(np.float16)))
+    True
+    >>> params.tolist()  # each value is one of the two float16 neighbours of 1/3
+    [[0.33349609375, 0.33349609375, 0.333251953125]]
     """
 
     seed = 0
@@ -1056,6 +1350,15 @@ class StochasticRoundingFloat16OptimizerWrapper(Optimizer):
         -------
         monolith_np.proto.OptimizerConfig
             As Monolith's wrapper returns it.
+
+        Examples
+        --------
+        >>> from monolith_np.optim import SgdOptimizer, StochasticRoundingFloat16OptimizerWrapper
+        >>> print(StochasticRoundingFloat16OptimizerWrapper(SgdOptimizer(learning_rate=0.5)).as_proto())
+        sgd {
+          learning_rate: 0.5
+        }
+        stochastic_rounding_float16: true
         """
         proto = self._optimizer.as_proto()
         proto.stochastic_rounding_float16 = True
@@ -1103,6 +1406,22 @@ class DcOptimizerWrapper(Optimizer):
     oneof cannot hold the base as well (``optimizer.as_proto()`` is the
     base's), and, as in Monolith's factory,
     :func:`~monolith_np.entry.optimizer_from_config` cannot build it.
+
+    Examples
+    --------
+    The gradient ``[1, 2]`` is computed at the snapshot ``[1, 1]``; the row has since moved to
+    ``[2, 2]``, so it becomes ``g + g * g * (w - latest) = [2, 6]`` before the SGD step:
+
+    >>> import numpy as np
+    >>> from monolith_np.optim import DcOptimizerWrapper, SgdOptimizer
+    >>> opt = DcOptimizerWrapper(SgdOptimizer(learning_rate=1.0), lambda_=1.0)
+    >>> params = np.ones((2, 2), np.float32)
+    >>> state = opt.init_state(2, 2)
+    >>> opt.snapshot(params, state)
+    >>> params[0] = 2.0
+    >>> opt.apply_rows(params, np.array([0]), np.array([[1.0, 2.0]], np.float32), state)
+    >>> params.tolist()
+    [[0.0, -4.0], [1.0, 1.0]]
     """
 
     def __init__(self, optimizer, lambda_=0.0):
@@ -1128,6 +1447,17 @@ class DcOptimizerWrapper(Optimizer):
         monolith_np.proto.OptimizerConfig
             ``dc { lambda_ }`` (plus ``stochastic_rounding_float16`` when the
             base is rounded); the base's config is ``self.optimizer.as_proto()``.
+
+        Examples
+        --------
+        >>> from monolith_np.optim import DcOptimizerWrapper, SgdOptimizer
+        >>> opt = DcOptimizerWrapper(SgdOptimizer(learning_rate=0.5), lambda_=0.25)
+        >>> print(opt.as_proto())
+        dc {
+          lambda_: 0.25
+        }
+        >>> opt.optimizer.as_proto().WhichOneof("type")
+        'sgd'
         """
         proto = optimizer_pb2.OptimizerConfig()
         proto.dc.lambda_ = self.lambda_
@@ -1147,6 +1477,19 @@ class DcOptimizerWrapper(Optimizer):
             is written.
         rows : (n,) int array, optional
             Rows to record; every row when omitted.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from monolith_np.optim import AdagradOptimizer, DcOptimizerWrapper
+        >>> opt = DcOptimizerWrapper(AdagradOptimizer(), lambda_=0.5)
+        >>> params = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+        >>> state = opt.init_state(2, 2)
+        >>> sorted(state)
+        ['latest', 'norm']
+        >>> opt.snapshot(params, state, rows=np.array([1]))
+        >>> state["latest"].tolist()
+        [[0.0, 0.0], [3.0, 4.0]]
         """
         xp = array_module(params=params)
         check_array("params", params, ndim=2, dtypes=(np.float32,))
