@@ -104,8 +104,8 @@ def organize_valid_indices(is_valid, shuffle=True, seed=None):
     shuffle : bool, default True
         Shuffle the valid items (counter-based uniforms keyed by ``seed``;
         TF's random stream cannot be reproduced). Without it, the valid items
-        keep their order and invalid ones follow in reverse order, exactly as
-        the original.
+        keep their order and the invalid ones follow, also in index order
+        (they tie, and ties go by index), as in the original.
     seed : int or None, default None
         Seed of the uniforms, ``0 <= seed < 2**64``; None draws one.
 
