@@ -80,6 +80,16 @@ def to_array(tensor):
         For a non-tensor, a symbolic (graph) tensor, a ragged or sparse
         tensor, or a dtype DLPack cannot carry (string, bfloat16, resource,
         variant, quantized).
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> from monolith_np.tf import to_array
+    >>> a = to_array(tf.constant([1.0, 2.0]))
+    >>> a, a.flags.writeable  # a view of the tensor's buffer, read-only
+    (array([1., 2.], dtype=float32), False)
+    >>> to_array(tf.constant([True, False]))
+    array([ True, False])
     """
     if isinstance(tensor, tf.Variable):
         tensor = tensor.read_value()
@@ -140,6 +150,16 @@ def to_tensor(array):
     RuntimeError
         When called in graph mode (inside ``tf.function`` outside a
         ``tf.py_function`` body).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from monolith_np.tf import to_tensor
+    >>> t = to_tensor(np.array([1, 2, 3], np.int64))
+    >>> t.dtype, t.numpy().tolist()
+    (tf.int64, [1, 2, 3])
+    >>> to_tensor(np.array([True, False])).dtype
+    tf.bool
     """
     if not tf.executing_eagerly():
         raise RuntimeError("to_tensor needs eager execution; inside tf.function run it in a "

@@ -66,6 +66,27 @@ class HashEmbedding(tf.keras.layers.Layer):
     that ``tape.gradient(loss, model.trainable_variables)`` reaches the
     lookup's gradient function: ids are integers and carry no gradient.
     The gradient with respect to the ids is None.
+
+    Examples
+    --------
+    Two bags of ids, summed; asking the tape for the layer's gradient runs
+    one SGD step on the table (``"fused"`` mode).
+
+    >>> import numpy as np, tensorflow as tf
+    >>> from monolith_np.table import EmbeddingHashTable
+    >>> from monolith_np.optim import SgdOptimizer
+    >>> from monolith_np.entry import ZerosInitializer
+    >>> from monolith_np.tf import HashEmbedding
+    >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(learning_rate=1.0))])
+    >>> layer = HashEmbedding(table, combiner="sum")
+    >>> with tf.GradientTape() as tape:
+    ...     out = layer(tf.ragged.constant([[7, 8, 7], [8]], dtype=tf.int64), training=True)
+    ...     loss = tf.reduce_sum(out)
+    >>> out.shape
+    TensorShape([2, 2])
+    >>> _ = tape.gradient(loss, layer.trainable_variables)
+    >>> table.lookup(np.array([7, 8])).tolist()  # each id occurs twice: gradient 2
+    [[-2.0, -2.0], [-2.0, -2.0]]
     """
 
     def __init__(self, table, combiner=None, mode="fused", learning_rate=None, **kwargs):
@@ -107,6 +128,25 @@ class HashEmbedding(tf.keras.layers.Layer):
         -------
         int
             Gradient rows applied.
+
+        Examples
+        --------
+        >>> import numpy as np, tensorflow as tf
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.tf import HashEmbedding
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(learning_rate=1.0))])
+        >>> layer = HashEmbedding(table, mode="rows")
+        >>> with tf.GradientTape() as tape:
+        ...     loss = tf.reduce_sum(layer(tf.constant([5, 6, 5], tf.int64), training=True))
+        >>> _ = tape.gradient(loss, layer.trainable_variables)  # queues the rows, the table is unchanged
+        >>> layer.pending_gradients[0][0].tolist(), table.lookup(np.array([5])).tolist()
+        ([5, 6, 5], [[0.0, 0.0]])
+        >>> layer.apply_gradients()  # id 5's two rows are summed: one SGD step each
+        3
+        >>> table.lookup(np.array([5, 6])).tolist(), layer.pending_gradients
+        ([[-2.0, -2.0], [-1.0, -1.0]], [])
         """
         if not self._pending:
             return 0
@@ -211,6 +251,29 @@ class HashEmbedding(tf.keras.layers.Layer):
             ``ids.shape + (dim,)`` float32 with no combiner (a RaggedTensor
             ``(B, None, dim)`` for a RaggedTensor input), ``(B, dim)`` for
             "sum" / "mean", ``(B, N, dim)`` for ``("first_n", N)``.
+
+        Examples
+        --------
+        A table whose new rows start at ones: without a combiner each id gets
+        its row; with ``"sum"`` each list gets the sum of its rows.
+
+        >>> import tensorflow as tf
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.entry import OnesInitializer
+        >>> from monolith_np.tf import HashEmbedding
+        >>> table = EmbeddingHashTable([(2, OnesInitializer(), SgdOptimizer(learning_rate=1.0))])
+        >>> HashEmbedding(table)(tf.constant([[1, 2, 3]], tf.int64), training=True).shape
+        TensorShape([1, 3, 2])
+        >>> bags = HashEmbedding(table, combiner="sum")
+        >>> splits = tf.constant([0, 1, 3], tf.int64)  # lists [7] and [8, 9]
+        >>> bags(tf.constant([7, 8, 9], tf.int64), training=True, row_splits=splits).numpy().tolist()
+        [[1.0, 1.0], [2.0, 2.0]]
+
+        Without ``training`` nothing is inserted: the unseen id 42 reads zeros.
+
+        >>> bags(tf.ragged.constant([[42, 7]], dtype=tf.int64)).numpy().tolist()
+        [[1.0, 1.0]]
         """
         ids, splits, ragged_out = self._inputs(ids, row_splits)
         static_training = tf.get_static_value(training) if tf.is_tensor(training) else training

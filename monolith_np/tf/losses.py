@@ -136,6 +136,83 @@ def _make(name):
     return loss
 
 
+#: The ranking losses' example: one list of four items, ``{extra}`` holds extra arguments.
+_RANKING_EXAMPLE = """\
+>>> import tensorflow as tf
+>>> from monolith_np.tf import {name}
+>>> labels = tf.constant([[2.0, 1.0, 0.0, -1.0]])  # the last item is invalid
+>>> logits = tf.Variable([[0.2, 0.9, -0.4, 1.5]])
+>>> with tf.GradientTape() as tape:
+...     loss = {name}(labels, logits{extra})
+>>> round(float(loss), 4)
+{loss}
+>>> tape.gradient(loss, logits).numpy().round(4)
+{grad}"""
+
+#: ``(extra arguments, loss, gradient)`` of each ranking loss on the example list.
+_RANKING_RESULTS = {
+    "approx_ndcg_loss": ("", "-0.7963", "array([[-0.0035, -0.0004,  0.0039,  0.    ]], dtype=float32)"),
+    "list_mle_loss": (", seed=0", "1.5115", "array([[-0.7193,  0.3511,  0.3682,  0.    ]], dtype=float32)"),
+    "mean_squared_loss": ("", "1.1367", "array([[-1.2   , -0.0667, -0.2667,  0.    ]], dtype=float32)"),
+    "pairwise_hinge_loss": ("", "0.8333", "array([[-1.    ,  0.3333,  0.6667,  0.    ]], dtype=float32)"),
+    "pairwise_logistic_loss": ("", "0.7397", "array([[-0.459 ,  0.1513,  0.3076,  0.    ]], dtype=float32)"),
+    "pairwise_soft_zero_one_loss": ("", "0.5303", "array([[-0.2264,  0.0178,  0.2086,  0.    ]], dtype=float32)"),
+    "sigmoid_cross_entropy_loss": ("", "0.4174", "array([[-0.4834, -0.0964,  0.1338,  0.    ]], dtype=float32)"),
+    "softmax_loss": ("", "3.1114", "array([[-1.1579,  0.6958,  0.4621,  0.    ]], dtype=float32)"),
+}
+
+#: The Examples section of each loss, by name.
+_EXAMPLES = {
+    name: _RANKING_EXAMPLE.format(name=name, extra=extra, loss=loss, grad=grad)
+    for name, (extra, loss, grad) in _RANKING_RESULTS.items()
+}
+_EXAMPLES["batch_softmax_loss"] = """\
+>>> import tensorflow as tf
+>>> from monolith_np.tf import batch_softmax_loss
+>>> query = tf.Variable([[1.0, 0.0], [0.0, 1.0]])
+>>> item = tf.Variable([[1.0, 0.0], [0.0, 1.0]])
+>>> with tf.GradientTape() as tape:
+...     loss = batch_softmax_loss(query, item, tf.ones(2), tf.ones(2))
+>>> round(float(loss), 5)  # 2 * log(1 + e^-1)
+0.62652
+>>> d_query, d_item = tape.gradient(loss, [query, item])
+>>> d_query.numpy().round(4)
+array([[0.    , 0.2689],
+       [0.2689, 0.    ]], dtype=float32)"""
+_EXAMPLES["inbatch_auc_loss"] = """\
+>>> import tensorflow as tf
+>>> from monolith_np.tf import inbatch_auc_loss
+>>> logit = tf.Variable([0.0, 0.0])
+>>> with tf.GradientTape() as tape:
+...     loss = inbatch_auc_loss(tf.constant([1.0, 0.0]), logit)
+>>> round(float(loss), 6)  # log(sigmoid(0))
+-0.693147
+>>> tape.gradient(loss, logit).numpy()
+array([ 0.5, -0.5], dtype=float32)"""
+_EXAMPLES["get_sigmoid_loss_and_pred"] = """\
+>>> import tensorflow as tf
+>>> from monolith_np.tf import get_sigmoid_loss_and_pred
+>>> logits = tf.Variable([0.0, 0.0])
+>>> with tf.GradientTape() as tape:
+...     loss, pred = get_sigmoid_loss_and_pred("ctr", logits, tf.constant([0.0, 1.0]), 2)
+>>> round(float(loss), 6), pred.numpy().tolist()
+(1.386294, [0.5, 0.5])
+>>> tape.gradient(loss, logits).numpy()
+array([ 0.5, -0.5], dtype=float32)
+>>> get_sigmoid_loss_and_pred("ctr", logits, tf.constant([0.0, 1.0]), 2, mode="infer")[0] is None
+True"""
+_EXAMPLES["get_softmax_loss_and_pred"] = """\
+>>> import tensorflow as tf
+>>> from monolith_np.tf import get_softmax_loss_and_pred
+>>> logits = tf.Variable([[0.0, 0.0]])
+>>> with tf.GradientTape() as tape:
+...     loss, pred = get_softmax_loss_and_pred("cls", logits, tf.constant([[1.0, 0.0]]), "train")
+>>> loss.numpy().round(6), pred  # one loss per row; pred is the argmax class
+(array([0.693147], dtype=float32), <tf.Tensor: shape=(1,), dtype=int64, numpy=array([0])>)
+>>> tape.gradient(loss, logits).numpy()
+array([[-0.5,  0.5]], dtype=float32)"""
+
+
 def _docstring(name, spec, sig):
     params = []
     for p, param in sig.parameters.items():
@@ -164,6 +241,7 @@ def _docstring(name, spec, sig):
         "Raises\n------\nTypeError, ValueError\n"
         "    Same as the numpy function (inside ``tf.function``, at run time as\n"
         "    ``tf.errors.InvalidArgumentError`` carrying the same message).\n"
+        + (f"\nExamples\n--------\n{_EXAMPLES[name]}\n" if name in _EXAMPLES else "")
     )
 
 

@@ -63,6 +63,7 @@ def to_array(tensor, name="tensor"):
     Examples
     --------
     >>> import torch
+    >>> from monolith_np.torch import to_array
     >>> t = torch.zeros(3)
     >>> a = to_array(t)
     >>> a[0] = 5.0
@@ -122,6 +123,7 @@ def to_tensor(array, name="array"):
     Examples
     --------
     >>> import numpy as np
+    >>> from monolith_np.torch import to_tensor
     >>> a = np.array([1, 2], np.uint64)
     >>> to_tensor(a).dtype
     torch.int64
@@ -177,6 +179,19 @@ def torch_stream(device=None):
     Yields
     ------
     None
+
+    Examples
+    --------
+    On the CPU the block changes nothing; on a CUDA device the library's
+    kernels inside it are queued on torch's current stream.
+
+    >>> import numpy as np, torch
+    >>> from monolith_np.torch import to_array, torch_stream
+    >>> t = torch.ones(3)
+    >>> with torch_stream(t.device):
+    ...     total = float(np.sum(to_array(t)))
+    >>> total
+    3.0
     """
     device = torch.device(device) if device is not None else None
     if device is None or device.type != "cuda":

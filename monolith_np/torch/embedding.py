@@ -151,6 +151,7 @@ class HashEmbedding(torch.nn.Module):
     >>> from monolith_np.table import EmbeddingHashTable
     >>> from monolith_np.optim import SgdOptimizer
     >>> from monolith_np.entry import ZerosInitializer
+    >>> from monolith_np.torch import HashEmbedding
     >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(learning_rate=1.0))])
     >>> emb = HashEmbedding(table, combiner="sum")
     >>> out = emb(torch.tensor([7, 8, 7]), torch.tensor([0, 2]))
@@ -181,6 +182,26 @@ class HashEmbedding(torch.nn.Module):
         return self.table.dim
 
     def extra_repr(self):
+        """The settings shown in the module's ``repr``: width, combiner and mode.
+
+        Returns
+        -------
+        str
+            ``"dim=..., combiner=..., mode=..."``.
+
+        Examples
+        --------
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.torch import HashEmbedding
+        >>> table = EmbeddingHashTable([(4, ZerosInitializer(), SgdOptimizer(learning_rate=1.0))])
+        >>> emb = HashEmbedding(table, combiner="mean")
+        >>> emb.extra_repr()
+        "dim=4, combiner='mean', mode='fused'"
+        >>> emb
+        HashEmbedding(dim=4, combiner='mean', mode='fused')
+        """
         return f"dim={self.dim}, combiner={self.combiner!r}, mode={self.mode!r}"
 
     def _check_ids(self, ids, name):
@@ -254,6 +275,28 @@ class HashEmbedding(torch.nn.Module):
             On non-integer ids or offsets, or ids on another device than the table.
         ValueError
             On offsets without a combiner, bad offsets, or ids of the wrong rank.
+
+        Examples
+        --------
+        A table whose new rows start at ones: without a combiner each id gets
+        its row; with ``"sum"`` each bag gets the sum of its rows.
+
+        >>> import torch
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.entry import OnesInitializer
+        >>> from monolith_np.torch import HashEmbedding
+        >>> table = EmbeddingHashTable([(2, OnesInitializer(), SgdOptimizer(learning_rate=1.0))])
+        >>> HashEmbedding(table)(torch.tensor([[1, 2, 3]])).shape
+        torch.Size([1, 3, 2])
+        >>> bags = HashEmbedding(table, combiner="sum")
+        >>> bags(torch.tensor([7, 8, 9]), torch.tensor([0, 1])).tolist()  # bags [7] and [8, 9]
+        [[1.0, 1.0], [2.0, 2.0]]
+
+        In eval mode nothing is inserted: the unseen id 42 reads zeros.
+
+        >>> bags.eval()(torch.tensor([[42, 7]])).tolist()  # one bag of two ids, as a 2-D tensor
+        [[1.0, 1.0]]
         """
         ids = self._check_ids(ids, "ids")
         kind, n = self._combiner
@@ -309,6 +352,23 @@ class HashEmbedding(torch.nn.Module):
         ------
         TypeError, ValueError
             If a queued pair was replaced by tensors of the wrong dtype or shape.
+
+        Examples
+        --------
+        >>> import numpy as np, torch
+        >>> from monolith_np.table import EmbeddingHashTable
+        >>> from monolith_np.optim import SgdOptimizer
+        >>> from monolith_np.entry import ZerosInitializer
+        >>> from monolith_np.torch import HashEmbedding
+        >>> table = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(learning_rate=1.0))])
+        >>> emb = HashEmbedding(table, mode="rows")
+        >>> emb(torch.tensor([5, 6, 5])).sum().backward()  # queues the rows, the table is unchanged
+        >>> emb.pending_gradients[0][0].tolist(), table.lookup(np.array([5])).tolist()
+        ([5, 6, 5], [[0.0, 0.0]])
+        >>> emb.apply_gradients()  # id 5's two rows are summed: one SGD step each
+        3
+        >>> table.lookup(np.array([5, 6])).tolist(), emb.pending_gradients
+        ([[-2.0, -2.0], [-1.0, -1.0]], [])
         """
         if not self.pending_gradients:
             return 0

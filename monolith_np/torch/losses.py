@@ -90,9 +90,83 @@ def _call(spec, args, kwargs):
 
 _SECTION = re.compile(r"\n    ([A-Z][A-Za-z ]+)\n    -{3,}\n")
 
+#: The ranking losses' example: one list of four items, ``{extra}`` holds extra arguments.
+_RANKING_EXAMPLE = """\
+>>> import torch
+>>> from monolith_np.torch import {name}
+>>> labels = torch.tensor([[2.0, 1.0, 0.0, -1.0]])  # the last item is invalid
+>>> logits = torch.tensor([[0.2, 0.9, -0.4, 1.5]], requires_grad=True)
+>>> loss = {name}(labels, logits{extra})
+>>> round(loss.item(), 4)
+{loss}
+>>> loss.backward()
+>>> logits.grad
+{grad}"""
+
+#: ``(extra arguments, loss, gradient)`` of each ranking loss on the example list.
+_RANKING_RESULTS = {
+    "approx_ndcg_loss": ("", "-0.7963", "tensor([[-0.0035, -0.0004,  0.0039,  0.0000]])"),
+    "list_mle_loss": (", seed=0", "1.5115", "tensor([[-0.7193,  0.3511,  0.3682,  0.0000]])"),
+    "mean_squared_loss": ("", "1.1367", "tensor([[-1.2000, -0.0667, -0.2667,  0.0000]])"),
+    "pairwise_hinge_loss": ("", "0.8333", "tensor([[-1.0000,  0.3333,  0.6667,  0.0000]])"),
+    "pairwise_logistic_loss": ("", "0.7397", "tensor([[-0.4590,  0.1513,  0.3076,  0.0000]])"),
+    "pairwise_soft_zero_one_loss": ("", "0.5303", "tensor([[-0.2264,  0.0178,  0.2086,  0.0000]])"),
+    "sigmoid_cross_entropy_loss": ("", "0.4174", "tensor([[-0.4834, -0.0964,  0.1338,  0.0000]])"),
+    "softmax_loss": ("", "3.1114", "tensor([[-1.1579,  0.6958,  0.4621,  0.0000]])"),
+}
+
+#: The Examples section of each loss, by name.
+_EXAMPLES = {
+    name: _RANKING_EXAMPLE.format(name=name, extra=extra, loss=loss, grad=grad)
+    for name, (extra, loss, grad) in _RANKING_RESULTS.items()
+}
+_EXAMPLES["batch_softmax_loss"] = """\
+>>> import torch
+>>> from monolith_np.torch import batch_softmax_loss
+>>> query = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+>>> item = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+>>> loss = batch_softmax_loss(query, item, torch.ones(2), torch.ones(2))
+>>> round(loss.item(), 5)  # 2 * log(1 + e^-1)
+0.62652
+>>> loss.backward()
+>>> query.grad
+tensor([[0.0000, 0.2689],
+        [0.2689, 0.0000]])"""
+_EXAMPLES["inbatch_auc_loss"] = """\
+>>> import torch
+>>> from monolith_np.torch import inbatch_auc_loss
+>>> label = torch.tensor([1.0, 0.0])
+>>> logit = torch.zeros(2, requires_grad=True)
+>>> loss = inbatch_auc_loss(label, logit)
+>>> round(loss.item(), 6)  # log(sigmoid(0))
+-0.693147
+>>> loss.backward()
+>>> logit.grad
+tensor([ 0.5000, -0.5000])"""
+_EXAMPLES["get_sigmoid_loss_and_pred"] = """\
+>>> import torch
+>>> from monolith_np.torch import get_sigmoid_loss_and_pred
+>>> logits = torch.zeros(2, requires_grad=True)
+>>> loss, pred = get_sigmoid_loss_and_pred("ctr", logits, torch.tensor([0.0, 1.0]), 2)
+>>> round(loss.item(), 6), pred.tolist(), pred.requires_grad
+(1.386294, [0.5, 0.5], False)
+>>> loss.backward()
+>>> logits.grad
+tensor([ 0.5000, -0.5000])"""
+_EXAMPLES["get_softmax_loss_and_pred"] = """\
+>>> import torch
+>>> from monolith_np.torch import get_softmax_loss_and_pred
+>>> logits = torch.zeros(1, 2, requires_grad=True)
+>>> loss, pred = get_softmax_loss_and_pred("cls", logits, torch.tensor([[1.0, 0.0]]), "train")
+>>> loss.shape, round(loss.item(), 6), pred.tolist()  # one loss per row; pred is the argmax class
+(torch.Size([1]), 0.693147, [0])
+>>> loss.sum().backward()
+>>> logits.grad
+tensor([[-0.5000,  0.5000]])"""
+
 
 def _adapt_doc(name, spec):
-    """The numpy function's docstring, reworded for tensors (its Examples dropped)."""
+    """The numpy function's docstring, reworded for tensors, with this module's example (``_EXAMPLES``)."""
     doc = inspect.getdoc(spec.value) or ""
     doc = "\n".join("    " + line if line else "" for line in doc.splitlines())
     parts = _SECTION.split("\n" + doc.split("\n", 1)[1] if "\n" in doc else "")
@@ -118,6 +192,9 @@ def _adapt_doc(name, spec):
             if title == "See Also":
                 text = f"    monolith_np.losses.{name}, monolith_np.losses.{spec.grad.__name__}"
             out += f"\n    {title}\n    {'-' * len(title)}\n{text}\n"
+    if name in _EXAMPLES:
+        examples = "\n".join("    " + line if line else "" for line in _EXAMPLES[name].splitlines())
+        out += f"\n    Examples\n    --------\n{examples}\n"
     return inspect.cleandoc(out)
 
 

@@ -122,6 +122,7 @@ class Adamom(_DenseTorchOptimizer):
     Examples
     --------
     >>> import torch
+    >>> from monolith_np.torch import Adamom
     >>> w = torch.nn.Parameter(torch.tensor([0.1]))
     >>> opt = Adamom([w], learning_rate=0.1, weight_decay=0.01, ada_decay=0.99, mom_decay=0.9)
     >>> w.grad = torch.tensor([0.12])
@@ -168,6 +169,19 @@ class Rmsprop(_DenseTorchOptimizer):
     ------
     TypeError, ValueError
         On a bad hyperparameter (same checks as ``RmspropOptimizer``).
+
+    Examples
+    --------
+    One step on ``w = 0.1`` with gradient ``0.12``:
+
+    >>> import torch
+    >>> from monolith_np.torch import Rmsprop
+    >>> w = torch.nn.Parameter(torch.tensor([0.1]))
+    >>> opt = Rmsprop([w], learning_rate=0.1, weight_decay=1.0, beta1=0.9, beta2=0.9, epsilon=0.1)
+    >>> w.grad = torch.tensor([0.12])
+    >>> opt.step()
+    >>> round(w.item(), 6), sorted(opt.state[w])
+    (0.032055, ['m', 'step', 'v'])
     """
 
     _numpy_class = RmspropOptimizer
@@ -201,6 +215,24 @@ class MonolithLR(torch.optim.lr_scheduler.LRScheduler):
     ------
     TypeError
         If ``schedule`` is not callable.
+
+    Examples
+    --------
+    A linear decay from 1 to 0 over 4 steps, driving plain SGD:
+
+    >>> import torch
+    >>> from monolith_np.schedules import PolynomialDecay
+    >>> from monolith_np.torch import MonolithLR
+    >>> w = torch.nn.Parameter(torch.zeros(1))
+    >>> opt = torch.optim.SGD([w], lr=1.0)
+    >>> sched = MonolithLR(opt, PolynomialDecay(initial_learning_rate=1.0, decay_steps=4, end_learning_rate=0.0))
+    >>> rates = []
+    >>> for _ in range(3):
+    ...     rates.append(opt.param_groups[0]["lr"])
+    ...     opt.step()
+    ...     sched.step()
+    >>> rates, sched.get_last_lr()
+    ([1.0, 0.75, 0.5], [0.25])
     """
 
     def __init__(self, optimizer, schedule, last_epoch=-1):
@@ -220,6 +252,19 @@ class MonolithLR(torch.optim.lr_scheduler.LRScheduler):
         -------
         list of float
             ``schedule(last_epoch)`` for each group.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from monolith_np.torch import MonolithLR
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        >>> sched = MonolithLR(opt, lambda step: 0.5 ** step)  # any callable of the step
+        >>> sched.get_lr()
+        [1.0]
+        >>> opt.step()
+        >>> sched.step()
+        >>> sched.get_lr()
+        [0.5]
         """
         return [self._rate(self.last_epoch) for _ in self.optimizer.param_groups]
 
