@@ -31,7 +31,10 @@ def _documented():
             out.append((name, obj))
         if inspect.isclass(obj):
             for attr, member in vars(obj).items():
-                if not attr.startswith("_") and inspect.isfunction(member):
+                # torch.optim patches ``step`` of a class when it is first instantiated (a hook wrapper
+                # with its own qualname): only what the class body defines counts
+                if not attr.startswith("_") and inspect.isfunction(member) and \
+                        member.__qualname__ == f"{obj.__qualname__}.{attr}":
                     out.append((f"{name}.{attr}", member))
     return out
 

@@ -54,6 +54,18 @@ class _DenseTorchOptimizer(torch.optim.Optimizer):
         TypeError
             On sparse gradients, dtypes other than float32/float64, or a
             gradient whose dtype differs from its parameter's.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from monolith_np.torch import Rmsprop
+        >>> w = torch.nn.Parameter(torch.tensor([1.0, -1.0]))
+        >>> opt = Rmsprop([w], learning_rate=0.5)
+        >>> (w * torch.tensor([2.0, 0.0])).sum().backward()  # gradient 2 for w[0], 0 for w[1]
+        >>> opt.step() is None, w[1].item()  # no closure, no loss; a zero gradient moves nothing
+        (True, -1.0)
+        >>> w[0].item() < 1.0
+        True
         """
         loss = None
         if closure is not None:
