@@ -7,6 +7,9 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 export PYTHONUNBUFFERED := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
+# pytest-xdist workers per test lane (one per core).
+JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
+PYTEST := $(PY) -m pytest -q -p no:cacheprovider -n $(JOBS)
 
 .PHONY: demo test test-unit test-cudasim test-bench bench protos clean
 
@@ -25,17 +28,21 @@ $(VENV)/.demo-installed: pyproject.toml | $(PY)
 demo: $(VENV)/.demo-installed
 	$(PY) -m demo ffm --out demo_output
 
+# The three lanes share one fresh kernel cache (removed afterwards): the benchmark
+# smoke run and the xdist workers reuse what the unit lane compiled.
 test: $(VENV)/.test-installed
-	$(MAKE) test-unit test-cudasim test-bench
+	@cache=$$(mktemp -d); \
+	MONOLITH_NP_CACHE_DIR=$$cache NUMBA_CACHE_DIR=$$cache $(MAKE) test-unit test-cudasim test-bench; \
+	rc=$$?; rm -rf $$cache; exit $$rc
 
 test-unit: $(VENV)/.test-installed
-	$(PY) -m pytest tests --ignore=tests/cuda -q -p no:cacheprovider
+	$(PYTEST) tests --ignore=tests/cuda
 
 test-cudasim: $(VENV)/.test-installed
-	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest tests/cuda -q -p no:cacheprovider
+	NUMBA_ENABLE_CUDASIM=1 $(PYTEST) tests/cuda
 
 test-bench: $(VENV)/.test-installed
-	$(PY) -m pytest benchmarks --benchmark-disable -q -p no:cacheprovider
+	$(PYTEST) benchmarks --benchmark-disable
 
 bench: $(VENV)/.test-installed
 	mkdir -p benchmarks/results
