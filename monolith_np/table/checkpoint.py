@@ -42,8 +42,7 @@ import secrets
 import numpy as np
 
 from .._checks import check_number
-from ._entrydump import (DecodedEntries, check_entry, decode_entry_dumps, decode_records, encode_entry_dumps,
-                         encode_rows)
+from ._entrydump import DecodedEntries, check_entry, decode_entry_dumps, decode_records, encode_entry_dumps
 from ._wire import check_records, frame_records, unframe_records
 
 __all__ = [
@@ -229,36 +228,6 @@ def save_entries(path, entry, ids, params, state, timestamps):
     _write_framed(path, frame_records(*encode_entry_dumps(entry, ids, params, state, timestamps)))
 
 
-def save_rows(path, entry, ids, params, state, timestamps):
-    """:func:`save_entries` of a table's own rows, already valid (contiguous, of the entry's layout).
-
-    Parameters
-    ----------
-    path : str
-        The file to create or replace.
-    entry, ids, params, state, timestamps
-        As :func:`~monolith_np.table._entrydump.encode_rows` takes them.
-
-    Raises
-    ------
-    OSError
-        As :func:`write_records` (the file is then untouched).
-
-    Examples
-    --------
-    >>> import numpy as np, tempfile, os
-    >>> from monolith_np.entry import ZerosInitializer
-    >>> from monolith_np.entry import SegmentedEntry, SgdOptimizer
-    >>> entry = SegmentedEntry([(1, ZerosInitializer(), SgdOptimizer())])
-    >>> params, state = entry.init_rows(2)
-    >>> path = os.path.join(tempfile.mkdtemp(), "rows")
-    >>> save_rows(path, entry, np.array([5, 6], np.int64), params, state, np.zeros(2, np.uint32))
-    >>> load_rows(path, entry, 2).ids.tolist()
-    [5, 6]
-    """
-    _write_framed(path, frame_records(*encode_rows(entry, ids, params, state, timestamps)))
-
-
 def load_entries(path, entry, num_records=None):
     """Read the rows of a file written by :func:`save_entries` or Monolith's save op.
 
@@ -291,16 +260,19 @@ def load_entries(path, entry, num_records=None):
     check_entry(entry)
     if num_records is not None:
         num_records = check_number("num_records", num_records, integer=True, low=0)
-    return load_rows(os.fspath(path), entry, num_records)
+    path = os.fspath(path)
+    return decode_shard(np.fromfile(path, dtype=np.uint8), path, entry, num_records)
 
 
-def load_rows(path, entry, num_records=None):
-    """:func:`load_entries` with arguments already valid (a table's own entry and record count).
+def decode_shard(data, name, entry, num_records=None):
+    """The rows of a shard file's bytes ``data``: framing and CRCs checked, records decoded.
 
     Parameters
     ----------
-    path : str
-        A TFRecord file of ``EntryDump`` records.
+    data : (size,) uint8 array
+        The file's bytes.
+    name : str
+        The file, for error messages.
     entry : SegmentedEntry
     num_records : int or None
         The records the file must hold (None: any number).
@@ -311,22 +283,23 @@ def load_rows(path, entry, num_records=None):
 
     Raises
     ------
-    ValueError, OSError
-        As :func:`load_entries`.
+    ValueError
+        As :func:`load_entries`, naming ``name``.
 
     Examples
     --------
-    >>> import tempfile, os
     >>> from monolith_np.entry import ZerosInitializer
     >>> from monolith_np.entry import SegmentedEntry, SgdOptimizer
+    >>> from monolith_np.table._entrydump import encode_rows
+    >>> from monolith_np.table._wire import frame_records
     >>> entry = SegmentedEntry([(1, ZerosInitializer(), SgdOptimizer())])
-    >>> path = os.path.join(tempfile.mkdtemp(), "empty")
-    >>> save_entries(path, entry, np.zeros(0, np.int64), *entry.init_rows(0), np.zeros(0, np.uint32))
-    >>> load_rows(path, entry).ids.size
-    0
+    >>> params, state = entry.init_rows(2)
+    >>> data = frame_records(*encode_rows(entry, np.array([5, 6], np.int64), params, state, np.zeros(2, np.uint32)))
+    >>> decode_shard(data, "shard", entry, 2).ids.tolist()
+    [5, 6]
     """
-    buffer, offsets = unframe_records(np.fromfile(path, dtype=np.uint8), path, num_records)
+    buffer, offsets = unframe_records(data, name, num_records)
     try:
         return decode_records(entry, buffer, offsets)
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        raise ValueError(f"{name}: {exc}") from None

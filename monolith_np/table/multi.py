@@ -529,8 +529,9 @@ class _TableSet:
         """Save every table under the directory ``path``, as ``path/<table name>``.
 
         Each table is written by :meth:`EmbeddingHashTable.save` (Monolith
-        ``EntryDump`` shard files plus a ``-meta`` file, expired entries left
-        out).
+        ``EntryDump`` shard files in a save directory, committed all at once
+        by renaming the table's ``-manifest``; expired entries left out).
+        Tables are committed one after the other.
 
         Parameters
         ----------
@@ -561,9 +562,9 @@ class _TableSet:
         ...               "b": (np.array([5]), np.float32([[5, 5, 5]]))})
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     print(table.save(tmp))
-        ...     print(sorted(os.listdir(tmp)))
+        ...     print(sorted(name.split(".save-")[0] for name in os.listdir(tmp)))
         {'a': 2, 'b': 1}
-        ['a-00000-of-00001', 'a-meta', 'b-00000-of-00001', 'b-meta']
+        ['a', 'a-manifest', 'a.lock', 'b', 'b-manifest', 'b.lock']
         """
         path = os.fspath(path)
         os.makedirs(path, exist_ok=True)

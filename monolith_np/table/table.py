@@ -16,6 +16,7 @@ import re
 import threading
 
 import numpy as np
+from google.protobuf.message import DecodeError
 
 from .._backend import asarray, host_read, is_cuda_array
 from .._checks import check_array, check_choice, check_number
@@ -23,8 +24,11 @@ from ..entry import HashTableConfigInstance
 from ..features import slot_of
 from ..entry.segments import SegmentedEntry
 from ..proto import EmbeddingHashTableConfig, MultiHashTableMetadata, SlotExpireTimeConfig
+from . import _commit
 from . import checkpoint as ck
 from . import index as ix
+from ._entrydump import encode_rows
+from ._wire import unframe_records
 from ._ops import CpuOps, GpuOps
 
 __all__ = ["EmbeddingHashTable", "TableFullError", "slot_of"]
@@ -63,6 +67,32 @@ def _shard_files(path):
     prefix = os.path.basename(path)
     return sorted(n for n in glob.glob(glob.escape(path) + "-*-of-*")
                   if os.path.basename(n).startswith(prefix) and _SHARD.search(n[len(path):]))
+
+
+def _flat_shards(path):
+    """``[(file, records it must hold or None)]`` of a checkpoint in the flat layout (``path-meta`` or shards)."""
+    meta = path + "-meta"
+    if os.path.lexists(meta):
+        buffer, offsets = unframe_records(_commit.open_regular(meta, "the checkpoint's -meta file",
+                                                               _commit.MAX_MANIFEST_BYTES), meta)
+        out = []
+        for k in range(offsets.size - 1):
+            try:
+                m = MultiHashTableMetadata.FromString(buffer[offsets[k]:offsets[k + 1]].tobytes())
+            except DecodeError:
+                raise ValueError(f"{meta} must hold MultiHashTableMetadata records, got an undecodable "
+                                 f"record {k}") from None
+            name = _commit.plain_name(m.table_name, f"{meta}: record {k}'s table_name")
+            out.append((os.path.join(os.path.dirname(path), name), int(m.num_entries)))
+        return out
+    names = _shard_files(path)
+    if not names:
+        raise FileNotFoundError(f"path must name a checkpoint written by save(), got {path!r} "
+                                f"(no {path}-manifest, no {path}-meta and no {path}-NNNNN-of-NNNNN shard files)")
+    totals = {_SHARD.search(os.path.basename(n)).group(2) for n in names}
+    if len(totals) != 1 or len(names) != int(next(iter(totals))):
+        raise ValueError(f"path must have all its shards, got {len(names)} files for {sorted(totals)} shards")
+    return [(n, None) for n in names]
 
 
 def _check_time(name, value):
@@ -973,20 +1003,27 @@ class EmbeddingHashTable:
     # -- checkpoints --------------------------------------------------------------------
 
     def save(self, path, num_shards=1):
-        """Write every unexpired entry as Monolith ``EntryDump`` records, atomically per file.
+        """Write every unexpired entry as Monolith ``EntryDump`` records: all of the save, or nothing.
 
         Entries with ``max_update_ts - last_update >= expire_days(slot) * 86400``
         are left out, as Monolith's save op does. Rows are split into
-        ``num_shards`` contiguous shards written to
-        ``sharded_file_name(path, k, num_shards)`` (TFRecord files that
-        Monolith and TensorFlow read), and ``path + "-meta"`` lists each
-        shard with its number of records, so :meth:`restore` also detects a
-        shard cut at a record boundary.
+        ``num_shards`` contiguous shards, TFRecord files that Monolith and
+        TensorFlow read, named as Monolith names them
+        (``sharded_file_name(basename, k, num_shards)``) inside a directory
+        of their own, ``path + ".save-<id>"``, with a ``-meta`` file listing
+        them. The save becomes the checkpoint at ``path`` in one atomic
+        step: the rename of ``path + "-manifest"``, which names that
+        directory and every shard with its entry count, length and SHA-256
+        (see ``docs/checkpoints.md``). Until then the previous checkpoint is
+        untouched, whatever happens (a crash, a full disk, a save from
+        another thread or process: saves of one path take turns, the last
+        to finish wins). Afterwards the previous save's files are removed,
+        and so are the leftovers of interrupted saves.
 
         Parameters
         ----------
         path : str or os.PathLike
-            Base path of the files.
+            Base path of the checkpoint (its directory must exist).
         num_shards : int, default 1
             Number of shard files, ``>= 1``.
 
@@ -998,8 +1035,8 @@ class EmbeddingHashTable:
         Raises
         ------
         OSError
-            If a file cannot be written (files already written stay valid;
-            the one being written is left as it was).
+            If a file cannot be written; the previous checkpoint at ``path``
+            is then still the checkpoint, and this save's files are removed.
 
         Examples
         --------
@@ -1012,8 +1049,11 @@ class EmbeddingHashTable:
         >>> table.assign(np.array([1, 2]), np.float32([[1, 2], [3, 4]]), update_time=100)
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     print(table.save(os.path.join(tmp, "emb"), num_shards=2))
-        ...     print(sorted(os.listdir(tmp)))
+        ...     files = sorted(os.listdir(tmp))
+        ...     print(files)
+        ...     print(sorted(os.listdir(os.path.join(tmp, files[2]))))
         2
+        ['emb-manifest', 'emb.lock', 'emb.save-...']
         ['emb-00000-of-00002', 'emb-00001-of-00002', 'emb-meta']
         """
         num_shards = check_number("num_shards", num_shards, integer=True, low=1)
@@ -1025,16 +1065,17 @@ class EmbeddingHashTable:
             values = host_read(self._values[keep])
             state = [{k: host_read(a[keep]) for k, a in st.items()} for st in self._state]
         cuts = np.linspace(0, keep.size, num_shards + 1).astype(np.int64)
+        base = os.path.basename(path)
         meta = []
-        for k in range(num_shards):
-            lo, hi = int(cuts[k]), int(cuts[k + 1])
-            name = ck.sharded_file_name(path, k, num_shards)
-            ck.save_rows(name, self._entry, ids[lo:hi], values[lo:hi],
-                         [{key: a[lo:hi] for key, a in st.items()} for st in state], ts[lo:hi])
-            meta.append(MultiHashTableMetadata(table_name=os.path.basename(name), num_entries=hi - lo))
-        records = [m.SerializeToString() for m in meta]
-        sizes = np.array([0] + [len(r) for r in records], np.int64)
-        ck.write_records(path + "-meta", np.frombuffer(b"".join(records), np.uint8), np.cumsum(sizes))
+        with _commit.begin(path) as save:
+            for k in range(num_shards):
+                lo, hi = int(cuts[k]), int(cuts[k + 1])
+                name = ck.sharded_file_name(base, k, num_shards)
+                save.add(name, *encode_rows(self._entry, ids[lo:hi], values[lo:hi],
+                                            [{key: a[lo:hi] for key, a in st.items()} for st in state], ts[lo:hi]))
+                meta.append(MultiHashTableMetadata(table_name=name, num_entries=hi - lo).SerializeToString())
+            sizes = np.cumsum([0] + [len(r) for r in meta]).astype(np.int64)
+            save.commit((np.frombuffer(b"".join(meta), np.uint8), sizes))
         return int(keep.size)
 
     @staticmethod
@@ -1068,27 +1109,23 @@ class EmbeddingHashTable:
         True
         """
         path = os.fspath(path)
-        return os.path.exists(path + "-meta") or bool(_shard_files(path))
+        return any(os.path.lexists(path + end) for end in ("-manifest", "-meta")) or bool(_shard_files(path))
 
     @staticmethod
     def _shards(path):
-        """``[(file, expected records or None)]`` of a checkpoint written by :meth:`save` or Monolith."""
-        meta = path + "-meta"
-        if os.path.exists(meta):
-            buffer, offsets = ck.read_records(meta)
-            out = []
-            for k in range(offsets.size - 1):
-                m = MultiHashTableMetadata.FromString(buffer[offsets[k]:offsets[k + 1]].tobytes())
-                out.append((os.path.join(os.path.dirname(path), m.table_name), int(m.num_entries)))
-            return out
-        names = _shard_files(path)
-        if not names:
-            raise FileNotFoundError(f"path must name a checkpoint written by save(), got {path!r} "
-                                    f"(no {path}-meta and no {path}-NNNNN-of-NNNNN shard files)")
-        totals = {_SHARD.search(os.path.basename(n)).group(2) for n in names}
-        if len(totals) != 1 or len(names) != int(next(iter(totals))):
-            raise ValueError(f"path must have all its shards, got {len(names)} files for {sorted(totals)} shards")
-        return [(n, None) for n in names]
+        """``[(file name, its checked bytes, records it must hold or None)]`` of the checkpoint at ``path``.
+
+        The committed manifest when there is one; otherwise the flat layout
+        of older releases and Monolith (``path-meta``, or the
+        ``path-NNNNN-of-NNNNN`` files alone). Every file must be a regular
+        file; names in a manifest or ``-meta`` must be plain file names.
+        """
+        manifest = _commit.read_manifest(path)
+        if manifest is not None:
+            return [(_commit.shard_path(path, manifest, s), _commit.read_shard(path, manifest, s), s["entries"])
+                    for s in manifest["shards"]]
+        return [(name, _commit.open_regular(name, "a checkpoint shard"), n) for name, n in _flat_shards(path)]
+
 
     def read_checkpoint(self, path):
         """Read and validate a checkpoint without changing the table (see :meth:`restore`).
@@ -1130,7 +1167,7 @@ class EmbeddingHashTable:
         array([[1., 2.],
                [3., 4.]], dtype=float32)
         """
-        parts = [ck.load_rows(name, self._entry, n) for name, n in self._shards(os.fspath(path))]
+        parts = [ck.decode_shard(data, name, self._entry, n) for name, data, n in self._shards(os.fspath(path))]
         state = [{k: np.concatenate([p.state[s][k] for p in parts]) for k in st}
                  for s, st in enumerate(parts[0].state)]
         return ck.DecodedEntries(*(np.concatenate([getattr(p, f) for p in parts])

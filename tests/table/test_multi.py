@@ -136,8 +136,11 @@ def test_save_files_per_table_and_saver_parallel(tmp_path):
     table.assign({"a": (_ids(1, 2, 3), _vals([1], [2], [3]))})
     table.save(tmp_path)
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["a-00000-of-00002", "a-00001-of-00002", "a-meta",
-                     "b-00000-of-00002", "b-00001-of-00002", "b-meta"]
+    assert sorted(n.split(".save-")[0] for n in names) == ["a", "a-manifest", "a.lock", "b", "b-manifest", "b.lock"]
+    for name in "ab":
+        save = next(tmp_path.glob(f"{name}.save-*"))
+        assert sorted(p.name for p in save.iterdir()) == [f"{name}-00000-of-00002", f"{name}-00001-of-00002",
+                                                         f"{name}-meta"]
     single = EmbeddingHashTable(_config(1))
     assert single.restore(tmp_path / "a") == 3  # each table's files are a plain table checkpoint
 
@@ -507,7 +510,7 @@ def test_restore_validates_every_table_before_changing_any(tmp_path):
     saved.assign({"a": (np.array([1]), np.ones((1, 1), np.float32)),
                   "b": (np.array([2]), np.ones((1, 1), np.float32))})
     saved.save(tmp_path)
-    shard = tmp_path / "b-00000-of-00001"
+    shard = next(tmp_path.glob("b.save-*")) / "b-00000-of-00001"
     shard.write_bytes(shard.read_bytes()[:-3])
     target = MultiHashTable(["a", "b"], [cfg(1), cfg(1)])
     with pytest.raises(ValueError, match="b-00000-of-00001"):

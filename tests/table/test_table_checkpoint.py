@@ -11,6 +11,7 @@ from monolith_np.entry import RandomUniformInitializer, ZerosInitializer
 from monolith_np.optim import AdagradOptimizer, AdamOptimizer, FtrlOptimizer, SgdOptimizer
 from monolith_np.proto import EntryDump, SlotExpireTimeConfig
 from monolith_np.table import EmbeddingHashTable
+from monolith_np.table import _commit
 from monolith_np.table.checkpoint import read_records, sharded_file_name
 
 
@@ -59,11 +60,16 @@ def test_round_trip_is_bit_exact_into_any_capacity(tmp_path, shards, capacity):
     np.testing.assert_array_equal(other.lookup(ids), table.lookup(ids))
 
 
+def _save_dir(path):
+    """The directory of the save committed at ``path``."""
+    return path.parent / _commit.read_manifest(str(path))["directory"]
+
+
 def test_files_are_monolith_entry_dumps(tmp_path):
     table = EmbeddingHashTable([(1, ZerosInitializer(), SgdOptimizer(learning_rate=0.01))])
     table.assign_add(np.array([5, -3]), np.array([[2.5], [-0.5]], np.float32), update_time=7)
     table.save(tmp_path / "emb")
-    buffer, offsets = read_records(sharded_file_name(tmp_path / "emb", 0, 1))
+    buffer, offsets = read_records(sharded_file_name(_save_dir(tmp_path / "emb") / "emb", 0, 1))
     dumps = [EntryDump.FromString(buffer[offsets[k]:offsets[k + 1]].tobytes()) for k in range(offsets.size - 1)]
     got = sorted((d.id, list(d.num), d.last_update_ts_sec, d.opt.dump[0].WhichOneof("type")) for d in dumps)
     assert got == [(-3, [-0.5], 7, "sgd"), (5, [2.5], 7, "sgd")]
@@ -134,7 +140,7 @@ def _damage(path, how):
 def test_damaged_checkpoint_is_a_clear_error_and_changes_nothing(tmp_path, how):
     table = _trained(n=50)
     table.save(tmp_path / "t", num_shards=2)
-    _damage(tmp_path / os.path.basename(sharded_file_name("t", 1, 2)), how)
+    _damage(_save_dir(tmp_path / "t") / sharded_file_name("t", 1, 2), how)
     target = _trained(n=10)
     before = _sorted_export(target)
     with pytest.raises(ValueError, match="t-00001-of-00002"):
@@ -153,13 +159,16 @@ def test_checkpoint_of_another_entry_layout_is_rejected(tmp_path):
 def test_monolith_checkpoint_without_meta_restores(tmp_path):
     table = _trained(n=30)
     table.save(tmp_path / "t", num_shards=3)
-    (tmp_path / "t-meta").unlink()
+    flat = _save_dir(tmp_path / "t")  # a save's directory holds Monolith's flat layout: shards and t-meta
     other = EmbeddingHashTable(_segments())
-    assert other.restore(tmp_path / "t") == table.size
+    assert other.restore(flat / "t") == table.size
+    (flat / "t-meta").unlink()
+    other = EmbeddingHashTable(_segments())
+    assert other.restore(flat / "t") == table.size
     _assert_same(_sorted_export(table), _sorted_export(other))
-    (tmp_path / "t-00002-of-00003").unlink()
+    (flat / "t-00002-of-00003").unlink()
     with pytest.raises(ValueError, match="all its shards"):
-        EmbeddingHashTable(_segments()).restore(tmp_path / "t")
+        EmbeddingHashTable(_segments()).restore(flat / "t")
 
 
 def test_missing_checkpoint_names_the_path(tmp_path):
