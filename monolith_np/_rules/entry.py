@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 from .._compile import jitable
-from .._random import as_uint64, uniform
+from .._random import as_uint64, mix64, uniform
 
 # ---------------------------------------------------------------------------
 # Initializers
@@ -65,17 +65,19 @@ def init_value(random, seed, counter, low, width):
 
 
 @jitable
-def init_row_base(row_offset, row_ids, r, dim):
-    """Counter of element 0 of row ``r``: ``(row_ids[r] or row_offset + r) * dim`` (mod 2**64).
+def init_row_seed(seed, row_offset, row_ids, r):
+    """Stream seed of row ``r``: ``seed ^ mix64(row)``; its elements are that stream's draws 0, 1, ...
 
-    ``row_ids`` empty: rows are consecutive table rows from ``row_offset``;
-    otherwise row ``r`` is table row ``row_ids[r]`` (an int64 id read as
-    uint64), so an embedding-table entry draws the same values whatever its
-    storage row.
+    ``row`` is ``row_offset + r`` when ``row_ids`` is empty (consecutive table
+    rows), else ``row_ids[r]`` (an int64 id read as uint64), so an
+    embedding-table entry draws the same values whatever its storage row.
+    ``mix64`` is a bijection, so two rows never share a stream (a counter
+    ``row * dim + column`` would wrap modulo 2**64 and give, e.g., ids 0 and
+    ``-2**63`` the same values at any even ``dim``).
     """
     if row_ids.size:
-        return as_uint64(row_ids[r]) * dim
-    return (row_offset + np.uint64(r)) * dim
+        return seed ^ mix64(as_uint64(row_ids[r]))
+    return seed ^ mix64(row_offset + np.uint64(r))
 
 
 # ---------------------------------------------------------------------------

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 init_value_dev = gpu_device(rules.init_value)
-init_row_base_dev = gpu_device(rules.init_row_base)
+init_row_seed_dev = gpu_device(rules.init_row_seed)
 fp32_to_fp16_bits_dev = gpu_device(rules.fp32_to_fp16_bits)
 fp16_to_fp32_bits_dev = gpu_device(rules.fp16_to_fp32_bits)
 fixed_r8_encode_dev = gpu_device(rules.fixed_r8_encode)
@@ -43,14 +43,14 @@ hash_net_backward_dev = gpu_device(rules.hash_net_backward)
 
 @gpu_kernel
 def _initialize_kernel(out, random, seed, row_offset, row_ids, low, width):
-    """One thread per element of ``out`` (rows, dim); row counters as ``init_row_base``."""
+    """One thread per element of ``out`` (rows, dim); row streams as ``init_row_seed``."""
     dim = out.shape[1]
     n = out.shape[0] * dim
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         r = i // dim
         c = i - r * dim
-        base = init_row_base_dev(row_offset, row_ids, r, np.uint64(dim))
-        out[r, c] = init_value_dev(random, seed, base + np.uint64(c), low, width)
+        row_seed = init_row_seed_dev(seed, row_offset, row_ids, r)
+        out[r, c] = init_value_dev(random, row_seed, np.uint64(c), low, width)
 
 
 @gpu_kernel

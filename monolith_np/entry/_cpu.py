@@ -19,7 +19,7 @@ from .._rules.entry import (
     fp32_to_fp16_bits,
     hash_net_backward,
     hash_net_forward,
-    init_row_base,
+    init_row_seed,
     init_value,
     one_bit_decode,
     one_bit_encode,
@@ -30,14 +30,13 @@ from .._rules.entry import (
 def initialize_cpu(out, random, seed, row_offset, row_ids, low, width):
     """Fill ``out`` (rows, dim) in place, one ``prange`` iteration per row.
 
-    Element ``(r, c)`` gets counter ``init_row_base(row_offset, row_ids, r, dim) + c``.
+    Element ``(r, c)`` is draw ``c`` of the stream ``init_row_seed(seed, row_offset, row_ids, r)``.
     """
     rows = out.shape[0]
-    dim = np.uint64(out.shape[1])
     for r in prange(rows):
-        base = init_row_base(row_offset, row_ids, r, dim)
+        row_seed = init_row_seed(seed, row_offset, row_ids, r)
         for c in range(out.shape[1]):
-            out[r, c] = init_value(random, seed, base + np.uint64(c), low, width)
+            out[r, c] = init_value(random, row_seed, np.uint64(c), low, width)
 
 
 @cpu_jit(parallel=True)

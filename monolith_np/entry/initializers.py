@@ -39,11 +39,13 @@ class Initializer(abc.ABC):
 
     Notes
     -----
-    Element ``(r, c)`` of a ``(rows, dim)`` block is element number
-    ``(row_offset + r) * dim + c`` of the table, its *counter*. Random
-    initializers draw from a counter-based generator, so a table initialised
-    in several calls (each with its ``row_offset``) equals one initialised at
-    once, on any device.
+    Row ``r`` of a ``(rows, dim)`` block is row ``row_offset + r`` of the
+    table (or ``row_ids[r]``). Random initializers give each table row its
+    own stream of a counter-based generator, keyed by the seed and the row
+    (``seed ^ mix64(row)``, ``mix64`` a bijection), and element ``c`` is
+    that stream's draw ``c``: two rows never share their values' stream, and
+    a table initialised in several calls (each with its ``row_offset``)
+    equals one initialised at once, on any device.
 
     Examples
     --------

@@ -172,3 +172,18 @@ def test_row_ids_must_match_the_rows():
         init.initialize(np.zeros((2, 3), np.float32), row_ids=np.array([1], np.int64))
     with pytest.raises(TypeError, match="row_ids"):
         init.initialize(np.zeros((2, 3), np.float32), row_ids=np.array([1.0, 2.0]))
+
+
+def test_distinct_rows_never_share_their_values():
+    """Each row draws its own stream: a ``row * dim + column`` counter wrapped modulo 2**64 and repeated rows."""
+    init = RandomUniformInitializer(-1.0, 1.0, seed=7)
+    for dim in (2, 8, 1024):  # ids 0 and INT64_MIN: 2**63 * even dim = 0 mod 2**64
+        rows = init.initialize(np.zeros((2, dim), np.float32), row_ids=np.array([0, -(2**63)], np.int64))
+        assert not np.array_equal(rows[0], rows[1])
+    slots = np.array([(5 << 48) | 9, (69 << 48) | 9], np.int64)  # slots s and s + 64 at dim 1024
+    rows = init.initialize(np.zeros((2, 1024), np.float32), row_ids=slots)
+    assert not np.array_equal(rows[0], rows[1])
+    ids = np.random.default_rng(0).integers(-(2**63), 2**63 - 1, 200_000, dtype=np.int64)
+    ids = np.unique(np.concatenate([ids, np.arange(-1000, 1000) << 52]))
+    rows = init.initialize(np.zeros((ids.size, 4), np.float32), row_ids=ids)
+    assert np.unique(rows, axis=0).shape[0] == ids.size

@@ -19,7 +19,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from ref_sampling import ref_uniform01_float32
+from ref_sampling import _MASK, _mix64, ref_uniform01_float32
 
 
 def _f32_bits(x):
@@ -122,8 +122,11 @@ def ref_hash_net_backward(num, grad, amplitude, scale):
 
 
 def ref_uniform_rows(seed, row_offset, rows, dim, minval, maxval):
-    """Random-uniform rows: ``fl32(r * fl32(maxval - minval) + minval)``, ``r`` from the reference hash."""
+    """Random-uniform rows: ``fl32(r * fl32(maxval - minval) + minval)``, ``r`` from the reference hash.
+
+    Table row ``row`` draws from the stream ``seed ^ mix64(row)``, element ``c`` its draw ``c``.
+    """
     lo, hi = np.float32(minval), np.float32(maxval)
-    counters = range(row_offset * dim, (row_offset + rows) * dim)
-    r = ref_uniform01_float32(seed, counters).astype(np.float64)
-    return (r * np.float64(hi - lo) + np.float64(lo)).astype(np.float32).reshape(rows, dim)
+    draws = [ref_uniform01_float32(int(seed) ^ _mix64((row_offset + r) & _MASK), range(dim)) for r in range(rows)]
+    r = np.asarray(draws, np.float32).reshape(rows, dim).astype(np.float64)
+    return (r * np.float64(hi - lo) + np.float64(lo)).astype(np.float32)
