@@ -858,8 +858,10 @@ class ProbabilisticFilter(Filter):
         ValueError
             If the kind or version differ.
         TypeError, ValueError
-            If ``state["draws"]`` (or a given ``state["seed"]``) is not an
-            integer in range.
+            If ``state["seed"]`` or ``state["draws"]`` is missing or not an
+            integer in range (nothing is changed then; a missing seed is not
+            replaced by a fresh one, which would not repeat the saved
+            decisions).
 
         Examples
         --------
@@ -874,9 +876,10 @@ class ProbabilisticFilter(Filter):
         ...                f.should_be_filtered(ids, ones, thresholds=4, in_table=absent))
         True
         """
-        super().load_state_dict(state)
-        self.seed = int(check_seed(state.get("seed")))
-        self._draws = check_number("state['draws']", state.get("draws"), integer=True, low=0)
+        seed = check_number("state['seed']", state.get("seed"), integer=True, low=0, high=2**64 - 1)
+        draws = check_number("state['draws']", state.get("draws"), integer=True, low=0)
+        super().load_state_dict(state)  # checked first: a state refused changes nothing
+        self.seed, self._draws = seed, draws
 
 
 

@@ -398,6 +398,12 @@ def test_load_state_dict_rejects_mismatches():
     with pytest.raises(ValueError, match="state\\['draws'\\] must be >= 0"):
         F.ProbabilisticFilter(seed=1).load_state_dict({"kind": "probabilistic_filter", "version": 1, "seed": 3,
                                                        "draws": -1})
+    p = F.ProbabilisticFilter(seed=1)
+    with pytest.raises(TypeError, match="state\\['seed'\\] must be an integer, got NoneType"):
+        p.load_state_dict({"kind": "probabilistic_filter", "version": 1, "draws": 2})  # no fresh seed instead
+    with pytest.raises(ValueError, match="state\\['draws'\\] must be >= 0"):
+        p.load_state_dict({"kind": "probabilistic_filter", "version": 1, "seed": 9, "draws": -1})
+    assert p.seed == 1  # a refused state changes nothing
 
 
 # --- argument checks -------------------------------------------------------------
