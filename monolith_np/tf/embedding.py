@@ -198,12 +198,13 @@ class HashEmbedding(tf.keras.layers.Layer):
     def _forward(self, ids, splits, training):
         ids = np.ascontiguousarray(to_array(ids))
         flat = ids.reshape(-1)
+        if splits is not None:  # checked before the insert: a bad batch must not create entries
+            splits = _ragged._check_splits("row_splits", to_array(splits), np, nvalues=flat.size, values_name="ids")
         if training:
             self.table.insert(flat, update_time=self.update_time)
         emb = self.table.lookup(flat)
         if splits is None or self.combiner is None:
             return to_tensor(emb.reshape(ids.shape + (self.dim,)))
-        splits = to_array(splits)
         if self.combiner == "sum":
             return to_tensor(_ragged.reduce_sum(emb, row_splits=splits))
         if self.combiner == "mean":

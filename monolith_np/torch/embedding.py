@@ -235,8 +235,9 @@ class HashEmbedding(torch.nn.Module):
             splits = host
         else:
             splits = torch.cat([host, torch.tensor([n], dtype=torch.int64)])
-        if splits.numel() > 1 and int(splits[0]) != 0:
-            raise ValueError(f"offsets must start at 0, got {int(splits[0])}")
+        if int(splits[0]) != 0:
+            got = int(splits[0]) if host.numel() else f"an empty tensor for {n} values"
+            raise ValueError(f"offsets must start at 0 (the first bag's start), got {got}")
         bad = torch.nonzero(splits[1:] < splits[:-1])
         if bad.numel():
             i = int(bad[0, 0])

@@ -160,3 +160,14 @@ def test_bad_arguments():
         mtf.HashEmbedding(table, combiner="sum")(tf.constant(IDS))
     with pytest.raises(ValueError, match="combiner"):
         mtf.HashEmbedding(table)(tf.constant(IDS), row_splits=tf.constant(SPLITS))
+
+
+def test_bad_row_splits_insert_nothing():
+    table = EmbeddingHashTable([(DIM, RandomUniformInitializer(seed=3), SgdOptimizer(learning_rate=LR))])
+    layer = mtf.HashEmbedding(table, combiner="sum")
+    ids = tf.constant([1, 2, 3], tf.int64)
+    for splits, match in (([0, 2, 1, 3], "row_splits must be non-decreasing"), ([0, 2], "row_splits must end at"),
+                          ([1, 3], "row_splits must start at 0")):
+        with pytest.raises(ValueError, match=match):
+            layer(ids, training=True, row_splits=tf.constant(splits, tf.int64))
+    assert len(table) == 0

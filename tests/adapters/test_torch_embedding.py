@@ -213,6 +213,8 @@ def test_errors():
         mt.HashEmbedding(table, combiner="sum", include_last_offset=True)(torch.tensor([1, 2]), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="offsets need a combiner"):
         mt.HashEmbedding(table)(torch.tensor([1, 2]), torch.tensor([0]))
+    with pytest.raises(ValueError, match="offsets must start at 0 .*an empty tensor for 2 values"):
+        emb(torch.tensor([1, 2]), torch.tensor([], dtype=torch.int64))
     assert len(table) == 0                                  # nothing inserted by a rejected call
 
 
