@@ -176,3 +176,78 @@ def check_seed(seed):
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0])
     return np.uint64(seed)
+
+
+#: Largest global step (the kernels take it as int64).
+MAX_STEP = 2**63 - 1
+#: Largest time in seconds a table stores (a uint32, as Monolith's).
+MAX_SECONDS = 2**32 - 1
+
+
+def check_step(name, value):
+    """Validate a global step: an integer in ``[0, 2**63 - 1]`` (the kernels' int64).
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    value : int
+        The step.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``value`` is not an integer in range (before anything is changed).
+
+    Examples
+    --------
+    >>> check_step("global_step", 7)
+    7
+    >>> check_step("global_step", 2**63)
+    Traceback (most recent call last):
+    ...
+    ValueError: global_step must be <= 9223372036854775807, got 9223372036854775808
+    """
+    return int(check_number(name, value, integer=True, low=0, high=MAX_STEP))
+
+
+def check_seconds(name, value):
+    """Validate a time in seconds that a table stores: an integer in ``[0, 2**32 - 1]`` (uint32, as Monolith).
+
+    A value past 2**32 - 1 is refused, not wrapped: it is most likely
+    milliseconds or nanoseconds given by mistake, and wrapping it would make
+    entries look years old (or new) to expiry.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    value : int
+        Seconds.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``value`` is not an integer in range.
+
+    Examples
+    --------
+    >>> check_seconds("update_time", 1_700_000_000)
+    1700000000
+    >>> check_seconds("update_time", 1_700_000_000_000)
+    Traceback (most recent call last):
+    ...
+    ValueError: update_time must be <= 4294967295 (uint32 seconds), got 1700000000000
+    """
+    value = check_number(name, value, integer=True, low=0)
+    if value > MAX_SECONDS:
+        raise ValueError(f"{name} must be <= {MAX_SECONDS} (uint32 seconds), got {int(value)}")
+    return int(value)

@@ -33,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._backend import array_module, asarray, host_read
-from .._checks import check_array, check_number
+from .._checks import check_array, check_number, check_step
 from ..optim import optimizers as _opt
 from ..optim.registry import row_for_kind
 from ..proto import EmbeddingHashTableConfig, EntryConfig, EntryDump, OptimizerDump
@@ -334,7 +334,7 @@ def learning_rates_at(learning_rate_fns, global_step):
     >>> learning_rates_at([0.1, PolynomialDecay(0.0, 10, 0.5)], global_step=5)
     array([0.1 , 0.25], dtype=float32)
     """
-    check_number("global_step", global_step, integer=True, low=0)
+    check_step("global_step", global_step)
     return HashTableConfigInstance(EmbeddingHashTableConfig(), list(learning_rate_fns)).call_learning_rate_fns(
         global_step)
 
@@ -973,7 +973,7 @@ class SegmentedEntry:
         check_array("grads", grads, dtypes=(np.float32,), shape=(rows.shape[0], self.dim))
         rows = self._check_rows(xp, rows, params.shape[0])
         self._check_state(state, params.shape[0])
-        step = check_number("global_step", global_step, integer=True, low=0)
+        step = check_step("global_step", global_step)
         lrs = self._check_learning_rates(learning_rates, step)
         self._apply_rows_impl(params, rows, grads, state, lrs, step)
 
@@ -1047,7 +1047,7 @@ class SegmentedEntry:
         xp = self._check_params(params)
         check_array("grads", grads, dtypes=(np.float32,), shape=tuple(params.shape))
         self._check_state(state, params.shape[0])
-        step = check_number("global_step", global_step, integer=True, low=0)
+        step = check_step("global_step", global_step)
         lrs = self._check_learning_rates(learning_rates, step)
         grads = self._backward(xp, params, None, grads, step)
         for k, (s, st) in enumerate(zip(self._segments, state)):

@@ -34,7 +34,7 @@ import numpy as np
 from numba import prange, typed
 
 from .._backend import array_module, asarray
-from .._checks import check_array, check_number
+from .._checks import check_array, check_number, check_step
 from .._compile import cpu_jit, run_cpu
 from ..schedules import norm_warmup
 
@@ -573,7 +573,7 @@ def clip_gradients(dense_grads, sparse_grads, clip_type=GradClipType.ClipByGloba
                  **{f"sparse_grads[{i}]": g for i, g in enumerate(sparse)})
     clip = _clip_number("clip_norm", clip_norm, allow_none=True)
     sparse_clip = _clip_number("sparse_clip_norm", sparse_clip_norm, allow_none=True)
-    step = check_number("global_step", global_step, integer=True, low=0)
+    step = check_step("global_step", global_step)
     decay = check_number("dense_weight_decay", dense_weight_decay)
     if dense_reduce_mean:
         size = check_number("batch_size", batch_size, integer=True, low=1)

@@ -20,7 +20,7 @@ import numpy as np
 from numba import prange
 
 from .._backend import array_module
-from .._checks import check_array, check_number
+from .._checks import check_array, check_number, check_step
 from .._compile import cpu_jit, run_cpu
 from .._dispatch import gpu_drivers
 from .._rules.dense import adamom_update, rmsprop_dense_update
@@ -166,7 +166,7 @@ class _DenseOptimizer:
             If shapes differ, slots are missing, the learning rate is negative
             or ``global_step`` is negative.
         """
-        global_step = check_number("global_step", global_step, integer=True, low=0)
+        global_step = check_step("global_step", global_step)
         lr = self._learning_rate_at(learning_rate, global_step)
         if isinstance(params, (list, tuple)):
             if not isinstance(grads, (list, tuple)) or len(grads) != len(params):

@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._backend import array_module, asarray, host_read
-from .._checks import check_array, check_number
+from .._checks import check_array, check_number, check_step
 from .._dispatch import gpu_drivers
 from .._rules import optim as R
 from ..proto import optimizer_pb2
@@ -79,9 +79,7 @@ def _check_step(global_step):
     if isinstance(global_step, (bool, np.bool_)) or not isinstance(global_step, numbers.Integral):
         raise TypeError(f"global_step must be a non-negative integer, got {type(global_step).__name__} "
                         f"{global_step!r}")
-    if global_step < 0:
-        raise ValueError(f"global_step must be >= 0, got {int(global_step)}")
-    return int(global_step)
+    return check_step("global_step", global_step)
 
 
 def _check_rows(xp, rows, num_rows):

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .._checks import check_array, check_number
+from .._checks import check_array, check_number, check_seconds, check_step
 from ..entry import HashTableConfigInstance
 from ..proto import EmbeddingHashTableConfig, MultiEmbeddingHashTableConfig
 from .table import EmbeddingHashTable
@@ -91,7 +91,7 @@ def _checked_pairs(arg, slot_to_id_and_tensor, dims):
 
 
 def _time(arg, value):
-    return 0 if value is None else check_number(arg, value, integer=True, low=0)
+    return 0 if value is None else check_seconds(arg, value)
 
 
 def _table_seed(seed, name):
@@ -338,7 +338,7 @@ class _TableSet:
         >>> emb["a"], emb["b"]
         (array([[-4., -6.]], dtype=float32), array([[-1., -1., -1.]], dtype=float32))
         """
-        global_step = check_number("global_step", global_step, integer=True, low=0)
+        global_step = check_step("global_step", global_step)
         update_time = _time("req_time", req_time)
         pairs = _checked_pairs("slot_to_id_and_grad", slot_to_id_and_grad, self._dims())
         rates = {name: self._tables[name]._learning_rates(None, global_step) for name in pairs}
@@ -508,7 +508,7 @@ class _TableSet:
             given = np.asarray(given)
             if given.shape != want.shape or not np.array_equal(given, want):
                 raise ValueError(f"{arg} must be {want.tolist()} (from fused_slot_size), got {given.tolist()}")
-        global_step = check_number("global_step", global_step, integer=True, low=0)
+        global_step = check_step("global_step", global_step)
         req_time = _time("req_time", req_time)
         segments = self._segments(sizes)
         rates = {id(table): table._learning_rates(None, global_step) for _, table in segments}

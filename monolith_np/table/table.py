@@ -19,7 +19,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from .._backend import asarray, host_read, is_cuda_array
-from .._checks import check_array, check_choice, check_number
+from .._checks import check_array, check_choice, check_number, check_seconds, check_step
 from ..entry import HashTableConfigInstance
 from ..features import slot_of
 from ..entry.segments import SegmentedEntry
@@ -93,11 +93,6 @@ def _flat_shards(path):
     if len(totals) != 1 or len(names) != int(next(iter(totals))):
         raise ValueError(f"path must have all its shards, got {len(names)} files for {sorted(totals)} shards")
     return [(n, None) for n in names]
-
-
-def _check_time(name, value):
-    value = check_number(name, value, integer=True, low=0)
-    return int(value)
 
 
 class EmbeddingHashTable:
@@ -658,7 +653,7 @@ class EmbeddingHashTable:
                [0., 0.]], dtype=float32)
         """
         ids = self._check_ids(ids)
-        update_time = _check_time("update_time", update_time)
+        update_time = check_seconds("update_time", update_time)
         with self._lock:
             old = self._size
             self._upsert(ids, update_time)
@@ -695,7 +690,7 @@ class EmbeddingHashTable:
                [2., 2.]], dtype=float32)
         """
         ids, values = self._check_batch("values", ids, values)
-        self._assign_impl(ids, values, _check_time("update_time", update_time))
+        self._assign_impl(ids, values, check_seconds("update_time", update_time))
 
     def _assign_impl(self, ids, values, update_time):
         """:meth:`assign` for validated arguments (contiguous arrays on the table's device)."""
@@ -736,7 +731,7 @@ class EmbeddingHashTable:
                [ 5.,  6.]], dtype=float32)
         """
         ids, deltas = self._check_batch("deltas", ids, deltas)
-        self._assign_add_impl(ids, deltas, _check_time("update_time", update_time))
+        self._assign_add_impl(ids, deltas, check_seconds("update_time", update_time))
 
     def _assign_add_impl(self, ids, deltas, update_time):
         """:meth:`assign_add` for validated arguments (contiguous arrays on the table's device)."""
@@ -784,8 +779,8 @@ class EmbeddingHashTable:
                [-0.5, -0.5]], dtype=float32)
         """
         ids, grads = self._check_batch("grads", ids, grads)
-        update_time = _check_time("update_time", update_time)
-        global_step = check_number("global_step", global_step, integer=True, low=0)
+        update_time = check_seconds("update_time", update_time)
+        global_step = check_step("global_step", global_step)
         # validated (and a schedule evaluated) once, before any id is inserted
         lrs = self._learning_rates(learning_rate, global_step)
         self._apply_gradients_impl(ids, grads, lrs, global_step, update_time, dedup)
@@ -840,7 +835,7 @@ class EmbeddingHashTable:
                [0., 0.]], dtype=float32)
         """
         ids = self._check_ids(ids)
-        update_time = _check_time("update_time", update_time)
+        update_time = check_seconds("update_time", update_time)
         with self._lock:
             existed = self._rows(ids) != ix.EMPTY
             rows = self._upsert(ids, update_time)[0]
@@ -995,7 +990,7 @@ class EmbeddingHashTable:
         >>> table.contains(ids)
         array([ True, False])
         """
-        now = check_number("now", now, integer=True)
+        now = check_seconds("now", now)
         with self._lock:
             ids, ts = self._live_ids_and_stamps()
             return self._remove(self._xp.asarray(ids[self._expired(now, ids, ts)]))
@@ -1206,28 +1201,68 @@ class EmbeddingHashTable:
         >>> other.lookup(np.array([2])), other.max_update_ts
         (array([[3., 4.]], dtype=float32), 100)
         """
-        if not isinstance(entries, ck.DecodedEntries):
-            raise TypeError(f"entries must be the DecodedEntries of read_checkpoint(), got {type(entries).__name__}")
+        ids, values, state, ts, nums, short, latest = self._checked_entries(entries)
         xp = self._xp
-        ids, values, ts, nums = (xp.asarray(a) for a in (entries.ids, entries.params, entries.timestamps,
-                                                         entries.num_values))
-        check_array("entries.params", values, dtypes=(np.float32,), shape=(ids.shape[0], self.dim))
-        short = bool((host_read(entries.num_values) < self.dim).any())  # read_checkpoint gives host arrays
-        latest = int(host_read(entries.timestamps).max()) if ids.shape[0] else None
         with self._lock:
             rows, plan = self._upsert(ids, 0, filtered=False)
-            if short:  # as Monolith: a short record overwrites its leading values only
+            if short:  # as Monolith: a short record overwrites its leading values only (of a copy: ours)
                 partial = nums < self.dim
                 cols = xp.arange(self.dim)[None, :] < nums[partial, None]
                 values[partial] = xp.where(cols, values[partial], self._values[rows[partial]])
             self._ops.put(self._values, rows, values, plan)
-            for st_table, st_saved in zip(self._state, entries.state):
+            for st_table, st_saved in zip(self._state, state):
                 for k, arr in st_table.items():
-                    arr[rows] = xp.asarray(st_saved[k])
+                    arr[rows] = st_saved[k]
             self._ts[rows] = ts
             if latest is not None:
                 self._max_update_ts = max(self._max_update_ts, latest)
         return int(ids.shape[0])
+
+    def _checked_entries(self, entries):
+        """Every array of ``entries`` checked against the table's layout, on its device, before any change.
+
+        Returns ``(ids, values, state, timestamps, num_values, short, latest)``;
+        ``values`` is a copy when some record is short (it is then merged with
+        the table's rows), so the caller's arrays are never written.
+        """
+        if not isinstance(entries, ck.DecodedEntries):
+            raise TypeError(f"entries must be the DecodedEntries of read_checkpoint(), got {type(entries).__name__}")
+        ids = entries.ids
+        check_array("entries.ids", ids, ndim=1, dtypes=(np.int64, np.uint64))
+        n = ids.shape[0]
+        check_array("entries.params", entries.params, dtypes=(np.float32,), shape=(n, self.dim))
+        check_array("entries.timestamps", entries.timestamps, dtype_kinds="iu", shape=(n,))
+        check_array("entries.num_values", entries.num_values, dtype_kinds="iu", shape=(n,))
+        host_ts, host_nums = host_read(entries.timestamps), host_read(entries.num_values)
+        if n and (int(host_ts.min()) < 0 or int(host_ts.max()) > _UINT32_MAX):
+            raise ValueError(f"entries.timestamps must be uint32 seconds in [0, {_UINT32_MAX}], got values from "
+                             f"{int(host_ts.min())} to {int(host_ts.max())}")
+        if n and (int(host_nums.min()) < 0 or int(host_nums.max()) > self.dim):
+            raise ValueError(f"entries.num_values must be in [0, {self.dim}] (the table's dim), got values from "
+                             f"{int(host_nums.min())} to {int(host_nums.max())}")
+        if not isinstance(entries.state, (list, tuple)) or len(entries.state) != len(self._state):
+            raise ValueError(f"entries.state must be a list of {len(self._state)} dicts (one per segment), "
+                             f"got {type(entries.state).__name__} of {len(entries.state)}"
+                             if isinstance(entries.state, (list, tuple)) else
+                             f"entries.state must be a list of {len(self._state)} dicts, "
+                             f"got {type(entries.state).__name__}")
+        state = []
+        for k, (mine, given) in enumerate(zip(self._state, entries.state)):
+            if not isinstance(given, dict) or set(given) != set(mine):
+                keys = sorted(given) if isinstance(given, dict) else type(given).__name__
+                raise ValueError(f"entries.state[{k}] must have the keys {sorted(mine)}, got {keys}")
+            for key, arr in mine.items():
+                check_array(f"entries.state[{k}][{key!r}]", given[key], dtypes=(arr.dtype,),
+                            shape=(n,) + tuple(arr.shape[1:]))
+            state.append({key: self._array(f"entries.state[{k}][{key!r}]", given[key]) for key in mine})
+        short = bool((host_nums < self.dim).any())
+        values = self._array("entries.params", entries.params)
+        if short and values is entries.params:
+            values = values.copy()
+        latest = int(host_ts.max()) if n else None
+        return (self._array("entries.ids", ids).view(np.int64), values, state,
+                self._array("entries.timestamps", entries.timestamps).astype(np.uint32),
+                self._array("entries.num_values", entries.num_values).astype(np.int64), short, latest)
 
     def restore(self, path):
         """Load a checkpoint written by :meth:`save` (or Monolith's save op) into the table.
