@@ -12,7 +12,8 @@ lock on ``P`` (a thread lock and an ``flock`` on ``P.lock``, so saves of one
 path from threads or processes take turns):
 
 1. it creates ``P.save-<id>`` (64 random bits) and writes every shard there,
-   each ``fsync``-ed, then the legacy ``-meta`` file and the directory;
+   each ``fsync``-ed, then the legacy ``-meta`` file, and ``fsync``-s the
+   save directory and ``dir``;
 2. it writes the manifest to a temporary name, ``fsync``-s it, renames it over
    ``P-manifest`` and ``fsync``-s ``dir``: this rename is the commit;
 3. it removes what no manifest names any more: earlier ``P.save-*``
@@ -146,6 +147,8 @@ class Save:
         base = os.path.basename(self.path)
         _write_file(os.path.join(self.directory, base + "-meta"), frame_records(*legacy_meta))
         _fsync_dir(self.directory)
+        parent = os.path.dirname(os.path.abspath(self.path))
+        _fsync_dir(parent)  # the save directory's own entry is durable before anything points at it
         manifest = {"format": FORMAT, "save_id": self.save_id, "directory": os.path.basename(self.directory),
                     "entries": sum(s["entries"] for s in self.shards), "shards": self.shards}
         record = np.frombuffer(json.dumps(manifest, sort_keys=True).encode(), np.uint8)
@@ -157,7 +160,7 @@ class Save:
             os.unlink(tmp)
             raise
         self.committed = True  # visible now; from here on a failure must not remove the directory
-        _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
+        _fsync_dir(parent)
 
     def abort(self):
         """Remove what this save wrote (best effort: the next save removes what is left)."""
