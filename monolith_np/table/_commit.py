@@ -46,6 +46,7 @@ import threading
 import numpy as np
 
 from ._wire import frame_records, unframe_records
+from .checkpoint import _fsync_directory as _fsync_dir
 
 try:
     import fcntl
@@ -72,15 +73,6 @@ def manifest_path(path):
 
 def _save_dir(path, save_id):
     return f"{path}.save-{save_id}"
-
-
-def _fsync_dir(directory):
-    if os.name == "posix":
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _write_file(name, data):
