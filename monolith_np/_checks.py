@@ -72,7 +72,7 @@ def check_array(name, x, *, ndim=None, min_ndim=None, dtype_kinds=None, dtypes=N
 
 
 def check_number(name, value, *, integer=False, low=None, high=None, low_open=False, high_open=False,
-                 allow_none=False):
+                 allow_none=False, finite=False):
     """Check a scalar hyperparameter and return it as a Python number.
 
     Parameters
@@ -89,6 +89,9 @@ def check_number(name, value, *, integer=False, low=None, high=None, low_open=Fa
         Make the corresponding bound exclusive.
     allow_none : bool, default False
         Accept ``None`` and return it.
+    finite : bool, default False
+        Refuse ``inf`` and ``-inf`` too (for a hyperparameter that would make
+        every result non-finite).
 
     Returns
     -------
@@ -118,6 +121,8 @@ def check_number(name, value, *, integer=False, low=None, high=None, low_open=Fa
         value = float(value)
         if math.isnan(value):
             raise ValueError(f"{name} must not be NaN, got nan")
+        if finite and math.isinf(value):
+            raise ValueError(f"{name} must be finite, got {value}")
     if low is not None and (value < low or (low_open and value == low)):
         op = ">" if low_open else ">="
         raise ValueError(f"{name} must be {op} {low}, got {value}")

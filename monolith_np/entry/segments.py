@@ -845,7 +845,7 @@ class SegmentedEntry:
             raise ValueError(f"{name} must have {self.num_segments} values (one per segment), "
                              f"got {rates.shape[0]}")
         for k, v in enumerate(rates.tolist()):
-            check_number(f"{name}[{k}]", v, low=0.0)
+            check_number(f"{name}[{k}]", v, low=0.0, finite=True)
         return rates
 
     # -- lookup and updates ---------------------------------------------------

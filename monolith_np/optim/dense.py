@@ -66,7 +66,7 @@ def _check_learning_rate(learning_rate):
     """Accept a non-negative number or a callable (a schedule); return it."""
     if callable(learning_rate):
         return learning_rate
-    return check_number("learning_rate", learning_rate, low=0.0)
+    return check_number("learning_rate", learning_rate, low=0.0, finite=True)
 
 
 def _check_decay(name, value):
@@ -131,7 +131,7 @@ class _DenseOptimizer:
             learning_rate = learning_rate(global_step)
             if hasattr(learning_rate, "shape") and learning_rate.shape != ():
                 raise ValueError(f"learning_rate must be a scalar, got shape {tuple(learning_rate.shape)}")
-            return check_number("learning_rate", float(learning_rate), low=0.0)
+            return check_number("learning_rate", float(learning_rate), low=0.0, finite=True)
         return learning_rate
 
     def apply(self, params, grads, state, learning_rate=None, global_step=0, update_slots=True):
@@ -299,8 +299,8 @@ class AdamomOptimizer(_DenseOptimizer):
         self._learning_rate = _check_learning_rate(learning_rate)
         self._ada_decay = _check_decay("ada_decay", ada_decay)
         self._mom_decay = _check_decay("mom_decay", mom_decay)
-        self._epsilon = check_number("epsilon", epsilon, low=0.0)
-        self._weight_decay = check_number("weight_decay", weight_decay, low=0.0)
+        self._epsilon = check_number("epsilon", epsilon, low=0.0, finite=True)
+        self._weight_decay = check_number("weight_decay", weight_decay, low=0.0, finite=True)
         self._use_locking = bool(use_locking)
         self._name = name
         self._use_v2 = bool(use_v2)
@@ -397,8 +397,8 @@ class RmspropOptimizer(_DenseOptimizer):
         self._learning_rate = _check_learning_rate(learning_rate)
         self._beta1 = _check_decay("beta1", beta1)
         self._beta2 = _check_decay("beta2", beta2)
-        self._epsilon = check_number("epsilon", epsilon, low=0.0)
-        self._weight_decay = check_number("weight_decay", weight_decay, low=0.0)
+        self._epsilon = check_number("epsilon", epsilon, low=0.0, finite=True)
+        self._weight_decay = check_number("weight_decay", weight_decay, low=0.0, finite=True)
         self._use_locking = bool(use_locking)
         self._use_v2 = bool(use_v2)
         self._name = name

@@ -216,8 +216,8 @@ class Optimizer(abc.ABC):
 
         ``unit`` names must lie in ``[0, 1)``, ``closed_unit`` ones in ``[0, 1]``.
         """
-        for name in nonneg:
-            check_number(name, self.__dict__[name], low=0.0, allow_none=True)
+        for name in nonneg:  # finite too: an infinite rate, epsilon or decay makes every update inf or NaN
+            check_number(name, self.__dict__[name], low=0.0, allow_none=True, finite=True)
         for name in unit:
             check_number(name, self.__dict__[name], low=0.0, high=1.0, high_open=True, allow_none=True)
         for name in closed_unit:
@@ -424,7 +424,7 @@ class Optimizer(abc.ABC):
             value = float(arr[0] if isinstance(arr, np.ndarray) else host_read(arr[:1])[0])
         else:
             value = learning_rate
-        return np.float32(check_number("learning_rate", value, low=0.0))
+        return np.float32(check_number("learning_rate", value, low=0.0, finite=True))
 
     def _prepare(self, params, grads, state, learning_rate, global_step):
         """The public calls' validation; returns ``(xp, plan, config, S, lr, step)``."""

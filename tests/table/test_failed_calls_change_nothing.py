@@ -51,6 +51,9 @@ ROWS = np.ones((2, DIM), np.float32)
     (lambda t: t.reinitialize(NEW, update_time=2**40), ValueError, "update_time"),
     (lambda t: t.evict(2**32), ValueError, "now must be <= 4294967295"),
     (lambda t: t.apply_gradients(NEW, ROWS, learning_rate=[0.1]), ValueError, "learning_rate"),
+    (lambda t: t.apply_gradients(NEW, ROWS, learning_rate=float("inf")), ValueError, r"learning_rate\[0\] must be finite"),
+    (lambda t: t.apply_gradients(NEW, ROWS, learning_rate=np.array([0.1, np.inf], np.float32)), ValueError,
+     r"learning_rate\[1\] must be finite"),
     (lambda t: t.apply_gradients(NEW, np.ones((2, DIM + 1), np.float32)), ValueError, "grads"),
     (lambda t: t.assign(NEW.astype(np.float64), ROWS), TypeError, "ids"),
 ])
@@ -132,3 +135,13 @@ def test_table_sets_check_times_and_steps_before_any_table_changes():
     with pytest.raises(ValueError, match="global_step must be <="):
         tables.apply_gradients({"a": pair, "b": pair}, global_step=2**63)
     assert tables["a"].size == 0 and tables["b"].size == 0
+
+
+@pytest.mark.parametrize("make", [
+    lambda: AdagradOptimizer(learning_rate=float("inf")),
+    lambda: AdagradOptimizer(initial_accumulator_value=float("inf")),
+    lambda: SgdOptimizer(learning_rate=float("inf")),
+])
+def test_hyperparameters_that_make_every_update_non_finite_are_refused(make):
+    with pytest.raises(ValueError, match="must be finite"):
+        make()
