@@ -1177,11 +1177,21 @@ class EmbeddingHashTable:
         ----------
         entries : DecodedEntries
             From :meth:`read_checkpoint` of a table with the same entry layout.
+            Its arrays are read, never written.
 
         Returns
         -------
         int
             Entries restored.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``entries`` is not a ``DecodedEntries``, or an array does not
+            fit the table: ids not int64/uint64, a shape that is not one row
+            per entry, state keys other than the table's, timestamps beyond
+            uint32 or ``num_values`` outside ``[0, dim]``. Everything is
+            checked before the table changes.
 
         Examples
         --------
