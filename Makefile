@@ -7,6 +7,9 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 export PYTHONUNBUFFERED := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
+# Hypothesis profile of `make test`: "ci" draws a fixed set of examples, so a run is
+# reproducible; HYPOTHESIS_PROFILE=dev (twice the examples, fresh ones every run) explores.
+export HYPOTHESIS_PROFILE ?= ci
 # pytest-xdist workers per test lane (one per core).
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider -n $(JOBS)

@@ -66,6 +66,8 @@ def assert_ulp_close(actual, desired, max_ulp=1, context=""):
         )
 
 
+#: Smallest normal float32.
+_F32_TINY = float(np.finfo(np.float32).tiny)
 rates = st.floats(0.0, 10.0, allow_subnormal=False)
 positive_rates = st.floats(1e-6, 10.0)
 integral_steps = st.integers(1, 2**20)
@@ -92,7 +94,8 @@ def polynomial_kwargs(draw):
         initial_learning_rate=draw(rates),
         decay_steps=draw(st.one_of(integral_steps, real_steps)),
         end_learning_rate=draw(st.one_of(st.just(0.0001), rates)),  # may exceed the initial rate
-        power=draw(st.one_of(st.just(1.0), st.floats(0.0, 4.0))),
+        # no float32-subnormal power: TF's CPU kernels flush it to 0 (x**0 = 1), we keep it (0**tiny = 0)
+        power=draw(st.one_of(st.just(1.0), st.floats(0.0, 4.0).filter(lambda p: p == 0.0 or p >= _F32_TINY))),
         cycle=draw(st.booleans()),
     )
 
