@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import hashlib
 import json
 import os
@@ -44,7 +45,9 @@ import stat
 import threading
 
 import numpy as np
+from google.protobuf.message import DecodeError
 
+from ..proto import MultiHashTableMetadata
 from ._wire import frame_records, unframe_records
 from .checkpoint import _fsync_directory as _fsync_dir
 
@@ -313,3 +316,42 @@ def read_shard(path, manifest, shard):
                          f"{shard['sha256'][:16]}...), got {data.size} bytes with another content "
                          f"(a shard of another save or table, or damaged)")
     return data
+
+
+# -- the flat layout of older releases and Monolith ------------------------------------
+
+#: Suffix of a shard file in the flat layout: `-KKKKK-of-NNNNN`.
+SHARD = re.compile(r"-(\d{5})-of-(\d{5})$")
+
+
+def shard_files(path):
+    """Sorted ``path-NNNNN-of-NNNNN`` files."""
+    prefix = os.path.basename(path)
+    return sorted(n for n in glob.glob(glob.escape(path) + "-*-of-*")
+                  if os.path.basename(n).startswith(prefix) and SHARD.search(n[len(path):]))
+
+
+def flat_shards(path):
+    """``[(file, records it must hold or None)]`` of a checkpoint in the flat layout (``path-meta`` or shards)."""
+    meta = path + "-meta"
+    if os.path.lexists(meta):
+        buffer, offsets = unframe_records(open_regular(meta, "the checkpoint's -meta file", MAX_MANIFEST_BYTES),
+                                          meta)
+        out = []
+        for k in range(offsets.size - 1):
+            try:
+                m = MultiHashTableMetadata.FromString(buffer[offsets[k]:offsets[k + 1]].tobytes())
+            except DecodeError:
+                raise ValueError(f"{meta} must hold MultiHashTableMetadata records, got an undecodable "
+                                 f"record {k}") from None
+            name = plain_name(m.table_name, f"{meta}: record {k}'s table_name")
+            out.append((os.path.join(os.path.dirname(path), name), int(m.num_entries)))
+        return out
+    names = shard_files(path)
+    if not names:
+        raise FileNotFoundError(f"path must name a checkpoint written by save(), got {path!r} "
+                                f"(no {path}-manifest, no {path}-meta and no {path}-NNNNN-of-NNNNN shard files)")
+    totals = {SHARD.search(os.path.basename(n)).group(2) for n in names}
+    if len(totals) != 1 or len(names) != int(next(iter(totals))):
+        raise ValueError(f"path must have all its shards, got {len(names)} files for {sorted(totals)} shards")
+    return [(n, None) for n in names]

@@ -10,13 +10,10 @@ export/save stream one contiguous block. Growing rehashes only the index.
 
 from __future__ import annotations
 
-import glob
 import os
-import re
 import threading
 
 import numpy as np
-from google.protobuf.message import DecodeError
 
 from .._backend import asarray, host_read, is_cuda_array
 from .._checks import check_array, check_choice, check_number, check_seconds, check_step
@@ -28,7 +25,6 @@ from . import _commit
 from . import checkpoint as ck
 from . import index as ix
 from ._entrydump import encode_rows
-from ._wire import unframe_records
 from ._ops import CpuOps, GpuOps
 
 __all__ = ["EmbeddingHashTable", "TableFullError", "slot_of"]
@@ -57,42 +53,6 @@ class TableFullError(RuntimeError):
     ...     print("full, nothing inserted: size", table.size)
     full, nothing inserted: size 0
     """
-
-
-_SHARD = re.compile(r"-(\d{5})-of-(\d{5})$")
-
-
-def _shard_files(path):
-    """Sorted ``path-NNNNN-of-NNNNN`` files."""
-    prefix = os.path.basename(path)
-    return sorted(n for n in glob.glob(glob.escape(path) + "-*-of-*")
-                  if os.path.basename(n).startswith(prefix) and _SHARD.search(n[len(path):]))
-
-
-def _flat_shards(path):
-    """``[(file, records it must hold or None)]`` of a checkpoint in the flat layout (``path-meta`` or shards)."""
-    meta = path + "-meta"
-    if os.path.lexists(meta):
-        buffer, offsets = unframe_records(_commit.open_regular(meta, "the checkpoint's -meta file",
-                                                               _commit.MAX_MANIFEST_BYTES), meta)
-        out = []
-        for k in range(offsets.size - 1):
-            try:
-                m = MultiHashTableMetadata.FromString(buffer[offsets[k]:offsets[k + 1]].tobytes())
-            except DecodeError:
-                raise ValueError(f"{meta} must hold MultiHashTableMetadata records, got an undecodable "
-                                 f"record {k}") from None
-            name = _commit.plain_name(m.table_name, f"{meta}: record {k}'s table_name")
-            out.append((os.path.join(os.path.dirname(path), name), int(m.num_entries)))
-        return out
-    names = _shard_files(path)
-    if not names:
-        raise FileNotFoundError(f"path must name a checkpoint written by save(), got {path!r} "
-                                f"(no {path}-manifest, no {path}-meta and no {path}-NNNNN-of-NNNNN shard files)")
-    totals = {_SHARD.search(os.path.basename(n)).group(2) for n in names}
-    if len(totals) != 1 or len(names) != int(next(iter(totals))):
-        raise ValueError(f"path must have all its shards, got {len(names)} files for {sorted(totals)} shards")
-    return [(n, None) for n in names]
 
 
 class EmbeddingHashTable:
@@ -1104,7 +1064,7 @@ class EmbeddingHashTable:
         True
         """
         path = os.fspath(path)
-        return any(os.path.lexists(path + end) for end in ("-manifest", "-meta")) or bool(_shard_files(path))
+        return any(os.path.lexists(path + end) for end in ("-manifest", "-meta")) or bool(_commit.shard_files(path))
 
     @staticmethod
     def _shards(path):
@@ -1119,7 +1079,7 @@ class EmbeddingHashTable:
         if manifest is not None:
             return [(_commit.shard_path(path, manifest, s), _commit.read_shard(path, manifest, s), s["entries"])
                     for s in manifest["shards"]]
-        return [(name, _commit.open_regular(name, "a checkpoint shard"), n) for name, n in _flat_shards(path)]
+        return [(name, _commit.open_regular(name, "a checkpoint shard"), n) for name, n in _commit.flat_shards(path)]
 
 
     def read_checkpoint(self, path):
