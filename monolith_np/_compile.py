@@ -31,7 +31,7 @@ import numba
 from numba.core.errors import NumbaIRAssumptionWarning
 from numba.extending import register_jitable
 
-from . import _config
+from . import _config, _threading
 from ._version import __version__
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -95,6 +95,7 @@ def _install_cache_locator() -> bool:
 
 
 _CACHE_ON = _config.CACHE and _install_cache_locator()
+_threading.prefer_tbb()
 
 
 def jitable(fn=None, *, inline=False):
@@ -137,8 +138,9 @@ def cpu_jit(fn=None, *, parallel: bool = False):
 
     Returns
     -------
-    numba.core.registry.CPUDispatcher
-        The compiled dispatcher (compiled lazily on first call, cached on disk).
+    numba.core.registry.CPUDispatcher or ParallelKernel
+        The compiled dispatcher (compiled lazily on first call, cached on disk);
+        a :class:`ParallelKernel` around it when ``parallel`` is set.
 
     Notes
     -----
@@ -154,12 +156,69 @@ def cpu_jit(fn=None, *, parallel: bool = False):
             nogil=True,
             cache=_CACHE_ON,
             error_model="numpy",
-            parallel=parallel,
             fastmath=set(_config.FASTMATH) if listed else False,
         )
+        if parallel:
+            return ParallelKernel(f, options)
         return numba.njit(**options)(f)
 
     return compile_ if fn is None else compile_(fn)
+
+
+class ParallelKernel:
+    """A ``prange`` kernel that runs safely under whichever threading layer numba picked.
+
+    Calls go to the parallel compilation, except where
+    :func:`monolith_np._threading.guard` says otherwise: under ``workqueue``
+    they hold the process-wide parallel lock, and in a child forked after GNU
+    OpenMP was used they go to a serial compilation of the same function
+    (made on first use, kept in memory only: numba's cache does not tell a
+    serial from a parallel compilation of one function).
+
+    Parameters
+    ----------
+    fn : callable
+        The kernel's Python function.
+    options : dict
+        numba options shared by both compilations (``parallel`` excluded).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numba import prange
+    >>> def total(x):
+    ...     s = 0.0
+    ...     for i in prange(x.size):
+    ...         s += x[i]
+    ...     return s
+    >>> kernel = ParallelKernel(total, dict(nogil=True))
+    >>> float(kernel(np.arange(4.0)))
+    6.0
+    """
+
+    def __init__(self, fn, options):
+        self.py_func = fn
+        self._options = options
+        self._parallel = numba.njit(parallel=True, **options)(fn)
+        self._serial = None
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args):
+        mode = _threading.guard()
+        if mode == "free":
+            return self._parallel(*args)
+        if mode == "locked":
+            with _threading.parallel_lock:
+                return self._parallel(*args)
+        if self._serial is None:
+            self._serial = numba.njit(parallel=False, **{**self._options, "cache": False})(self.py_func)
+        return self._serial(*args)
+
+    def __getattr__(self, name):
+        # Introspection (signatures, targetoptions, overloads) reads the parallel dispatcher.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._parallel, name)
 
 
 def _cuda():

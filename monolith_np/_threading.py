@@ -1,0 +1,144 @@
+"""Which numba threading layer runs the parallel kernels, and how each is kept safe.
+
+numba runs ``prange`` loops on one of three layers, picked once per process at
+the first parallel call: Intel TBB, OpenMP, or numba's own ``workqueue``. They
+do not survive the same things:
+
+=============  ====================  ===========================================
+layer          two threads at once   parallel call in a child forked after use
+=============  ====================  ===========================================
+``tbb``        safe                  safe
+``omp`` (GNU)  safe                  the OpenMP runtime kills the child
+``omp`` other  safe                  safe
+``workqueue``  aborts the process    safe
+=============  ====================  ===========================================
+
+This module makes every row safe, so no layer can crash a training job:
+
+* **TBB is preferred.** It is a dependency of the package on x86-64, but pip
+  installs ``libtbb`` under ``<prefix>/lib``, a folder numba's TBB pool does
+  not search, so numba would silently fall back to OpenMP. :func:`prefer_tbb`
+  loads the library first; a layer chosen with ``NUMBA_THREADING_LAYER`` is
+  still the one numba uses.
+* **Under workqueue** parallel kernels take one process-wide lock: one parallel
+  region at a time, other threads wait for it instead of aborting the process.
+* **Under GNU OpenMP**, a child forked after the parent ran a parallel region
+  runs kernels through a serial compilation of the same function (compiled on
+  its first use in the child) instead of being killed.
+
+:func:`guard` tells a parallel kernel which of these applies; the decision is
+made at the first parallel call, when numba has picked its layer.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import threading
+
+import numba
+
+#: The layers under which calls run as they are, from any thread or child.
+_FREE_LAYERS = frozenset({"tbb"})
+
+#: The lock every parallel kernel holds under the ``workqueue`` layer.
+parallel_lock = threading.Lock()
+_state_lock = threading.Lock()
+_mode = None  # None: not decided; "free", "locked", "omp-gnu" or "serial"
+
+
+def prefer_tbb() -> bool:
+    """Make numba's TBB layer loadable when the ``tbb`` wheel is installed.
+
+    Returns
+    -------
+    bool
+        True when TBB is now available to numba, False when it is not (no
+        ``tbb`` wheel, an incompatible version, another platform); numba then
+        picks another layer and :func:`guard` keeps it safe. A layer chosen
+        through ``NUMBA_THREADING_LAYER`` is still honoured: this only makes
+        TBB loadable.
+
+    Examples
+    --------
+    >>> prefer_tbb() in (True, False)
+    True
+    """
+    try:
+        from numba.np.ufunc import tbbpool  # noqa: F401  (already loadable)
+
+        return True
+    except ImportError:
+        pass
+    for lib in ("libtbb.so.12", "libtbb.12.dylib"):
+        path = os.path.join(sys.prefix, "lib", lib)
+        if os.path.exists(path):
+            try:
+                ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+                from numba.np.ufunc import tbbpool  # noqa: F401,F811
+
+                return True
+            except (OSError, ImportError):
+                return False
+    return False
+
+
+def layer() -> str:
+    """Return the threading layer numba runs parallel kernels on, choosing it if needed.
+
+    Returns
+    -------
+    str
+        ``"tbb"``, ``"omp"`` or ``"workqueue"``.
+
+    Examples
+    --------
+    >>> layer() in ("tbb", "omp", "workqueue")
+    True
+    """
+    from numba.np.ufunc import parallel
+
+    parallel._launch_threads()
+    return numba.threading_layer()
+
+
+def _in_forked_child():
+    global _mode
+    _mode = "serial"
+
+
+def _decide() -> str:
+    global _mode
+    with _state_lock:
+        if _mode is None:
+            name = layer()
+            if name in _FREE_LAYERS:
+                _mode = "free"
+            elif name == "workqueue":
+                _mode = "locked"
+            else:
+                from numba.np.ufunc import omppool
+
+                if getattr(omppool, "openmp_vendor", "GNU") == "GNU":
+                    os.register_at_fork(after_in_child=_in_forked_child)
+                _mode = "free"
+    return _mode
+
+
+def guard() -> str:
+    """Return how a parallel kernel must run now in this process.
+
+    Returns
+    -------
+    str
+        ``"free"``: call the parallel kernel directly; ``"locked"``: call it
+        holding :data:`parallel_lock` (workqueue layer); ``"serial"``: call its
+        serial compilation (a child forked after GNU OpenMP was used).
+
+    Examples
+    --------
+    >>> guard() in ("free", "locked", "serial")
+    True
+    """
+    return _mode or _decide()
