@@ -33,6 +33,7 @@ made at the first parallel call, when numba has picked its layer.
 from __future__ import annotations
 
 import ctypes
+import importlib
 import os
 import sys
 import threading
@@ -65,23 +66,25 @@ def prefer_tbb() -> bool:
     >>> prefer_tbb() in (True, False)
     True
     """
-    try:
-        from numba.np.ufunc import tbbpool  # noqa: F401  (already loadable)
-
+    if _tbb_loads():
         return True
-    except ImportError:
-        pass
     for lib in ("libtbb.so.12", "libtbb.12.dylib"):
         path = os.path.join(sys.prefix, "lib", lib)
         if os.path.exists(path):
             try:
                 ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
-                from numba.np.ufunc import tbbpool  # noqa: F401,F811
-
-                return True
-            except (OSError, ImportError):
+            except OSError:
                 return False
+            return _tbb_loads()
     return False
+
+
+def _tbb_loads() -> bool:
+    try:
+        importlib.import_module("numba.np.ufunc.tbbpool")
+    except ImportError:
+        return False
+    return True
 
 
 def layer() -> str:
