@@ -21,6 +21,7 @@ Importing this package never imports CuPy, PyTorch, TensorFlow or numba.cuda.
 
 from . import entry, features, losses, metrics, optim, proto, ragged, sampling, schedules, table
 from ._backend import array_module, is_cuda_array
+from ._threading import layer as threading_layer
 from ._version import __version__
 from .ragged import *  # noqa: F401,F403
 from .sampling import *  # noqa: F401,F403
@@ -29,6 +30,7 @@ from .schedules import *  # noqa: F401,F403
 __all__ = [
     "array_module",
     "is_cuda_array",
+    "threading_layer",
     "entry",
     "features",
     "losses",

@@ -90,6 +90,9 @@ def _tbb_loads() -> bool:
 def layer() -> str:
     """Return the threading layer numba runs parallel kernels on, choosing it if needed.
 
+    Public as ``monolith_np.threading_layer``; ``docs/threading.md`` says what
+    each layer survives and how monolith_np keeps it safe.
+
     Returns
     -------
     str
