@@ -63,7 +63,7 @@ MAX_MANIFEST_BYTES = 64 << 20
 _SAVE_ID = re.compile(r"^[0-9a-f]{16}$")
 #: What follows the base name in the files a save may leave behind: save directories, temporary
 #: manifests, and the flat layout of older releases (shards, ``-meta``, their temporary files).
-_OWNED = re.compile(r"\.save-(?P<id>[0-9a-f]{16})|-manifest\.tmp-[0-9a-f]{16}|(-\d{5}-of-\d{5}|-meta)(-tmp-\d+)?")
+_OWNED = re.compile(r"\.save-(?P<id>[0-9a-f]{16})|-manifest\.(tmp|prev)-[0-9a-f]{16}|(-\d{5}-of-\d{5}|-meta)(-tmp-\d+)?")
 
 _path_locks = {}
 _path_locks_guard = threading.Lock()
@@ -121,6 +121,7 @@ class Save:
         self.directory = _save_dir(path, self.save_id)
         self.shards = []
         self.committed = False
+        self._previous = None  # the previous manifest's link while committing (see _keep_previous)
         os.mkdir(self.directory, 0o755)
 
     def add(self, name, buffer, offsets):
@@ -147,19 +148,63 @@ class Save:
         manifest = {"format": FORMAT, "save_id": self.save_id, "directory": os.path.basename(self.directory),
                     "entries": sum(s["entries"] for s in self.shards), "shards": self.shards}
         record = np.frombuffer(json.dumps(manifest, sort_keys=True).encode(), np.uint8)
-        tmp = f"{manifest_path(self.path)}.tmp-{self.save_id}"
+        target = manifest_path(self.path)
+        tmp = f"{target}.tmp-{self.save_id}"
         _write_file(tmp, frame_records(record, np.array([0, record.size], np.int64)))
+        self._previous = self._keep_previous(target)
         try:
-            os.replace(tmp, manifest_path(self.path))
+            os.replace(tmp, target)
         except BaseException:
             os.unlink(tmp)
             raise
         self.committed = True  # visible now; from here on a failure must not remove the directory
-        _fsync_dir(parent)
+        try:
+            _fsync_dir(parent)
+        except BaseException:
+            self._undo(target, self._previous)
+            raise
+
+    def _keep_previous(self, target):
+        """Hard-link the current manifest aside, so a commit that fails to become durable can be undone.
+
+        Returns the link, ``None`` if there is no manifest yet, or ``False``
+        if the file system cannot link (the commit then cannot be undone).
+        """
+        previous = f"{target}.prev-{self.save_id}"
+        try:
+            os.link(target, previous)
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return False
+        return previous
+
+    def _undo(self, target, previous):
+        """Put the previous manifest back after the commit's directory sync failed.
+
+        The new save is visible but may not survive a power loss, so the
+        save reports failure; the previous checkpoint (still complete: nothing
+        is cleaned before the sync) becomes the checkpoint again and this
+        save's directory is then removed. If even that fails, the new save
+        stays: complete either way.
+        """
+        if previous is False:
+            return
+        try:
+            if previous is None:
+                os.unlink(target)
+            else:
+                os.replace(previous, target)
+        except OSError:
+            return
+        self.committed = False
 
     def abort(self):
         """Remove what this save wrote (best effort: the next save removes what is left)."""
         shutil.rmtree(self.directory, ignore_errors=True)
+        if self._previous:
+            with contextlib.suppress(OSError):
+                os.unlink(self._previous)
 
 
 def _leftovers(path, keep):

@@ -990,8 +990,9 @@ class EmbeddingHashTable:
         Raises
         ------
         OSError
-            If a file cannot be written; the previous checkpoint at ``path``
-            is then still the checkpoint, and this save's files are removed.
+            If a file cannot be written or synced, including the sync that
+            makes the commit durable; the previous checkpoint at ``path`` is
+            then still the checkpoint, and this save's files are removed.
 
         Examples
         --------
