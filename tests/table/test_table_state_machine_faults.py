@@ -98,9 +98,6 @@ class CheckpointFaultMachine(TableMachine):
         if hasattr(self, "dir"):
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _note(self, what):
-        event(what)
-
     def _path(self, name):
         return str(self.dir / name)
 
@@ -168,7 +165,7 @@ class CheckpointFaultMachine(TableMachine):
         kept = self._kept()
         assert self.table.save(self._path(name), num_shards=shards) == len(kept)
         self.snapshots[name] = kept
-        self._note("save")
+        event("save")
 
     @rule(name=st.sampled_from(PATHS), shards=st.integers(1, 3), fault=st.sampled_from(SAVE_FAULTS), data=st.data())
     def save_with_fault(self, name, shards, fault, data):
@@ -186,7 +183,7 @@ class CheckpointFaultMachine(TableMachine):
         if raised is None:  # the step is past the save's end, or it was a cleanup error (ignored)
             assert fault is not None or at >= files.count
             self.snapshots[name] = kept
-            self._note(f"save, {kind} past its end or in its cleanup: completed")
+            event(f"save, {kind} past its end or in its cleanup: completed")
         else:
             if fault is None:
                 assert isinstance(raised, Crash)
@@ -194,7 +191,7 @@ class CheckpointFaultMachine(TableMachine):
                 assert isinstance(raised, OSError) and raised.errno == fault
             if files.committed:
                 self.snapshots[name] = kept
-            self._note(f"save, {kind} {'after' if files.committed else 'before'} the commit: raised")
+            event(f"save, {kind} {'after' if files.committed else 'before'} the commit: raised")
         self._check_checkpoint(name)
 
     @precondition(lambda self: self.snapshots)
@@ -206,7 +203,7 @@ class CheckpointFaultMachine(TableMachine):
             self.model.clear()
         assert self.table.restore(self._path(name)) == len(self.snapshots[name])
         self._restored(self.snapshots[name])
-        self._note("restore")
+        event("restore")
 
     @precondition(lambda self: self.snapshots)
     @rule(data=st.data())
@@ -221,14 +218,14 @@ class CheckpointFaultMachine(TableMachine):
                 self.table.restore(path)
         assert exc.value.errno == errno.EIO
         assert self._state() == before
-        self._note("restore, EIO: raised")
+        event("restore, EIO: raised")
 
     @precondition(lambda self: self.snapshots)
     @rule(data=st.data())
     def restore_damaged_manifest(self, data):
         path, _ = self._draw_checkpoint(data)
         how = self._restore_damaged(path, _commit.manifest_path(path), data)
-        self._note(f"restore, manifest {how}: ValueError")
+        event(f"restore, manifest {how}: ValueError")
 
     @precondition(lambda self: any(self.snapshots.values()))
     @rule(data=st.data())
@@ -236,7 +233,7 @@ class CheckpointFaultMachine(TableMachine):
         path, manifest = self._draw_checkpoint(data, nonempty=True)
         shard = data.draw(st.sampled_from([s for s in manifest["shards"] if s["bytes"]]), label="shard")
         how = self._restore_damaged(path, _commit.shard_path(path, manifest, shard), data)
-        self._note(f"restore, shard {how}: ValueError")
+        event(f"restore, shard {how}: ValueError")
 
     @invariant()
     def table_equals_model(self):
