@@ -756,10 +756,11 @@ class EmbeddingHashTable:
             if plan is None:  # the occurrence filter kept some ids out: their rows are EMPTY
                 keep = rows != ix.EMPTY
                 rows, grads = rows[keep], grads[keep]
-            if dedup:
-                self._entry._apply_rows_impl(self._values, rows, grads, self._state, lrs, global_step)
+            if dedup or (self._xp is np and self._entry._sequential_ok):  # one pass, linear in the batch
+                self._entry._apply_rows_impl(self._values, rows, grads, self._state, lrs, global_step,
+                                             sequential=not dedup)
                 return
-            for idx in _occurrence_rounds(host_read(rows)):
+            for idx in _occurrence_rounds(host_read(rows)):  # GPU, HashNet: one call per occurrence rank
                 idx = self._xp.asarray(idx)
                 self._entry._apply_rows_impl(self._values, rows[idx], grads[idx], self._state, lrs, global_step)
 
