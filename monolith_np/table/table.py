@@ -26,6 +26,7 @@ from . import checkpoint as ck
 from . import index as ix
 from ._entrydump import encode_rows
 from ._ops import CpuOps, GpuOps
+from .filters import Filter
 
 __all__ = ["EmbeddingHashTable", "TableFullError", "slot_of"]
 
@@ -151,6 +152,12 @@ class EmbeddingHashTable:
             raise TypeError(f"slot_expire_time_config must be a SlotExpireTimeConfig, "
                             f"got {type(slot_expire_time_config).__name__}")
         self._expire = slot_expire_time_config
+        if occurrence_filter is not None and not isinstance(occurrence_filter, Filter):
+            raise TypeError(f"occurrence_filter must be a Filter of monolith_np.table.filters, "
+                            f"got {type(occurrence_filter).__name__}")
+        if occurrence_threshold is not None and not callable(getattr(occurrence_threshold, "thresholds", None)):
+            raise TypeError(f"occurrence_threshold must have a thresholds(ids) method (SlotOccurrenceThreshold), "
+                            f"got {type(occurrence_threshold).__name__}")
         if occurrence_threshold is not None and occurrence_filter is None:
             raise ValueError("occurrence_threshold needs an occurrence_filter, got none")
         self._filter = occurrence_filter
@@ -521,10 +528,25 @@ class EmbeddingHashTable:
         by sub-table (for parallel writes), or is None when the filter took
         part of it out. The arguments are the public method's, validated.
         """
+        if not (filtered and self._filter is not None):
+            return self._upsert_offered(ids, update_time, dedup, init_values, None)
+        found = self._rows(ids)
+        if self._xp is np and self._fits_without_growing(int((found == ix.EMPTY).sum())):
+            return self._upsert_offered(ids, update_time, dedup, init_values, found)  # nothing below can fail
+        with self._filter._all_or_nothing():  # a failure below takes the filter's counts back
+            return self._upsert_offered(ids, update_time, dedup, init_values, found)
+
+    def _fits_without_growing(self, new):
+        """Whether ``new`` more entries surely fit without growing the index or the row store."""
+        limit = min(int(self.max_load_factor * self._slots.shape[0]), self._row_ids.shape[0])
+        return self._size + new <= limit and int(self._counts.max()) + new < (1 << self._log2s)
+
+    def _upsert_offered(self, ids, update_time, dedup, init_values, found):
+        """:meth:`_upsert`; ``found``: the rows of ``ids`` before it, to offer the absent ones to the filter."""
         xp = self._xp
         offered, batch = None, ids
-        if filtered and self._filter is not None:
-            keep_out = self._admit(ids, self._rows(ids), dedup)
+        if found is not None:
+            keep_out = self._admit(ids, found, dedup)
             if keep_out.any():
                 offered = xp.asarray(np.flatnonzero(~keep_out))
                 batch = xp.ascontiguousarray(ids[offered])
