@@ -224,6 +224,8 @@ class EmbeddingHashTable:
     def _check_ids(self, ids):
         """``ids`` as contiguous int64 (uint64 ids keep their bits)."""
         if not hasattr(ids, "dtype"):
+            if not isinstance(ids, (list, tuple)):
+                raise TypeError(f"ids must be a 1-D array (or list) of int64 ids, got {type(ids).__name__}")
             ids = np.asarray(ids)
             if ids.size == 0:
                 ids = ids.astype(np.int64)
@@ -580,7 +582,7 @@ class EmbeddingHashTable:
         if not (filtered and self._filter is not None):
             return self._upsert_offered(ids, update_time, dedup, init_values, None)
         found = self._rows(ids)
-        if self._xp is np and self._fits_without_growing(int((found == ix.EMPTY).sum())):
+        if self.device == "cpu" and self._fits_without_growing(int((found == ix.EMPTY).sum())):
             return self._upsert_offered(ids, update_time, dedup, init_values, found)  # nothing below can fail
         with self._filter._all_or_nothing():  # a failure below takes the filter's counts back
             return self._upsert_offered(ids, update_time, dedup, init_values, found)
@@ -839,7 +841,7 @@ class EmbeddingHashTable:
             if plan is None:  # the occurrence filter kept some ids out: their rows are EMPTY
                 keep = rows != ix.EMPTY
                 rows, grads = rows[keep], grads[keep]
-            if dedup or (self._xp is np and self._entry._sequential_ok):  # one pass, linear in the batch
+            if dedup or (self.device == "cpu" and self._entry._sequential_ok):  # one pass, linear in the batch
                 self._entry._apply_rows_impl(self._values, rows, grads, self._state, lrs, global_step,
                                              sequential=not dedup)
                 return
