@@ -977,7 +977,7 @@ class SegmentedEntry:
         lrs = self._check_learning_rates(learning_rates, step)
         self._apply_rows_impl(params, rows, grads, state, lrs, step)
 
-    def _apply_rows_impl(self, params, rows, grads, state, learning_rates, global_step):
+    def _apply_rows_impl(self, params, rows, grads, state, learning_rates, global_step, sequential=False):
         """:meth:`apply_rows` on validated inputs: no checks, no device reads.
 
         Parameters
@@ -995,6 +995,10 @@ class SegmentedEntry:
             default rate.
         global_step : int
             The validated step.
+        sequential : bool, default False
+            Run each segment's rule once per occurrence, a repeated row's in
+            order, instead of once per summed row (numpy arrays and no
+            HashNet segment only: :attr:`_sequential_ok`).
         """
         if rows.shape[0] == 0:
             return
@@ -1004,7 +1008,12 @@ class SegmentedEntry:
             opt = s.optimizer
             lr = None if learning_rates is None else learning_rates[k]
             opt._apply_rows_impl(params[:, s.start:s.stop], rows, grads[:, s.start:s.stop], opt._state_arrays(st),
-                                 lr, global_step)
+                                 lr, global_step, sequential)
+
+    @property
+    def _sequential_ok(self):
+        """Whether :meth:`_apply_rows_impl` may run ``sequential`` (no HashNet backward, which reads the rows)."""
+        return not any(s.retriever == "hash_net" for s in self._segments)
 
     def apply(self, params, grads, state, learning_rates=None, global_step=0):
         """Update every row of the table (dense gradients).

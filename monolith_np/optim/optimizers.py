@@ -41,7 +41,7 @@ from .._rules import optim as R
 from ..proto import optimizer_pb2
 from ..schedules import LearningRateFunction, PolynomialDecay
 from .registry import register
-from .sparse import cpu_kernels, run_sparse
+from .sparse import cpu_kernels, run_sequential, run_sparse
 
 __all__ = [
     "Optimizer",
@@ -551,23 +551,29 @@ class Optimizer(abc.ABC):
         if rows.size:
             self._run_rows(xp, plan, config, params, rows, grads, S, lr, step)
 
-    def _apply_rows_impl(self, params, rows, grads, S, lr, global_step):
+    def _apply_rows_impl(self, params, rows, grads, S, lr, global_step, sequential=False):
         """:meth:`apply_rows` on validated inputs (no checks, no device reads).
 
         ``rows`` is a non-empty int64 array of rows in ``[0, num_rows)`` of
         the module of ``params``; ``grads`` ``(n, dim)`` float32; ``S`` the
         state tuple (:meth:`_state_arrays`); ``lr`` a float32 rate resolved
         by the caller, or ``None`` (the config's, with its warm-up), and
-        ``global_step`` an int ``>= 0``.
+        ``global_step`` an int ``>= 0``. ``sequential`` (numpy arrays only):
+        no merging, the rule runs once per occurrence, a repeated row's in
+        order (a table's ``dedup=False``).
         """
         plan = self._plan()
         config = plan.base._config()
         lr = self._default_learning_rate(global_step, config) if lr is None else lr
-        self._run_rows(array_module(params=params), plan, config, params, rows, grads, S, lr, global_step)
+        self._run_rows(array_module(params=params), plan, config, params, rows, grads, S, lr, global_step,
+                       sequential)
 
-    def _run_rows(self, xp, plan, config, params, rows, grads, S, lr, step):
+    def _run_rows(self, xp, plan, config, params, rows, grads, S, lr, step, sequential=False):
         hp = plan.hparams(config)
-        if xp is np:
+        if sequential:
+            driver = cpu_kernels(plan.base._row.entry, plan.rounding, plan.dc)[2]
+            run_sequential(driver, params, rows, np.ascontiguousarray(grads), S, lr, hp, step, np.uint64(plan.seed))
+        elif xp is np:
             sparse = cpu_kernels(plan.base._row.entry, plan.rounding, plan.dc)[0]
             run_sparse(sparse, params, rows, np.ascontiguousarray(grads), S, lr, hp, step, np.uint64(plan.seed))
         else:

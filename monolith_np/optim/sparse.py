@@ -44,7 +44,7 @@ from .._compile import cpu_jit
 from .._rules.optim import dc_compensate_at, stochastic_round_row
 from .._rules.partition import bucket_count, partition_rows, scratch_slot, scratch_starts
 
-__all__ = ["cpu_kernels", "SparseScratch"]
+__all__ = ["cpu_kernels", "SparseScratch", "run_sequential"]
 
 
 _DENSE_LOCK = threading.Lock()
@@ -153,7 +153,9 @@ def cpu_kernels(entry, rounding=False, dc=False):
     Returns
     -------
     tuple of numba dispatchers
-        ``(sparse, dense)``.
+        ``(sparse, dense, sequential)``; ``sequential(params, grads, rows,
+        order, starts, S, lr, hp, step, seed)`` runs the rule once per
+        occurrence, a row's occurrences in order (:func:`run_sequential`).
     """
 
     def sparse(params, grads, rows, order, starts, uniq, acc, slot, keys, vals, hstarts, S, lr, hp, step, seed):
@@ -223,4 +225,32 @@ def cpu_kernels(entry, rounding=False, dc=False):
                 if rounding:
                     stochastic_round_row(w, seed, step, r)
 
-    return cpu_jit(parallel=True)(sparse), cpu_jit(parallel=True)(dense_dc if dc else dense)
+    def sequential(params, grads, rows, order, starts, S, lr, hp, step, seed):
+        identity = order.size == 0
+        for b in prange(starts.size - 1):
+            g = np.empty(grads.shape[1], np.float32)  # one scratch row per bucket: the caller's grads stay as given
+            for p in range(starts[b], starts[b + 1]):
+                i = p if identity else order[p]
+                r = rows[i]
+                w = params[r]
+                if dc:
+                    dc_compensate_at(w, grads[i], S, r, hp, g)
+                else:
+                    g[:] = grads[i]
+                entry(w, g, S, r, lr, hp, step)
+                if rounding:
+                    stochastic_round_row(w, seed, step, r)
+
+    return (cpu_jit(parallel=True)(sparse), cpu_jit(parallel=True)(dense_dc if dc else dense),
+            cpu_jit(parallel=True)(sequential))
+
+
+def run_sequential(driver, params, rows, grads, S, lr, hp, step, seed):
+    """Run one entry's sequential driver: the rule once per occurrence, each row's occurrences in order.
+
+    The occurrences are grouped by bucket (a stable partition, so a row's
+    occurrences keep their order and no two buckets share a row); one thread
+    walks each bucket. Linear in the batch whatever the multiplicity.
+    """
+    order, starts = partition_rows(rows, bucket_count(rows.size))
+    driver(params, grads, rows, order, starts, S, lr, hp, step, seed)

@@ -37,6 +37,8 @@ compile the same rules.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from numba import prange
 
@@ -44,7 +46,8 @@ from .. import proto
 from .._checks import check_array, check_choice, check_number, check_seed
 from .._compile import cpu_jit, run_cpu
 from .._random import uniform01_float32
-from .._rules.filters import MAX_COUNT, filter_add_batch, filter_get_batch, probabilistic_admit
+from .._rules.filters import (MAX_COUNT, clear_generation, filter_add_batch, filter_get_batch, home_of,
+                              probabilistic_admit, probe)
 
 __all__ = [
     "HASH_FILTER_CAPACITY",
@@ -100,6 +103,57 @@ class FilterType:
 
 _filter_add_batch_cpu = cpu_jit(filter_add_batch)
 _filter_get_batch_cpu = cpu_jit(filter_get_batch)
+
+
+#: An ``advance_limit`` the rule never reaches: the journaled driver advances the head itself.
+_NEVER = np.int64(2**62)
+
+
+@cpu_jit
+def _filter_add_journaled_cpu(keys, counts, used, elements, state, ids, add_counts, skip, insert_limit,
+                              advance_limit, prev, cell_gen, cell_idx, old_key, old_count, old_used, clear_at,
+                              clear_gen, clear_used):
+    """:func:`filter_add_batch` one id at a time, recording what each add overwrites; returns the clears made.
+
+    Before each add, the cell its probe ends at (the one the rule writes) is
+    saved; before the head advances, the ``used`` row of the generation it
+    clears. :func:`_filter_undo_cpu` replays the record backwards.
+    """
+    size = keys.shape[1]
+    clears = 0
+    for j in range(ids.shape[0]):
+        head = state[0]
+        cell_idx[j] = -1
+        if not skip[j]:
+            i = probe(keys, used, head, ids[j], home_of(ids[j], size))
+            if i >= 0:
+                cell_gen[j], cell_idx[j] = head, i
+                old_key[j], old_count[j], old_used[j] = keys[head, i], counts[head, i], used[head, i]
+        filter_add_batch(keys, counts, used, elements, state, ids[j:j + 1], add_counts[j:j + 1], skip[j:j + 1],
+                         insert_limit, _NEVER, prev[j:j + 1])
+        if elements[head] >= advance_limit:  # the rule's advance, its clear saved first
+            nxt = head + 1 if head + 1 < keys.shape[0] else 0
+            clear_at[clears], clear_gen[clears] = j, nxt
+            clear_used[clears, :] = used[nxt, :]
+            clears += 1
+            state[0] = nxt
+            clear_generation(used, elements, nxt)
+    return clears
+
+
+@cpu_jit
+def _filter_undo_cpu(keys, counts, used, cell_gen, cell_idx, old_key, old_count, old_used, clear_at, clear_gen,
+                     clear_used, clears):
+    """Take back a :func:`_filter_add_journaled_cpu` call: its writes and clears, newest first."""
+    c = clears - 1
+    for j in range(cell_idx.shape[0] - 1, -1, -1):
+        while c >= 0 and clear_at[c] == j:
+            used[clear_gen[c], :] = clear_used[c, :]
+            c -= 1
+        i = cell_idx[j]
+        if i >= 0:
+            g = cell_gen[j]
+            keys[g, i], counts[g, i], used[g, i] = old_key[j], old_count[j], old_used[j]
 
 
 @cpu_jit(parallel=True)
@@ -411,6 +465,32 @@ class Filter:
     def _filter(self, ids, counts, thresholds, in_table):
         return np.zeros(ids.shape[0], dtype=bool)
 
+    @contextlib.contextmanager
+    def _all_or_nothing(self):
+        """Context in which every count made is taken back if the block raises (bit for bit).
+
+        A table consults its filter inside one, so a call that fails after
+        the filter counted its batch (``TableFullError``, out of memory)
+        leaves the filter as it was.
+        """
+        saved = self._begin()
+        try:
+            yield
+        except BaseException:
+            self._rollback(saved)
+            raise
+        finally:
+            self._end()
+
+    def _begin(self):
+        return None
+
+    def _rollback(self, saved):
+        pass
+
+    def _end(self):
+        pass
+
     def get(self, ids):
         """Return the current count of each id.
 
@@ -541,15 +621,39 @@ class _CountingFilter(Filter):
         self._state = np.zeros(2, dtype=np.int64)  # head, failure_count
         self._insert_limit = insert_limit
         self._advance_limit = advance_limit
+        self._journal = None  # inside _all_or_nothing: the records of the adds made, to take them back
 
     def _arrays(self):
         return {"keys": self._keys, "counts": self._counts, "used": self._used, "elements": self._elements}
 
     def _add(self, ids, counts, skip):
         prev = np.empty(ids.shape[0], dtype=np.int64)
-        _filter_add_batch_cpu(self._keys, self._counts, self._used, self._elements, self._state, ids, counts, skip,
-                       self._insert_limit, self._advance_limit, prev)
+        if self._journal is None:
+            _filter_add_batch_cpu(self._keys, self._counts, self._used, self._elements, self._state, ids, counts,
+                                  skip, self._insert_limit, self._advance_limit, prev)
+            return prev
+        n = ids.shape[0]
+        counted = n - int(skip.sum())
+        most_clears = 0 if self._advance_limit > self._insert_limit else 1 + counted // self._advance_limit
+        record = (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.uint64), np.empty(n, np.uint32),
+                  np.empty(n, np.bool_), np.empty(most_clears, np.int64), np.empty(most_clears, np.int64),
+                  np.empty((most_clears, self._used.shape[1]), np.bool_))
+        clears = _filter_add_journaled_cpu(self._keys, self._counts, self._used, self._elements, self._state, ids,
+                                           counts, skip, self._insert_limit, self._advance_limit, prev, *record)
+        self._journal.append((record, clears))
         return prev
+
+    def _begin(self):
+        self._journal = []
+        return self._elements.copy(), self._state.copy()
+
+    def _rollback(self, saved):
+        for record, clears in reversed(self._journal):
+            _filter_undo_cpu(self._keys, self._counts, self._used, *record, clears)
+        self._elements[:], self._state[:] = saved
+
+    def _end(self):
+        self._journal = None
 
     def add(self, ids, counts):
         """Count occurrences, in batch order, and return each id's count before its add.
@@ -813,6 +917,12 @@ class ProbabilisticFilter(Filter):
         self.equal_probability = bool(check_choice("equal_probability", equal_probability, (False, True)))
         self.seed = int(check_seed(seed))
         self._draws = 0
+
+    def _begin(self):
+        return self._draws
+
+    def _rollback(self, saved):
+        self._draws = saved
 
     def _filter(self, ids, counts, thresholds, in_table):
         n = ids.shape[0]

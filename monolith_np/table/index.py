@@ -261,13 +261,18 @@ class UpsertPlan:
     where : (n,) int64 array
         For a plan from :func:`claim`: the slot each new id already holds,
         at the positions of ``uniq``; empty for a plan from :func:`plan_upsert`.
+    longest : (parts,) int64 array
+        Per sub-table, the longest probe (slots past its home) a new id
+        took: written by :func:`claim`, or by :func:`place` for a plan of
+        :func:`plan_upsert`.
     """
 
-    __slots__ = ("order", "starts", "uniq", "res", "new_count", "parts", "where")
+    __slots__ = ("order", "starts", "uniq", "res", "new_count", "parts", "where", "longest")
 
     def __init__(self, order, starts, uniq, res, new_count, parts, where):
         self.order, self.starts, self.uniq, self.res = order, starts, uniq, res
         self.new_count, self.parts, self.where = new_count, parts, where
+        self.longest = np.zeros(parts, np.int64)
 
     @property
     def total(self):
@@ -366,10 +371,11 @@ def fits(counts, log2s, plan):
 
 
 @cpu_jit(parallel=True)
-def _claim(slots, counts, parts, log2s, keys, starts, uniq, where, res, new_count, full):
+def _claim(slots, counts, parts, log2s, keys, starts, uniq, where, res, new_count, full, longest):
     limit = (np.int64(1) << log2s) - 1  # keys a sub-table may hold: one slot stays empty
     for p in prange(parts):
         n = 0
+        far = 0
         for q in range(starts[p], starts[p + 1]):
             key = keys[q]
             base, home = home_of(key, parts, log2s)
@@ -386,7 +392,9 @@ def _claim(slots, counts, parts, log2s, keys, starts, uniq, where, res, new_coun
             where[starts[p] + n] = s
             res[q] = -2 - n
             n += 1
+            far = max(far, (s - base - home) & limit)
         new_count[p] = n
+        longest[p] = far
 
 
 def claim(slots, counts, parts, log2s, ids, max_new):
@@ -432,8 +440,8 @@ def claim(slots, counts, parts, log2s, ids, max_new):
     res = np.empty(ids.size, np.int64)
     new_count = np.zeros(parts, np.int64)
     full = np.zeros(parts, np.bool_)
-    _claim(slots, counts, parts, log2s, keys, starts, uniq, where, res, new_count, full)
     plan = UpsertPlan(order, starts, uniq, res, new_count, parts, where)
+    _claim(slots, counts, parts, log2s, keys, starts, uniq, where, res, new_count, full, plan.longest)
     if full.any() or plan.total > max_new:
         release(slots, plan)
         return None
@@ -468,9 +476,11 @@ def release(slots, plan):
 
 
 @cpu_jit(parallel=True)
-def _place(slots, counts, parts, log2s, uniq, starts, new_count, res, order, where, row_base, row_ids, rows):
+def _place(slots, counts, parts, log2s, uniq, starts, new_count, res, order, where, row_base, row_ids, rows,
+           longest):
     identity = order.size == 0
     claimed = where.size > 0
+    mask = (np.int64(1) << log2s) - 1
     for p in prange(parts):
         for k in range(new_count[p]):
             key = uniq[starts[p] + k]
@@ -479,6 +489,7 @@ def _place(slots, counts, parts, log2s, uniq, starts, new_count, res, order, whe
             else:
                 base, home = home_of(key, parts, log2s)
                 s, _ = probe(slots, key, base, home, log2s)
+                longest[p] = max(longest[p], (s - base - home) & mask)
             r = row_base[p] + k
             slots[s, 0] = key
             slots[s, 1] = r
@@ -524,7 +535,7 @@ def place(slots, counts, log2s, plan, first_row, row_ids, rows):
     """
     row_base = first_row + np.concatenate(([0], np.cumsum(plan.new_count)[:-1])).astype(np.int64)
     _place(slots, counts, plan.parts, log2s, plan.uniq, plan.starts, plan.new_count, plan.res, plan.order,
-           plan.where, row_base, row_ids, rows)
+           plan.where, row_base, row_ids, rows, plan.longest)
 
 
 @cpu_jit

@@ -16,6 +16,7 @@ import threading
 import numpy as np
 
 from .._backend import asarray, host_read, is_cuda_array
+from .._random import mix64
 from .._checks import check_array, check_choice, check_number, check_seconds, check_step
 from ..entry import HashTableConfigInstance
 from ..features import slot_of
@@ -26,6 +27,7 @@ from . import checkpoint as ck
 from . import index as ix
 from ._entrydump import encode_rows
 from ._ops import CpuOps, GpuOps
+from .filters import Filter
 
 __all__ = ["EmbeddingHashTable", "TableFullError", "slot_of"]
 
@@ -33,6 +35,12 @@ _UINT32_MAX = 2**32 - 1
 _SECONDS_PER_DAY = 86400
 #: Rows of the smallest row store.
 _MIN_ROWS = 16
+#: A seeded table reseeds when an insert probes more than ``PROBE_LIMIT / (1 - max_load_factor)**2``
+#: slots past an id's home (1024 at the default load 0.75, 6400 at 0.9): random ids essentially never
+#: do (200k ids at load 0.75: 20; 1M ids at 0.9: about 1000), so lookups stay bounded by it.
+PROBE_LIMIT = 64
+_NO_PROBE = np.zeros(1, np.int64)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 class TableFullError(RuntimeError):
@@ -94,6 +102,16 @@ class EmbeddingHashTable:
         kernels, or CuPy arrays and numba.cuda kernels (numpy arrays under
         the CUDA simulator). Ids and values may be given as numpy or device
         arrays; results come back on the table's device.
+    hash_seed : int, optional
+        Seed of the index hash, in ``[0, 2**64)``. ``None`` (default): the
+        fixed hash of earlier releases (same layout). With a seed, the index
+        keys are a seeded SplitMix64 mix of the ids, so ids crafted to land
+        in one sub-table or one probe chain cannot target the table; should
+        one sub-table still overflow while the index is far from full, or
+        an insert probe past ``PROBE_LIMIT / (1 - max_load_factor)**2``
+        slots, the table moves to its next seed and rebuilds the index
+        instead of growing it. Results never depend on the seed, and
+        checkpoints (which store ids) restore into a table of any seed.
 
     Raises
     ------
@@ -126,10 +144,18 @@ class EmbeddingHashTable:
            [-5., -6.]], dtype=float32)
     >>> len(table), table.dim
     (3, 2)
+
+    A seeded index (for ids an adversary may choose); lookups are the same:
+
+    >>> seeded = EmbeddingHashTable([(2, ZerosInitializer(), SgdOptimizer(1.0))], hash_seed=2024)
+    >>> seeded.apply_gradients(ids, np.float32([[1, 2], [3, 4], [5, 6]]))
+    >>> np.array_equal(seeded.lookup(ids), table.lookup(ids))
+    True
     """
 
     def __init__(self, config, capacity=None, max_load_factor=0.75, growth=True, seed=None,
-                 slot_expire_time_config=None, occurrence_filter=None, occurrence_threshold=None, device="cpu"):
+                 slot_expire_time_config=None, occurrence_filter=None, occurrence_threshold=None, device="cpu",
+                 hash_seed=None):
         self._lr_fns = None
         table_config = None
         if isinstance(config, HashTableConfigInstance):
@@ -151,6 +177,12 @@ class EmbeddingHashTable:
             raise TypeError(f"slot_expire_time_config must be a SlotExpireTimeConfig, "
                             f"got {type(slot_expire_time_config).__name__}")
         self._expire = slot_expire_time_config
+        if occurrence_filter is not None and not isinstance(occurrence_filter, Filter):
+            raise TypeError(f"occurrence_filter must be a Filter of monolith_np.table.filters, "
+                            f"got {type(occurrence_filter).__name__}")
+        if occurrence_threshold is not None and not callable(getattr(occurrence_threshold, "thresholds", None)):
+            raise TypeError(f"occurrence_threshold must have a thresholds(ids) method (SlotOccurrenceThreshold), "
+                            f"got {type(occurrence_threshold).__name__}")
         if occurrence_threshold is not None and occurrence_filter is None:
             raise ValueError("occurrence_threshold needs an occurrence_filter, got none")
         self._filter = occurrence_filter
@@ -161,6 +193,8 @@ class EmbeddingHashTable:
         self.device = check_choice("device", device, ("cpu", "cuda"))
         self._ops = GpuOps() if self.device == "cuda" else CpuOps()
         self._xp = self._ops.xp
+        self.hash_seed = check_number("hash_seed", hash_seed, integer=True, low=0, high=2**64 - 1, allow_none=True)
+        self._salt = None if hash_seed is None else np.uint64(self.hash_seed)
         self._lock = threading.RLock()
         self._max_update_ts = 0
         self._lookup_rows = self._xp.empty(0, np.int64)
@@ -190,6 +224,8 @@ class EmbeddingHashTable:
     def _check_ids(self, ids):
         """``ids`` as contiguous int64 (uint64 ids keep their bits)."""
         if not hasattr(ids, "dtype"):
+            if not isinstance(ids, (list, tuple)):
+                raise TypeError(f"ids must be a 1-D array (or list) of int64 ids, got {type(ids).__name__}")
             ids = np.asarray(ids)
             if ids.size == 0:
                 ids = ids.astype(np.int64)
@@ -296,7 +332,29 @@ class EmbeddingHashTable:
         if capacity > self._slots.shape[0] and not self.growth:
             raise TableFullError(f"the table is full: size {self._size}, capacity {self.capacity} "
                                  f"(growth is disabled), and the batch needs room for {entries} entries")
-        self._slots, self._counts, self._parts, self._log2s = self._ops.rehash(self._row_ids[:self._size], capacity)
+        self._slots, self._counts, self._parts, self._log2s = self._ops.rehash(
+            self._keys(self._row_ids[:self._size]), capacity)
+
+    def _keys(self, ids):
+        """The index keys of ``ids``: the ids themselves, or with a hash seed their seeded SplitMix64 mix.
+
+        The mix is a bijection of the 64 bits, so the index stays
+        collision-free; the row store keeps the ids themselves.
+        """
+        if self._salt is None:
+            return ids
+        return mix64(ids.view(np.uint64) ^ self._salt).view(np.int64)
+
+    def _reseed(self):
+        """Move a seeded table to its next hash seed and rebuild the index with it (same capacity).
+
+        Taken when one sub-table overflows while the index is far from its
+        load limit, or a probe runs past :data:`PROBE_LIMIT`: ids crafted
+        against (or unlucky with) one seed spread again under the next.
+        """
+        self._salt = mix64(np.array([self._salt ^ _GOLDEN], np.uint64))[0]
+        self._slots, self._counts, self._parts, self._log2s = self._ops.rehash(
+            self._keys(self._row_ids[:self._size]), self._slots.shape[0])
 
     def reserve(self, n):
         """Make room for ``n`` entries in total without further growth.
@@ -350,7 +408,7 @@ class EmbeddingHashTable:
     # -- reading ----------------------------------------------------------------
 
     def _rows(self, ids):
-        return self._ops.find(self._slots, self._parts, self._log2s, ids)
+        return self._ops.find(self._slots, self._parts, self._log2s, self._keys(ids))
 
     def find(self, ids, out=None):
         """Rows of ``ids`` and whether each is present.
@@ -404,7 +462,7 @@ class EmbeddingHashTable:
             n = ids.shape[0]
             if self._lookup_rows.shape[0] < n:
                 self._lookup_rows = self._xp.empty(n, np.int64)
-            rows = self._ops.find(self._slots, self._parts, self._log2s, ids, self._lookup_rows[:n])
+            rows = self._ops.find(self._slots, self._parts, self._log2s, self._keys(ids), self._lookup_rows[:n])
             self._ops.take(self._values, rows, out)
             found = None if found_mask is False else rows != ix.EMPTY
         if self._needs_view:
@@ -521,21 +579,44 @@ class EmbeddingHashTable:
         by sub-table (for parallel writes), or is None when the filter took
         part of it out. The arguments are the public method's, validated.
         """
+        if not (filtered and self._filter is not None):
+            return self._upsert_offered(ids, update_time, dedup, init_values, None)
+        found = self._rows(ids)
+        if self.device == "cpu" and self._fits_without_growing(int((found == ix.EMPTY).sum())):
+            return self._upsert_offered(ids, update_time, dedup, init_values, found)  # nothing below can fail
+        with self._filter._all_or_nothing():  # a failure below takes the filter's counts back
+            return self._upsert_offered(ids, update_time, dedup, init_values, found)
+
+    def _fits_without_growing(self, new):
+        """Whether ``new`` more entries surely fit without growing the index or the row store."""
+        limit = min(int(self.max_load_factor * self._slots.shape[0]), self._row_ids.shape[0])
+        return self._size + new <= limit and int(self._counts.max()) + new < (1 << self._log2s)
+
+    def _upsert_offered(self, ids, update_time, dedup, init_values, found):
+        """:meth:`_upsert`; ``found``: the rows of ``ids`` before it, to offer the absent ones to the filter."""
         xp = self._xp
         offered, batch = None, ids
-        if filtered and self._filter is not None:
-            keep_out = self._admit(ids, self._rows(ids), dedup)
+        if found is not None:
+            keep_out = self._admit(ids, found, dedup)
             if keep_out.any():
                 offered = xp.asarray(np.flatnonzero(~keep_out))
                 batch = xp.ascontiguousarray(ids[offered])
         old = self._size
         room = int(self.max_load_factor * self._slots.shape[0]) - old
-        plan = self._ops.claim(self._slots, self._counts, self._parts, self._log2s, batch, room)
+        keys = self._keys(batch)
+        plan = self._ops.claim(self._slots, self._counts, self._parts, self._log2s, keys, room)
         if plan is None:
-            plan, fits = self._ops.plan(self._slots, self._counts, self._parts, self._log2s, batch)
+            plan, fits = self._ops.plan(self._slots, self._counts, self._parts, self._log2s, keys)
+            reseeded = False
             while not (fits and old + plan.total <= self.max_load_factor * self._slots.shape[0]):
-                self._rehash(old + plan.total, force=True)
-                plan, fits = self._ops.plan(self._slots, self._counts, self._parts, self._log2s, batch)
+                if (not fits and not reseeded and self._salt is not None and self._parts > 1
+                        and old + plan.total <= self.max_load_factor * self._slots.shape[0]):
+                    self._reseed()  # one sub-table overflows, the index is not full: spread, do not grow
+                    reseeded = True
+                    keys = self._keys(batch)
+                else:
+                    self._rehash(old + plan.total, force=True)
+                plan, fits = self._ops.plan(self._slots, self._counts, self._parts, self._log2s, keys)
             self._grow_rows(old + plan.total)
         else:
             try:
@@ -544,8 +625,12 @@ class EmbeddingHashTable:
                 self._ops.release(self._slots, plan)
                 raise
         rows = xp.empty(batch.shape[0], np.int64)
-        self._ops.place(self._slots, self._counts, self._log2s, plan, old, self._row_ids, batch, rows)
+        self._ops.place(self._slots, self._counts, self._log2s, plan, old, self._row_ids, keys, rows)
         self._size = old + plan.total
+        if self._salt is not None:
+            self._row_ids[rows] = batch  # the placement wrote the keys: the row store keeps the ids
+            if int(getattr(plan, "longest", _NO_PROBE).max()) > PROBE_LIMIT / (1 - self.max_load_factor) ** 2:
+                self._reseed()
         self._init_rows(old, self._size, init_values)
         if offered is not None:
             all_rows = xp.full(ids.shape[0], ix.EMPTY, np.int64)
@@ -756,10 +841,11 @@ class EmbeddingHashTable:
             if plan is None:  # the occurrence filter kept some ids out: their rows are EMPTY
                 keep = rows != ix.EMPTY
                 rows, grads = rows[keep], grads[keep]
-            if dedup:
-                self._entry._apply_rows_impl(self._values, rows, grads, self._state, lrs, global_step)
+            if dedup or (self.device == "cpu" and self._entry._sequential_ok):  # one pass, linear in the batch
+                self._entry._apply_rows_impl(self._values, rows, grads, self._state, lrs, global_step,
+                                             sequential=not dedup)
                 return
-            for idx in _occurrence_rounds(host_read(rows)):
+            for idx in _occurrence_rounds(host_read(rows)):  # GPU, HashNet: one call per occurrence rank
                 idx = self._xp.asarray(idx)
                 self._entry._apply_rows_impl(self._values, rows[idx], grads[idx], self._state, lrs, global_step)
 
@@ -820,7 +906,7 @@ class EmbeddingHashTable:
     def _remove(self, ids):
         """Erase ``ids`` (absent ones ignored); returns the number removed."""
         xp = self._xp
-        freed = self._ops.erase(self._slots, self._counts, self._parts, self._log2s, ids)
+        freed = self._ops.erase(self._slots, self._counts, self._parts, self._log2s, self._keys(ids))
         holes = xp.sort(freed[freed != ix.EMPTY])
         if holes.size == 0:
             return 0
@@ -837,7 +923,8 @@ class EmbeddingHashTable:
             for st in self._state:
                 for arr in st.values():
                     arr[dest] = arr[tail]
-            self._ops.set_rows(self._slots, self._parts, self._log2s, xp.ascontiguousarray(self._row_ids[dest]),
+            self._ops.set_rows(self._slots, self._parts, self._log2s,
+                               self._keys(xp.ascontiguousarray(self._row_ids[dest])),
                                xp.ascontiguousarray(dest))
         self._size = new_size
         return int(holes.size)
