@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
+from google.protobuf.message import DecodeError
 from numba import prange
 
 from .. import proto
@@ -247,7 +248,8 @@ class SlotOccurrenceThreshold:
         TypeError
             If ``config`` has none of these types.
         ValueError
-            If a slot or threshold is out of range.
+            If a slot or threshold is out of range, or bytes do not parse as
+            a ``SlotOccurrenceThresholdConfig``.
         """
         if isinstance(config, cls):
             return config
@@ -256,7 +258,11 @@ class SlotOccurrenceThreshold:
         if isinstance(config, dict):
             return cls(config)
         if isinstance(config, (bytes, bytearray)):
-            config = proto.SlotOccurrenceThresholdConfig.FromString(bytes(config))
+            try:
+                config = proto.SlotOccurrenceThresholdConfig.FromString(bytes(config))
+            except DecodeError:
+                raise ValueError(f"config must be a serialized SlotOccurrenceThresholdConfig, got {len(config)} "
+                                 "bytes that do not parse as one") from None
         if not isinstance(config, proto.SlotOccurrenceThresholdConfig):
             raise TypeError("config must be bytes, a SlotOccurrenceThresholdConfig, a dict or None, "
                             f"got {type(config).__name__}")
@@ -361,6 +367,8 @@ def _check_in_table(in_table, n):
 
 
 def _check_state(state, name, expected):
+    if not isinstance(state, dict):
+        raise TypeError(f"state must be a dict from state_dict(), got {type(state).__name__}")
     if name not in state:
         raise ValueError(f"state must have key {name!r}, got keys {sorted(state)}")
     value = state[name]
@@ -584,6 +592,8 @@ class Filter:
 
         Raises
         ------
+        TypeError
+            If ``state`` is not a dict.
         ValueError
             If the kind, version, sizes or array dtypes/shapes do not match this
             filter, or the state is inconsistent.
@@ -986,6 +996,8 @@ class ProbabilisticFilter(Filter):
         ...                f.should_be_filtered(ids, ones, thresholds=4, in_table=absent))
         True
         """
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict from state_dict(), got {type(state).__name__}")
         seed = check_number("state['seed']", state.get("seed"), integer=True, low=0, high=2**64 - 1)
         draws = check_number("state['draws']", state.get("draws"), integer=True, low=0)
         super().load_state_dict(state)  # checked first: a state refused changes nothing

@@ -56,7 +56,12 @@ def _check_names(arg, names):
 def _id_array(arg, ids):
     """``ids`` as a contiguous 1-D int64 array (uint64 ids keep their bits), as the tables' ``_impl`` take them."""
     if not hasattr(ids, "dtype"):
-        ids = np.asarray(ids, np.int64)
+        if not isinstance(ids, (list, tuple)):
+            raise TypeError(f"{arg} must be a 1-D integer array or a list of ids, got {type(ids).__name__}")
+        try:
+            ids = np.asarray(ids, np.int64)
+        except (TypeError, ValueError, OverflowError):
+            raise TypeError(f"{arg} must be int64 ids, got {ids!r:.80}") from None
     check_array(arg, ids, ndim=1, dtype_kinds="iu")
     ids = np.ascontiguousarray(ids)
     return ids.view(np.int64) if ids.dtype == np.uint64 else ids.astype(np.int64, copy=False)
