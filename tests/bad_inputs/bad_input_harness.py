@@ -67,6 +67,7 @@ class Target:
     arrays: dict
     scalars: dict = dataclasses.field(default_factory=dict)  # name -> [(value, expectation)]
     empty: str = EITHER
+    writes: tuple = ()  # other arguments (e.g. an optimizer's state dict) that a good call updates in place
 
 
 def bad_int(low, *, high=None, huge=EITHER):
@@ -161,8 +162,12 @@ def _empty_cases(target, good):
     return out
 
 
-def cases(targets):
-    """Every case of ``targets`` as ``pytest.param(target, arg, change, expectation, id=...)``."""
+def cases(targets, known_open=None):
+    """Every case of ``targets`` as ``pytest.param(target, arg, change, expectation, id=...)``.
+
+    ``known_open`` maps case ids to the reason they still fail; those cases
+    are strict xfails, so fixing one fails the suite until it leaves the map.
+    """
     out = []
     for target in targets:
         good = target.make()
@@ -170,13 +175,17 @@ def cases(targets):
             if good[name] is None:
                 continue
             for mid, change, want in _mutations(target, name, arg, good):
-                out.append(pytest.param(target, name, change, want, id=f"{target.name}-{name}-{mid}"))
+                out.append((target, name, change, want, f"{target.name}-{name}-{mid}"))
         for cid, change, want, name in _empty_cases(target, good):
-            out.append(pytest.param(target, name, change, want, id=f"{target.name}-{cid}"))
+            out.append((target, name, change, want, f"{target.name}-{cid}"))
         for name, values in target.scalars.items():
             for i, (value, want) in enumerate(values):
-                out.append(pytest.param(target, name, {name: value}, want, id=f"{target.name}-{name}-{i}-{value!r}"))
-    return out
+                out.append((target, name, {name: value}, want, f"{target.name}-{name}-{i}-{value!r}"))
+    known_open = known_open or {}
+    unknown = set(known_open) - {c[-1] for c in out}
+    assert not unknown, f"known_open names cases that do not exist: {sorted(unknown)}"
+    return [pytest.param(*c[:-1], id=c[-1], marks=[pytest.mark.xfail(strict=True, reason=known_open[c[-1]])]
+                         if c[-1] in known_open else []) for c in out]
 
 
 # ---------------------------------------------------------------------------
@@ -240,7 +249,7 @@ def _clear_error(err, names):
 
 
 def _written(target):
-    return {n for n, a in target.arrays.items() if a.written}
+    return {n for n, a in target.arrays.items() if a.written} | set(target.writes)
 
 
 def _unchanged(before, arrays, skip):
@@ -268,5 +277,5 @@ def run_case(target, name, change, want):
         expected = target.call(**good)
         assert same(result, expected), f"result differs from the contiguous/writable call: {result} vs {expected}"
         for w in _written(target):
-            assert same(np.asarray(kwargs[w]), good[w]), f"{w} was written differently"
+            assert same(_arrays_in(kwargs[w]), _arrays_in(good[w])), f"{w} was written differently"
     return "ok"

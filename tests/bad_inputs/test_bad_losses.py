@@ -1,5 +1,6 @@
 """Bad inputs to every public loss, gradient and ranking helper (see ``bad_input_harness``)."""
 
+import inspect
 import math
 
 import numpy as np
@@ -30,8 +31,6 @@ def _forms(name, make, arrays, scalars, grad_scalars=None):
 
 
 def _params(fn):
-    import inspect
-
     return inspect.signature(fn).parameters
 
 
@@ -92,14 +91,16 @@ TARGETS = [
     Target("label_valid_fn", L.label_valid_fn, lambda: dict(labels=_LABELS.copy()), dict(labels=Arg("fiu"))),
     Target("sort_by_scores", L.sort_by_scores,
            lambda: dict(scores=_LOGITS.copy(), features_list=[_LABELS.copy()], topn=2),
-           dict(scores=Arg("fiu", ndim=(2,), also=("features_list",))), dict(topn=[(-1, ERROR), (1.5, ERROR), ("2", ERROR)])),
+           dict(scores=Arg("fiu", ndim=(2,), also=("features_list",))),
+           dict(topn=[(-1, ERROR), (1.5, ERROR), ("2", ERROR)])),
     Target("organize_valid_indices", L.organize_valid_indices,
            lambda: dict(is_valid=_LABELS >= 0, shuffle=True, seed=3), dict(is_valid=Arg("biu", ndim=(2,))),
            dict(seed=[(-1, ERROR), (2**64, ERROR), (1.5, ERROR), ("3", ERROR)])),
     Target("shuffle_valid_indices", L.shuffle_valid_indices, lambda: dict(is_valid=_LABELS >= 0, seed=3),
            dict(is_valid=Arg("biu", ndim=(2,))), dict(seed=[(-1, ERROR), (2**64, ERROR), ("3", ERROR)])),
     Target("reshape_first_ndims", L.reshape_first_ndims,
-           lambda: dict(tensor=_LOGITS.copy(), first_ndims=2, new_shape=(12,)), dict(tensor=Arg("fiubcOU", also=("new_shape",))),
+           lambda: dict(tensor=_LOGITS.copy(), first_ndims=2, new_shape=(12,)),
+           dict(tensor=Arg("fiubcOU", also=("new_shape",))),
            dict(first_ndims=[(-1, ERROR), (3, ERROR), (1.5, ERROR), ("2", ERROR)],
                 new_shape=[((5,), ERROR), (None, ERROR)])),
     Target("approx_ranks", L.approx_ranks, lambda: dict(logits=_LOGITS.copy()), dict(logits=Arg("f", ndim=(2,))),

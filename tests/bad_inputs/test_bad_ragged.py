@@ -64,7 +64,8 @@ TARGETS = [
     Target("merge_tensor_list-unstack", R.merge_tensor_list,
            lambda: dict(tensor_list=_GRAD3.copy(), merge_type=None, axis=1),
            dict(tensor_list=Arg("fiubcOU", ndim=(2, 3))), dict(axis=[(3, ERROR), (-4, ERROR), (2**70, ERROR)])),
-    Target("dim_size", R.dim_size, lambda: dict(inputs=_GRAD3.copy(), axis=1), dict(inputs=Arg("fiubcOU", also=("axis",))),
+    Target("dim_size", R.dim_size, lambda: dict(inputs=_GRAD3.copy(), axis=1),
+           dict(inputs=Arg("fiubcOU", also=("axis",))),
            dict(axis=[(3, ERROR), (-4, ERROR), (1.5, ERROR), (None, ERROR), (2**70, ERROR)])),
     Target("check_dim", R.check_dim, lambda: dict(dim=4), {}, dict(dim=[(1.5, ERROR), ("4", ERROR), (True, ERROR)])),
 ]
