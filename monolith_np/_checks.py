@@ -256,3 +256,43 @@ def check_seconds(name, value):
     if value > MAX_SECONDS:
         raise ValueError(f"{name} must be <= {MAX_SECONDS} (uint32 seconds), got {int(value)}")
     return int(value)
+
+
+def check_writeable(name, x):
+    """Check that an array the call updates in place can be written.
+
+    numpy arrays only: a read-only one (``x.flags.writeable`` False, e.g. a
+    ``np.broadcast_to`` view or a memory-mapped file opened ``"r"``) would
+    otherwise reach a kernel and fail there with a numba typing error. CUDA
+    arrays have no such flag.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    x : array
+        An array already checked with :func:`check_array`.
+
+    Returns
+    -------
+    array
+        ``x`` unchanged.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is a read-only numpy array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> params = np.zeros(3, np.float32)
+    >>> params.setflags(write=False)
+    >>> check_writeable("params", params)
+    Traceback (most recent call last):
+    ...
+    TypeError: params must be a writeable array (it is updated in place), got a read-only float32 array
+    """
+    if isinstance(x, np.ndarray) and not x.flags.writeable:
+        raise TypeError(f"{name} must be a writeable array (it is updated in place), got a read-only {x.dtype} array")
+    return x

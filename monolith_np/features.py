@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_number
+from ._checks import check_array, check_number
 
 __all__ = ["to_fid", "slot_of"]
 
@@ -33,6 +33,8 @@ def to_fid(slot, local_ids):
 
     Raises
     ------
+    TypeError
+        If ``local_ids`` is not an integer array (or list of integers).
     ValueError
         If ``slot`` is out of range.
 
@@ -46,7 +48,7 @@ def to_fid(slot, local_ids):
     [3, 3]
     """
     slot = check_number("slot", slot, integer=True, low=0, high=(1 << 15) - 1)
-    return (np.int64(slot) << np.int64(48)) | (np.asarray(local_ids, np.int64) & np.int64(_ID_MASK))
+    return (np.int64(slot) << np.int64(48)) | (_int_ids("local_ids", local_ids) & np.int64(_ID_MASK))
 
 
 def slot_of(ids):
@@ -62,10 +64,23 @@ def slot_of(ids):
     int64 array
         The slots, in ``[0, 2**15)``, shape of ``ids``.
 
+    Raises
+    ------
+    TypeError
+        If ``ids`` is not an integer array (or list of integers).
+
     Examples
     --------
     >>> from monolith_np.features import slot_of
     >>> slot_of([(5 << 48) | 9, 12]).tolist()
     [5, 0]
     """
-    return (np.asarray(ids, np.int64) >> 48) & 0x7FFF
+    return (_int_ids("ids", ids) >> 48) & 0x7FFF
+
+
+def _int_ids(name, ids):
+    """``ids`` (an integer array or list) as int64, 64-bit patterns kept; anything else is a TypeError."""
+    a = np.asarray(ids)
+    if a.size == 0 and not hasattr(ids, "dtype"):  # [] is float64 to numpy
+        a = a.astype(np.int64)
+    return check_array(name, a, dtype_kinds="iu").astype(np.int64, copy=False)

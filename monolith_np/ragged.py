@@ -67,6 +67,7 @@ __all__ = [
 ]
 
 _SPLIT_DTYPES = (np.int32, np.int64)
+_INT64_MAX = 2**63 - 1
 _FLOAT_DTYPES = (np.float32, np.float64)
 
 
@@ -161,7 +162,11 @@ def _splits_from_lengths(name, lengths, xp, *, nvalues=None, values_name="values
 
 
 def _int_array(x, xp):
-    return asarray(x, xp) if hasattr(x, "shape") else xp.asarray(x, dtype=np.int64)
+    """``x`` as an array for the caller's integer check (a list of floats stays float; ``[]`` is int64)."""
+    if hasattr(x, "shape"):
+        return asarray(x, xp)
+    a = np.asarray(x)
+    return xp.asarray(a.astype(np.int64) if a.size == 0 and a.dtype.kind == "f" else a)
 
 
 def _resolve_splits(row_splits, row_lengths, xp, *, nvalues=None, values_name="values"):
@@ -818,7 +823,8 @@ def gen_seq_mask(splits, max_seq_length):
     TypeError
         Splits not int32/int64, non-integer ``max_seq_length``.
     ValueError
-        Empty or decreasing splits, negative ``max_seq_length``.
+        Empty or decreasing splits, negative ``max_seq_length`` (or above
+        ``2**63 - 1``).
 
     See Also
     --------
@@ -846,7 +852,7 @@ def gen_seq_mask(splits, max_seq_length):
     """
     if hasattr(splits, "row_splits"):
         splits = _key_parts(splits, "splits")[1]
-    max_seq_length = check_number("max_seq_length", max_seq_length, integer=True, low=0)
+    max_seq_length = check_number("max_seq_length", max_seq_length, integer=True, low=0, high=_INT64_MAX)
     splits = _host_or_device(splits)
     xp = array_module(splits=splits)
     splits = _check_splits("splits", _int_array(splits, xp), xp, zero_start=False)
@@ -1176,6 +1182,8 @@ def dim_size(inputs, axis):
 
     Raises
     ------
+    TypeError
+        If ``inputs`` has no shape or ``axis`` is not an integer.
     ValueError
         If ``axis`` is out of range (the original asserts).
 
@@ -1190,6 +1198,8 @@ def dim_size(inputs, axis):
     >>> dim_size(np.zeros((2, 3)), 1)
     3
     """
+    if not hasattr(inputs, "shape"):
+        raise TypeError(f"inputs must be an array, got {type(inputs).__name__}")
     shape = tuple(inputs.shape)
     axis = check_number("axis", axis, integer=True)
     if not -len(shape) <= axis < len(shape):
@@ -1249,7 +1259,8 @@ def merge_tensor_list(tensor_list, merge_type="concat", num_feature=None, axis=1
         (the original's reshape fails), an empty list to stack or concatenate,
         or an out-of-range ``axis``.
     TypeError
-        Arrays on different devices.
+        Arrays on different devices, or ``tensor_list`` neither an array nor
+        a list.
 
     Notes
     -----
@@ -1274,6 +1285,8 @@ def merge_tensor_list(tensor_list, merge_type="concat", num_feature=None, axis=1
     (2, 2, 4)
     """
     check_choice("merge_type", merge_type, ("stack", "concat", None))
+    if not hasattr(tensor_list, "shape") and not isinstance(tensor_list, (list, tuple)):
+        raise TypeError(f"tensor_list must be an array or a list of arrays, got {type(tensor_list).__name__}")
     items = [tensor_list] if hasattr(tensor_list, "shape") else list(tensor_list)
     items = [_host_or_device(t) for t in items]
     xp = array_module(**{f"tensor_list[{i}]": t for i, t in enumerate(items)})

@@ -235,7 +235,8 @@ def continuous_topk(w, k, t, separate=False):
     Raises
     ------
     TypeError
-        If ``w`` is not a float32/float64 array, or ``k`` is not an integer.
+        If ``w`` is not a float32/float64 array, ``k`` is not an integer or
+        ``separate`` not a bool.
     ValueError
         If ``w`` is 0-d, ``k < 1``, or ``t`` is not finite and positive.
 
@@ -275,6 +276,8 @@ def continuous_topk(w, k, t, separate=False):
     """
     xp, w = _check_w(w)
     k, t = _check_k_t(k, t)
+    if not isinstance(separate, (bool, np.bool_)):
+        raise TypeError(f"separate must be a bool, got {type(separate).__name__} {separate!r}")
     return _relaxed_topk_batch(xp, w, k, t, bool(separate), None)
 
 
@@ -290,7 +293,8 @@ def sample_subset(w, k, t=0.1, seed=None):
     w : (..., n) float32 or float64 array
         Log-weights, rank >= 1; leading axes are a batch. Not modified.
     k : int
-        Subset size, ``>= 1`` (``k > n`` allowed, as in :func:`continuous_topk`).
+        Subset size, ``1 <= k <= n``. (:func:`continuous_topk` allows
+        ``k > n``; a subset of more than ``n`` elements does not exist.)
     t : float, default 0.1
         Softmax temperature, finite and ``> 0``.
     seed : int or None, default None
@@ -308,8 +312,8 @@ def sample_subset(w, k, t=0.1, seed=None):
     TypeError
         If ``w`` is not a float32/float64 array, or ``k``/``seed`` are not integers.
     ValueError
-        If ``w`` is 0-d, ``k < 1``, ``t`` is not finite and positive, or ``seed``
-        is out of range.
+        If ``w`` is 0-d, ``k < 1`` or ``k > n``, ``t`` is not finite and
+        positive, or ``seed`` is out of range.
 
     See Also
     --------
@@ -338,5 +342,8 @@ def sample_subset(w, k, t=0.1, seed=None):
     """
     xp, w = _check_w(w)
     k, t = _check_k_t(k, t)
+    if k > w.shape[-1]:
+        raise ValueError(f"k must be <= {w.shape[-1]}, the size of w's last axis (a subset of k distinct "
+                         f"elements), got {k}")
     seed = check_seed(seed)
     return _relaxed_topk_batch(xp, w, k, t, False, seed)

@@ -171,11 +171,23 @@ def _kernel_args(entry, fparams, iparams=(0,), table=(0.0,)):
 
 
 def _rate(name, value):
-    return check_number(name, value, low=0.0)
+    return check_number(name, value, low=0.0, finite=True)
 
 
 def _steps_count(name, value):
-    return check_number(name, value, low=0.0, low_open=True)
+    return check_number(name, value, low=0.0, low_open=True, finite=True)
+
+
+def _finite(name, value, **bounds):
+    """A schedule's other real hyperparameters: finite too (an infinite one makes the rates inf or NaN)."""
+    return check_number(name, value, finite=True, **bounds)
+
+
+def _sequence(name, value):
+    """``value`` as a list, or a TypeError naming ``name``."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of numbers, got {type(value).__name__} {value!r}")
+    return list(value)
 
 
 def _check_name(name):
@@ -321,7 +333,8 @@ class PolynomialDecay(_KernelSchedule):
     Raises
     ------
     ValueError
-        If ``decay_steps <= 0`` or a rate or ``power`` is negative or NaN.
+        If ``decay_steps <= 0`` or a rate or ``power`` is negative; if a
+        hyperparameter is NaN or infinite.
     TypeError
         If a hyperparameter is not a real number, or ``name`` not a string.
 
@@ -370,7 +383,7 @@ class PolynomialDecay(_KernelSchedule):
             _rate("initial_learning_rate", self.initial_learning_rate),
             _rate("end_learning_rate", self.end_learning_rate),
             _steps_count("decay_steps", self.decay_steps),
-            check_number("power", self.power, low=0.0),
+            _finite("power", self.power, low=0.0),
             bool(self.cycle),
         ))
 
@@ -389,7 +402,7 @@ class _RateDecay(_KernelSchedule):
         return _kernel_args(self._entry, (
             _rate("initial_learning_rate", self.initial_learning_rate),
             _steps_count("decay_steps", self.decay_steps),
-            check_number("decay_rate", self.decay_rate, low=0.0, low_open=not self._zero_rate_allowed),
+            _finite("decay_rate", self.decay_rate, low=0.0, low_open=not self._zero_rate_allowed),
             bool(self.staircase),
         ))
 
@@ -416,7 +429,8 @@ class ExponentialDecay(_RateDecay):
     Raises
     ------
     ValueError
-        If ``decay_steps <= 0``, ``decay_rate <= 0`` or the rate is negative.
+        If ``decay_steps <= 0``, ``decay_rate <= 0`` or the rate is negative;
+        if a hyperparameter is NaN or infinite.
     TypeError
         If a hyperparameter is not a real number.
 
@@ -462,7 +476,8 @@ class InverseTimeDecay(_RateDecay):
     Raises
     ------
     ValueError
-        For ``decay_steps <= 0`` or a negative rate or ``decay_rate``.
+        For ``decay_steps <= 0``, a negative rate or ``decay_rate``, or a NaN
+        or infinite hyperparameter.
     TypeError
         For a hyperparameter that is not a real number.
 
@@ -515,7 +530,7 @@ class PiecewiseConstantDecay(_KernelSchedule):
     ------
     ValueError
         If the lengths do not match, the boundaries are not strictly
-        increasing, or a value is negative or NaN.
+        increasing, or a value is negative; if an entry is NaN or infinite.
     TypeError
         If an entry is not a real number.
 
@@ -529,8 +544,9 @@ class PiecewiseConstantDecay(_KernelSchedule):
     Steps are integers, so, as Keras does when it casts the boundaries to the
     step dtype, a fractional boundary is truncated toward zero. Keras adds
     ``indicator * value`` over all pieces (so an infinite value gives NaN
-    elsewhere); here the value is selected, and an empty ``boundaries`` is
-    allowed (Keras raises ``IndexError``).
+    elsewhere); here the value is selected (and infinite values are
+    refused), and an empty ``boundaries`` is allowed (Keras raises
+    ``IndexError``).
 
     Examples
     --------
@@ -545,10 +561,10 @@ class PiecewiseConstantDecay(_KernelSchedule):
 
     def _kernel_args(self):
         _check_name(self.name)
-        bounds = list(self.boundaries)
+        bounds = _sequence("boundaries", self.boundaries)
         for i, b in enumerate(bounds):
-            check_number(f"boundaries[{i}]", b)
-        vals = [_rate(f"values[{i}]", v) for i, v in enumerate(self.values)]
+            _finite(f"boundaries[{i}]", b)
+        vals = [_rate(f"values[{i}]", v) for i, v in enumerate(_sequence("values", self.values))]
         if len(vals) != len(bounds) + 1:
             raise ValueError(
                 f"values must have len(boundaries) + 1 = {len(bounds) + 1} entries, got {len(vals)}"
@@ -587,7 +603,8 @@ class CosineDecay(_KernelSchedule):
     Raises
     ------
     ValueError
-        If ``decay_steps <= 0`` or a rate, ``alpha`` or ``warmup_steps`` is negative.
+        If ``decay_steps <= 0`` or a rate, ``alpha`` or ``warmup_steps`` is
+        negative; if a hyperparameter is NaN or infinite.
     TypeError
         If a hyperparameter is not a real number.
 
@@ -623,13 +640,13 @@ class CosineDecay(_KernelSchedule):
 
     def _kernel_args(self):
         _check_name(self.name)
-        target = check_number("warmup_target", self.warmup_target, low=0.0, allow_none=True)
+        target = _finite("warmup_target", self.warmup_target, low=0.0, allow_none=True)
         return _kernel_args(cosine_decay_at, (
             _rate("initial_learning_rate", self.initial_learning_rate),
             _steps_count("decay_steps", self.decay_steps),
-            check_number("alpha", self.alpha, low=0.0),
+            _finite("alpha", self.alpha, low=0.0),
             0.0 if target is None else target,
-            check_number("warmup_steps", self.warmup_steps, low=0.0),
+            _finite("warmup_steps", self.warmup_steps, low=0.0),
             target is not None,
         ))
 
@@ -660,7 +677,7 @@ class CosineDecayRestarts(_KernelSchedule):
     ------
     ValueError
         If ``first_decay_steps <= 0``, ``t_mul <= 0`` or a rate, ``m_mul`` or
-        ``alpha`` is negative.
+        ``alpha`` is negative; if a hyperparameter is NaN or infinite.
     TypeError
         If a hyperparameter is not a real number.
 
@@ -696,9 +713,9 @@ class CosineDecayRestarts(_KernelSchedule):
         return _kernel_args(cosine_decay_restarts_at, (
             _rate("initial_learning_rate", self.initial_learning_rate),
             _steps_count("first_decay_steps", self.first_decay_steps),
-            check_number("t_mul", self.t_mul, low=0.0, low_open=True),
-            check_number("m_mul", self.m_mul, low=0.0),
-            check_number("alpha", self.alpha, low=0.0),
+            _finite("t_mul", self.t_mul, low=0.0, low_open=True),
+            _finite("m_mul", self.m_mul, low=0.0),
+            _finite("alpha", self.alpha, low=0.0),
         ))
 
 
@@ -729,7 +746,8 @@ class LinearWarmup(_KernelSchedule):
         If ``schedule`` is not a :class:`LearningRateFunction` or
         ``warmup_steps`` is not an integer.
     ValueError
-        If ``warmup_steps`` or ``initial_learning_rate`` is negative.
+        If ``warmup_steps`` or ``initial_learning_rate`` is negative,
+        ``warmup_steps`` is above ``2**63 - 1`` or the rate is infinite.
 
     Notes
     -----
@@ -761,7 +779,7 @@ class LinearWarmup(_KernelSchedule):
             raise TypeError(
                 f"schedule must be a LearningRateFunction, got {type(self.schedule).__name__} {self.schedule!r}"
             )
-        steps = check_number("warmup_steps", self.warmup_steps, integer=True, low=0)
+        steps = check_number("warmup_steps", self.warmup_steps, integer=True, low=0, high=_INT64_MAX)
         return steps, _rate("initial_learning_rate", self.initial_learning_rate)
 
     def _kernel_args(self):
@@ -805,7 +823,8 @@ def norm_warmup(clip_norm, global_step, warmup_steps):
         If ``global_step`` or ``warmup_steps`` is not an integer (array), or
         ``clip_norm`` not a real number.
     ValueError
-        If ``clip_norm``, ``warmup_steps`` or a step is negative.
+        If ``clip_norm``, ``warmup_steps`` or a step is negative, or
+        ``warmup_steps`` is above ``2**63 - 1``.
 
     Notes
     -----
@@ -832,5 +851,6 @@ def norm_warmup(clip_norm, global_step, warmup_steps):
     2.0
     """
     clip = check_number("clip_norm", clip_norm, low=0.0)
-    steps = 0 if not warmup_steps else check_number("warmup_steps", warmup_steps, integer=True, low=0)
+    steps = 0 if not warmup_steps else check_number("warmup_steps", warmup_steps, integer=True, low=0,
+                                                    high=_INT64_MAX)
     return _evaluate(*_kernel_args(norm_warmup_at, (clip,), (steps,)), _as_steps(global_step))

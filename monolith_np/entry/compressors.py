@@ -307,8 +307,9 @@ class FixedR8Compressor(Compressor):
     bytes_per_value = 1
 
     def __init__(self, fixed_range=1.0):
+        r = check_number("fixed_range", fixed_range, low=0.0, low_open=True, finite=True, allow_none=True)
         self.r = fixed_range
-        self._quantizer = FakeQuantizer(1.0 if fixed_range is None else fixed_range)
+        self._quantizer = FakeQuantizer(1.0 if r is None else r)
 
     @property
     def quantizer(self) -> FakeQuantizer:
@@ -364,7 +365,8 @@ class FixedR8Compressor(Compressor):
         >>> FixedR8Compressor(1.0).decode(np.int8([64, -32, 127, -128]))
         array([ 0.5      , -0.25     ,  0.9921875, -1.       ], dtype=float32)
         """
-        return self._quantizer.integer_to_float(codes)
+        xp = array_module(codes=codes)
+        return self._quantizer.integer_to_float(check_array("codes", asarray(codes, xp), dtypes=(np.int8,)))
 
 
 class OneBitCompressor(Compressor):

@@ -12,7 +12,7 @@ import abc
 import numpy as np
 
 from .._backend import array_module, asarray
-from .._checks import check_array, check_number
+from .._checks import check_array, check_number, check_writeable
 from .._compile import run_cpu
 from .._dispatch import gpu_drivers
 from ..proto import InitializerConfig
@@ -118,7 +118,7 @@ class Initializer(abc.ABC):
         Raises
         ------
         TypeError
-            If ``out`` is not a float32/float64 array or ``row_offset`` not an integer.
+            If ``out`` is not a writeable float32/float64 array or ``row_offset`` not an integer.
         ValueError
             If ``out`` is not 2-D, ``row_offset`` is out of range or
             ``row_ids`` does not have one id per row.
@@ -139,9 +139,9 @@ class Initializer(abc.ABC):
         >>> bool(np.array_equal(by_id, whole[[3, 0]]))
         True
         """
-        xp = array_module(out=out)
+        xp = array_module(out=out, row_ids=row_ids)
         out = asarray(out, xp)
-        check_array("out", out, ndim=2, dtypes=(np.float32, np.float64))
+        check_writeable("out", check_array("out", out, ndim=2, dtypes=(np.float32, np.float64)))
         row_offset = np.uint64(check_number("row_offset", row_offset, integer=True, low=0, high=_UINT64_MAX))
         random, seed, low, width = self._rule_args()
         if out.dtype == np.float32:
@@ -299,6 +299,7 @@ class BatchSoftmaxInitializer(ConstantsInitializer):
     """
 
     def __init__(self, init_step_interval: float):
+        init_step_interval = _finite("init_step_interval", init_step_interval)
         if init_step_interval < 1:
             raise ValueError("init_step_interval should be >= 1, while got {}".format(init_step_interval))
         super().__init__(init_step_interval)

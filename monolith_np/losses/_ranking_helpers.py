@@ -5,6 +5,8 @@ Re-exported by :mod:`monolith_np.losses.ranking`.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _random
@@ -30,6 +32,11 @@ def label_valid_fn(labels):
     bool array
         ``labels >= 0``.
 
+    Raises
+    ------
+    TypeError
+        If ``labels`` is not a real (integer or floating-point) array.
+
     Examples
     --------
     >>> import numpy as np
@@ -38,7 +45,7 @@ def label_valid_fn(labels):
     [[True, True, False]]
     """
     xp = array_module(labels=labels)
-    return asarray(labels, xp) >= 0
+    return check_array("labels", asarray(labels, xp), dtype_kinds="fiu") >= 0
 
 
 def _argsort_desc(xp, x):
@@ -67,6 +74,8 @@ def sort_by_scores(scores, features_list, topn=None):
 
     Raises
     ------
+    TypeError
+        If ``scores`` is not a real array.
     ValueError
         If ``scores`` is not 2-D or a feature has another shape.
 
@@ -82,7 +91,7 @@ def sort_by_scores(scores, features_list, topn=None):
     [[2, 3]]
     """
     xp = array_module(scores=scores)
-    scores = check_array("scores", asarray(scores, xp), ndim=2)
+    scores = check_array("scores", asarray(scores, xp), ndim=2, dtype_kinds="fiu")
     topn = check_number("topn", topn, integer=True, low=0, allow_none=True)
     L = scores.shape[1]
     n = L if topn is None else min(topn, L)
@@ -134,7 +143,7 @@ def organize_valid_indices(is_valid, shuffle=True, seed=None):
     ([1, 3], [0, 2])
     """
     xp = array_module(is_valid=is_valid)
-    is_valid = check_array("is_valid", asarray(is_valid, xp), ndim=2)
+    is_valid = check_array("is_valid", asarray(is_valid, xp), ndim=2, dtype_kinds="biu")
     B, L = is_valid.shape
     if shuffle:
         s = check_seed(seed)
@@ -199,8 +208,11 @@ def reshape_first_ndims(tensor, first_ndims, new_shape):
 
     Raises
     ------
+    TypeError
+        If ``first_ndims`` is not an integer or ``new_shape`` not a sequence of integers.
     ValueError
-        If ``tensor`` has fewer than ``first_ndims`` dimensions.
+        If ``tensor`` has fewer than ``first_ndims`` dimensions, or ``new_shape``
+        holds another number of elements than those dimensions.
 
     Examples
     --------
@@ -215,8 +227,16 @@ def reshape_first_ndims(tensor, first_ndims, new_shape):
     tensor = asarray(tensor, xp)
     first_ndims = check_number("first_ndims", first_ndims, integer=True, low=0)
     if tensor.ndim < first_ndims:
-        raise ValueError(f"tensor must have at least {first_ndims} dimensions, got shape {tuple(tensor.shape)}")
-    return tensor.reshape(tuple(int(d) for d in new_shape) + tuple(tensor.shape[first_ndims:]))
+        raise ValueError(f"tensor must have at least first_ndims={first_ndims} dimensions, "
+                         f"got shape {tuple(tensor.shape)}")
+    if not isinstance(new_shape, (tuple, list)):
+        raise TypeError(f"new_shape must be a sequence of integers, got {type(new_shape).__name__}")
+    new_shape = tuple(check_number(f"new_shape[{i}]", d, integer=True, low=0) for i, d in enumerate(new_shape))
+    lead = tuple(tensor.shape[:first_ndims])
+    if math.prod(new_shape) != math.prod(lead):
+        raise ValueError(f"new_shape must hold the {math.prod(lead)} elements of the first {first_ndims} "
+                         f"dimensions {lead}, got {new_shape}")
+    return tensor.reshape(new_shape + tuple(tensor.shape[first_ndims:]))
 
 
 def approx_ranks(logits, alpha=10.):

@@ -105,7 +105,7 @@ def _reduce(xp, total, den, upstream, dtype):
 
 
 def _check_weights_like(xp, name, w, losses_shape, dtype):
-    w = asarray(w, xp)
+    w = check_array(name, asarray(w, xp), dtype_kinds="fiu")
     if w.ndim == 0:
         return w.astype(dtype)
     if w.ndim != len(losses_shape) or any(a not in (1, b) for a, b in zip(w.shape, losses_shape)):
@@ -136,7 +136,7 @@ def compute_weighted_loss(losses, weights=1.0, reduction=Reduction.SUM_BY_NONZER
     Raises
     ------
     TypeError
-        If ``losses`` is not a float array.
+        If ``losses`` is not a float array, or ``weights`` not a real one.
     ValueError
         If ``weights`` cannot be broadcast or ``reduction`` is unknown.
 
@@ -164,4 +164,5 @@ def compute_weighted_loss(losses, weights=1.0, reduction=Reduction.SUM_BY_NONZER
         return weighted
     wb = xp.broadcast_to(w, losses.shape)
     den = _denominator(reduction, wb.sum(), xp.count_nonzero(wb), losses.size)
-    return _reduce(xp, weighted.sum(), den, 1.0, losses.dtype)[0]
+    # Summed in C order, so the result does not depend on the memory layout of ``losses``.
+    return _reduce(xp, xp.ascontiguousarray(weighted).sum(), den, 1.0, losses.dtype)[0]

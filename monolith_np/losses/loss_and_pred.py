@@ -18,6 +18,7 @@ softmax head is vectorised ``xp`` code.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 from numba import prange
@@ -168,10 +169,15 @@ _ACTIVATIONS = {
 }
 
 
+def _check_rate_number(name, sample_rate):
+    """A scalar sample rate: finite and ``> 0`` (``-log(rate)`` is the correction; other rates have no meaning)."""
+    return check_number(name, sample_rate, low=0.0, low_open=True, finite=True)
+
+
 def _check_sample_rate(xp, logits, sample_rate, name="sample_rate"):
     """Return ``sample_rate`` as an array broadcastable to ``logits`` without growing it."""
-    if isinstance(sample_rate, bool):
-        raise TypeError(f"{name} must be a real number or an array, got bool")
+    if isinstance(sample_rate, numbers.Real):
+        sample_rate = _check_rate_number(name, sample_rate)
     sr = asarray(sample_rate, xp)
     check_array(name, sr, dtype_kinds="fiu")
     try:
@@ -324,6 +330,8 @@ def logit_correction(logits, sample_rate=None, sample_bias=False, activation=Non
     sample_rate : None, float or array, default None
         Sampling rate of the examples: a scalar or an array of the logits'
         shape (a shape that would broadcast the logits larger is an error).
+        A scalar must be finite and ``> 0``; an array's entries are data
+        (``<= 0`` gives ``inf``/NaN there, as ``-log`` in the original).
     sample_bias : bool, default False
         Use ``log_sigmoid(logits)`` in place of the logits.
     activation : None, str or callable, default None
@@ -339,7 +347,8 @@ def logit_correction(logits, sample_rate=None, sample_bias=False, activation=Non
     Raises
     ------
     TypeError, ValueError
-        On bad dtypes, shapes or activation names.
+        On bad dtypes, shapes or activation names, or a scalar
+        ``sample_rate`` that is not finite and ``> 0``.
 
     Examples
     --------
@@ -395,9 +404,8 @@ def _sigmoid_run(name, logits, label, batch_size, sample_rate=1.0, sample_bias=F
         y = _flat_like(xp, "label", label, n, dtype)
         if sample_rate is None:
             nlsr = zero
-        elif isinstance(sample_rate, (int, float, np.integer, np.floating)) and not isinstance(sample_rate, bool):
-            nlsr = xp.full((1,), -math.log(float(sample_rate)) if sample_rate > 0 else
-                           (math.inf if sample_rate == 0 else math.nan), dtype=dtype)
+        elif isinstance(sample_rate, numbers.Real):
+            nlsr = xp.full((1,), -math.log(_check_rate_number("sample_rate", sample_rate)), dtype=dtype)
         else:
             sr = asarray(sample_rate, xp)
             check_array("sample_rate", sr, dtype_kinds="fiu")
@@ -466,8 +474,9 @@ _SIGMOID_DOC = """Sigmoid cross-entropy loss and prediction of a binary head, wi
     batch_size : int
         Ignored, as in the original (the batch size is the logits' size).
     sample_rate : float, array or None, default 1.0
-        Negative sampling rate: a scalar (any real number, filled to
-        ``(B,)``), ``None`` (ones) or a ``(B,)`` array. A ``(B, 1)`` array is
+        Negative sampling rate: a scalar (finite and ``> 0``, filled to
+        ``(B,)``), ``None`` (ones) or a ``(B,)`` array (its entries are data:
+        ``<= 0`` gives ``inf``/NaN there, as in the original). A ``(B, 1)`` array is
         an error here (the original broadcasts it to ``(B, B)``).
     sample_bias : bool, default False
         Correct with ``log_sigmoid(logits)`` (fast emit).
@@ -496,7 +505,8 @@ _SIGMOID_DOC = """Sigmoid cross-entropy loss and prediction of a binary head, wi
     Raises
     ------
     TypeError, ValueError
-        On bad dtypes, element counts or shapes, an unknown mode, or a
+        On bad dtypes, element counts or shapes, an unknown mode, a scalar
+        ``sample_rate`` that is not finite and ``> 0``, or a
         ``logit_clip_threshold`` outside ``(0, 1)``; the gradient forms also
         in PREDICT mode (there is no loss).
 
@@ -564,7 +574,10 @@ def _softmax_run(name, logits, label, mode, *, want, upstream):
         label = label.astype(dtype, copy=False)
     up = None
     if want != VALUE:
-        up = asarray(upstream, xp) if not isinstance(upstream, (int, float)) else xp.asarray(upstream, dtype=dtype)
+        if hasattr(upstream, "shape"):
+            up = asarray(upstream, xp)
+        else:
+            up = xp.asarray(check_number("upstream", upstream), dtype=dtype)
         check_array("upstream", up, dtype_kinds="fiu")
         if up.shape not in ((), (logits.shape[0],)):
             raise ValueError(f"upstream must be a scalar or have shape ({logits.shape[0]},), "

@@ -202,6 +202,18 @@ def _check_list(name, t_list, allow_none=True):
     return [asarray(a, xp) for a in arrays], xp, dtype
 
 
+def _check_axes(axes, ndim):
+    """``axes`` (None, an int or a sequence of ints) checked against ``ndim``, as a tuple or None."""
+    if axes is None:
+        return None
+    items = (axes,) if not isinstance(axes, (list, tuple)) else axes
+    out = tuple(check_number(f"axes[{i}]" if items is axes else "axes", a, integer=True, low=-ndim, high=ndim - 1)
+                for i, a in enumerate(items))
+    if len({a % ndim for a in out}) != len(out):
+        raise ValueError(f"axes must not repeat an axis, got {axes!r}")
+    return out
+
+
 def _clip_number(name, value, allow_none=False):
     if value is None and allow_none:
         return None
@@ -386,9 +398,9 @@ def clip_by_norm(t, clip_norm, axes=None):
     Raises
     ------
     TypeError
-        If ``t`` is not a float32/float64 array.
+        If ``t`` is not a float32/float64 array or an axis not an integer.
     ValueError
-        If ``clip_norm`` is negative or NaN.
+        If ``clip_norm`` is negative or NaN, or an axis is out of range or repeated.
 
     Notes
     -----
@@ -408,6 +420,7 @@ def clip_by_norm(t, clip_norm, axes=None):
     clip = t.dtype.type(_clip_number("clip_norm", clip_norm))
     xp = array_module(t=t)
     t = asarray(t, xp)
+    axes = _check_axes(axes, t.ndim)
     l2sum = xp.sum(t * t, axis=axes, keepdims=True)
     positive = l2sum > 0
     l2norm = xp.where(positive, xp.sqrt(xp.where(positive, l2sum, xp.ones_like(l2sum))), l2sum)
@@ -524,7 +537,8 @@ def clip_gradients(dense_grads, sparse_grads, clip_type=GradClipType.ClipByGloba
     TypeError
         If a list is not a list of float32/float64 arrays.
     ValueError
-        If ``clip_type`` is unknown, a norm or ``batch_size`` is out of range,
+        If ``clip_type`` is unknown, a norm, ``batch_size`` or
+        ``sparse_norm_warmup_steps`` is out of range,
         ``clip_norm`` is missing for ``ClipByDenseAndSparse``, or
         ``dense_vars`` is missing or mis-shaped for weight decay.
 
@@ -567,24 +581,29 @@ def clip_gradients(dense_grads, sparse_grads, clip_type=GradClipType.ClipByGloba
     2.0 0.5 [[0.5 0.5 0.5]]
     """
     kind = _clip_type(clip_type)
+    for name, t_list in (("dense_grads", dense_grads), ("sparse_grads", sparse_grads)):
+        if not isinstance(t_list, (list, tuple)):
+            raise TypeError(f"{name} must be a list or tuple of arrays, got {type(t_list).__name__}")
+    array_module(**{f"dense_grads[{i}]": g for i, g in enumerate(dense_grads)},
+                 **{f"sparse_grads[{i}]": g for i, g in enumerate(sparse_grads)})
     dense, _, _ = _check_list("dense_grads", dense_grads, allow_none=False)
     sparse, _, _ = _check_list("sparse_grads", sparse_grads, allow_none=False)
-    array_module(**{f"dense_grads[{i}]": g for i, g in enumerate(dense)},
-                 **{f"sparse_grads[{i}]": g for i, g in enumerate(sparse)})
     clip = _clip_number("clip_norm", clip_norm, allow_none=True)
     sparse_clip = _clip_number("sparse_clip_norm", sparse_clip_norm, allow_none=True)
     step = check_step("global_step", global_step)
     decay = check_number("dense_weight_decay", dense_weight_decay)
+    size = check_number("batch_size", batch_size, integer=True, low=1)
+    warmup = check_number("sparse_norm_warmup_steps", sparse_norm_warmup_steps, integer=True, low=0,
+                          high=2**63 - 1, allow_none=True)
     if dense_reduce_mean:
-        size = check_number("batch_size", batch_size, integer=True, low=1)
         dense = [g / g.dtype.type(size) for g in dense]
 
     dense_norm = sparse_norm = None
     if kind is GradClipType.ClipByGlobalNorm and clip is not None:
         dense_norm = sparse_norm = global_norm(dense + sparse)
         sparse_clip = sparse_clip or clip
-        if sparse_norm_warmup_steps is not None:
-            sparse_clip = norm_warmup(sparse_clip, step, sparse_norm_warmup_steps)
+        if warmup is not None:
+            sparse_clip = norm_warmup(sparse_clip, step, warmup)
         dense = clip_by_global_norm(dense, clip, use_norm=dense_norm)[0]
         sparse = clip_by_global_norm(sparse, sparse_clip, use_norm=sparse_norm)[0]
     elif kind is GradClipType.ClipByDenseAndSparse:

@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._backend import array_module, asarray, host_read
-from .._checks import check_array, check_number, check_step
+from .._checks import check_array, check_number, check_step, check_writeable
 from .._dispatch import gpu_drivers
 from .._rules import optim as R
 from ..proto import optimizer_pb2
@@ -269,7 +269,7 @@ class Optimizer(abc.ABC):
         return state
 
     def _check_state(self, state, num_rows, dim, plan=None):
-        """Validate a state dict; return its arrays as the kernels' ``S`` tuple."""
+        """Validate a state dict the call updates (writeable arrays); return its arrays as the kernels' ``S`` tuple."""
         if not isinstance(state, dict):
             raise TypeError(f"state must be a dict of arrays (from init_state), got {type(state).__name__}")
         arrays = []
@@ -277,7 +277,8 @@ class Optimizer(abc.ABC):
             if name not in state:
                 raise ValueError(f"state must have the key {name!r}, got keys {sorted(state)}")
             shape = (num_rows, dim) if kind == "e" else (num_rows,)
-            arrays.append(check_array(f"state[{name!r}]", state[name], dtypes=(_STATE_DTYPES[kind],), shape=shape))
+            arrays.append(check_writeable(f"state[{name!r}]", check_array(f"state[{name!r}]", state[name],
+                                                                          dtypes=(_STATE_DTYPES[kind],), shape=shape)))
         return tuple(arrays)
 
     def _state_arrays(self, state):
@@ -429,7 +430,7 @@ class Optimizer(abc.ABC):
     def _prepare(self, params, grads, state, learning_rate, global_step):
         """The public calls' validation; returns ``(xp, plan, config, S, lr, step)``."""
         xp = array_module(params=params, grads=grads)
-        check_array("params", params, ndim=2, dtypes=(np.float32,))
+        check_writeable("params", check_array("params", params, ndim=2, dtypes=(np.float32,)))
         num_rows, dim = params.shape
         plan = self._plan()
         plan.base._check_dim(dim)
@@ -461,7 +462,7 @@ class Optimizer(abc.ABC):
         Raises
         ------
         TypeError, ValueError
-            On wrong dtypes, shapes, state or a negative learning rate, before
+            On wrong dtypes, shapes, state, read-only params or state, or a negative learning rate, before
             anything is written.
 
         Examples

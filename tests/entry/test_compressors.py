@@ -365,12 +365,12 @@ def test_decode_rejects_wrong_dtype():
         Fp16Compressor().decode(np.zeros(3, np.float32))
     with pytest.raises(TypeError, match="codes must be int8, got int32"):
         OneBitCompressor().decode(np.zeros(3, np.int32))
-    with pytest.raises(TypeError, match="q must be int8, got uint8"):
+    with pytest.raises(TypeError, match="codes must be int8, got uint8"):
         FixedR8Compressor().decode(np.zeros(3, np.uint8))
 
 
 def test_bad_hyperparameters():
-    with pytest.raises(ValueError, match="r must be > 0, got 0.0"):
+    with pytest.raises(ValueError, match="fixed_range must be > 0.0, got 0.0"):
         FixedR8Compressor(0.0)
     with pytest.raises(ValueError, match="r must be a finite number, got inf"):
         FakeQuantizer(float("inf"))

@@ -170,6 +170,31 @@ def test_sigmoid_argument_errors(kwargs, exc, pattern):
         get_sigmoid_loss_and_pred(**args)
 
 
+@pytest.mark.parametrize("rate, exc, pattern", [
+    (0.0, ValueError, r"^sample_rate must be > 0.0, got 0.0"),
+    (-0.5, ValueError, r"^sample_rate must be > 0.0, got -0.5"),
+    (math.inf, ValueError, r"^sample_rate must be finite, got inf"),
+    (math.nan, ValueError, r"^sample_rate must not be NaN"),
+    (True, TypeError, r"^sample_rate must be a real number, got bool"),
+])
+def test_scalar_sample_rate_must_be_positive_and_finite(rate, exc, pattern):
+    """A documented difference: the original computes ``-log(rate)``, so every loss would be inf or NaN."""
+    x, y = np.array([0.3, -0.2]), np.array([1.0, 0.0])
+    with pytest.raises(exc, match=pattern):
+        get_sigmoid_loss_and_pred("h", x, y, 2, sample_rate=rate)
+    with pytest.raises(exc, match=pattern):
+        logit_correction(x, rate)
+
+
+def test_array_sample_rate_entries_are_data():
+    """Per-example rates are data: an entry <= 0 gives inf/NaN for that example only, as ``-log`` does."""
+    x, y = np.array([0.3, -0.2]), np.array([1.0, 0.0])
+    corrected = logit_correction(x, np.array([0.5, 0.0]))
+    assert corrected[0] == x[0] - math.log(0.5) and corrected[1] == math.inf
+    _, _, grad = get_sigmoid_loss_and_pred_and_grad("h", x, y, 2, sample_rate=np.array([0.5, -1.0]))
+    assert np.isfinite(grad[0]) and np.isnan(grad[1])
+
+
 def test_int_sample_rate_is_a_fill_value():
     x = np.array([0.3, -0.2])
     a = get_sigmoid_loss_and_pred("h", x, np.ones(2), 2, sample_rate=1)[0]

@@ -340,7 +340,11 @@ def test_continuous_topk_empty(shape):
     w = np.zeros(shape, np.float32)
     assert continuous_topk(w, 2, 0.5).shape == shape
     assert [a.shape for a in continuous_topk(w, 2, 0.5, separate=True)] == [shape, shape]
-    assert sample_subset(w, 2, seed=0).shape == shape
+    if shape[-1]:
+        assert sample_subset(w, 2, seed=0).shape == shape
+    else:  # no subset of 2 elements out of 0 exists
+        with pytest.raises(ValueError, match=r"^k must be <= 0"):
+            sample_subset(w, 2, seed=0)
 
 
 @needs_tf
@@ -445,6 +449,8 @@ W = np.zeros((2, 3), np.float32)
         (lambda: continuous_topk(W, 1, float("nan")), ValueError, r"^t must not be NaN"),
         (lambda: continuous_topk(np.zeros(3, np.int32), 1, 0.1), TypeError, r"^w must be float32 or float64"),
         (lambda: sample_subset(W, -2), ValueError, r"^k must be >= 1, got -2"),
+        (lambda: sample_subset(W, 4), ValueError, r"^k must be <= 3, the size of w's last axis"),
+        (lambda: continuous_topk(W, 1, 0.1, separate="yes"), TypeError, r"^separate must be a bool, got str"),
         (lambda: sample_subset(W, 1, t=None), TypeError, r"^t must be a real number"),
         (lambda: sample_subset(W, 1, seed=-5), ValueError, r"^seed must be >= 0"),
     ],
