@@ -326,8 +326,12 @@ def learning_rates_at(learning_rate_fns, global_step):
 
     Raises
     ------
+    TypeError
+        If ``learning_rate_fns`` is not a list or tuple, or an entry is
+        neither a number nor a callable.
     ValueError
-        If there is no function or the step is negative.
+        If there is no function, the step is negative, or a rate is negative,
+        NaN or infinite.
 
     Examples
     --------
@@ -335,8 +339,21 @@ def learning_rates_at(learning_rate_fns, global_step):
     array([0.1 , 0.25], dtype=float32)
     """
     check_step("global_step", global_step)
-    return HashTableConfigInstance(EmbeddingHashTableConfig(), list(learning_rate_fns)).call_learning_rate_fns(
-        global_step)
+    return _rates_at(learning_rate_fns, global_step, "learning_rate_fns")
+
+
+def _rates_at(fns, global_step, name):
+    """:func:`learning_rates_at` with errors naming ``name`` (the caller's argument)."""
+    if not isinstance(fns, (list, tuple)):
+        raise TypeError(f"{name} must be a list or tuple (one per segment), got {type(fns).__name__}")
+    for k, fn in enumerate(fns):
+        if not (callable(fn) or isinstance(fn, numbers.Real)) or isinstance(fn, (bool, np.bool_)):
+            raise TypeError(f"{name}[{k}] must be a number, a LearningRateFunction or a callable, "
+                            f"got {type(fn).__name__} {fn!r:.40}")
+    rates = HashTableConfigInstance(EmbeddingHashTableConfig(), list(fns)).call_learning_rate_fns(global_step)
+    for k, v in enumerate(rates.tolist()):
+        check_number(f"{name}[{k}]", v, low=0.0, finite=True)
+    return rates
 
 
 # ---------------------------------------------------------------------------
@@ -830,9 +847,9 @@ class SegmentedEntry:
         if learning_rate is None:
             if learning_rate_fns is None:
                 return None
-            rates = learning_rates_at(learning_rate_fns, global_step)
+            rates = _rates_at(learning_rate_fns, global_step, "learning_rate_fns")
         elif isinstance(learning_rate, LearningRateFunction) or callable(learning_rate):
-            rates = np.repeat(learning_rates_at([learning_rate], global_step), self.num_segments)
+            rates = np.repeat(_rates_at([learning_rate], global_step, name), self.num_segments)
         elif isinstance(learning_rate, numbers.Real) and not isinstance(learning_rate, (bool, np.bool_)):
             rates = np.full(self.num_segments, learning_rate, np.float32)
         else:
