@@ -182,8 +182,8 @@ class Initializer(abc.ABC):
         (num_rows, dim) array
             The rows, on the device of ``like``.
         """
-        num_rows = check_number("num_rows", num_rows, integer=True, low=0)
-        dim = check_number("dim", dim, integer=True, low=0)
+        num_rows = check_number("num_rows", num_rows, integer=True, low=0, high=2**63 - 1)
+        dim = check_number("dim", dim, integer=True, low=0, high=2**63 - 1)
         xp = np if like is None else array_module(like=like)
         return self.initialize(xp.empty((num_rows, dim), dtype=dtype), row_offset)
 

@@ -168,8 +168,6 @@ TARGETS += [
 
 #: Cases that still fail, with why (left for a follow-up; each is a strict xfail).
 KNOWN_OPEN = {
-    "ConstantsInitializer.__call__-num_rows-5-1180591620717411303424":
-        "num_rows/dim have no upper bound: numpy's unnamed 'Maximum allowed dimension exceeded'",
     "OneBitCompressor-init-amplitude-5--1.0": "a negative amplitude is accepted (not decided against the original)",
     "HashNetQuantizer-init-init_scale-5--1.0": "a negative init_scale is accepted (not decided against the original)",
     "HashNetQuantizer-init-max_scale-5--1.0": "a negative max_scale is accepted (not decided against the original)",
