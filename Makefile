@@ -14,7 +14,7 @@ export HYPOTHESIS_PROFILE ?= ci
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider -n $(JOBS)
 
-.PHONY: demo test test-unit test-cudasim test-bench bench protos clean
+.PHONY: demo test test-unit test-cudasim test-bench bench bench-peers protos clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,8 +52,24 @@ bench: $(VENV)/.test-installed
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results/latest.json -q
 	$(PY) tools/perf_report.py benchmarks/results/latest.json docs/performance.md
 
+# FBGEMM and TorchRec, the embedding benchmarks' peers, need torch 2.14 (the [torch] extra pins
+# 2.13) and torchrec declares the CUDA fbgemm-gpu: they live in their own venv, outside `make test`.
+PEERS  ?= .venv-peers
+$(PEERS)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip --disable-pip-version-check -q install torch==2.14.1 fbgemm-gpu-cpu==1.9.0 \
+		tensordict torchmetrics pyre-extensions pytest pytest-benchmark
+	$(PEERS)/bin/python -m pip --disable-pip-version-check -q install --no-deps torchrec==1.9.2
+	$(PEERS)/bin/python -m pip --disable-pip-version-check -q install -e .
+	touch $@
+
+bench-peers: $(PEERS)/.installed
+	mkdir -p benchmarks/results
+	$(PEERS)/bin/python -m pytest benchmarks/bench_peers.py --benchmark-only -q \
+		--benchmark-json=benchmarks/results/peers.json
+
 protos: $(VENV)/.test-installed
 	$(PY) tools/gen_protos.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info demo_output benchmarks/results
+	rm -rf $(VENV) $(PEERS) build dist *.egg-info demo_output benchmarks/results
