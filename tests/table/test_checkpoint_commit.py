@@ -189,49 +189,48 @@ def test_an_io_error_at_any_change_keeps_a_complete_checkpoint(tmp_path, monkeyp
 
 # -- kill -9 -------------------------------------------------------------------------------------
 
-def _saving_child(tables, path, shards, ready):
-    """Save the two versions in turn, forever, telling the parent once the first save is complete."""
-    try:
-        v = 0
-        while True:
-            tables[v % 2].save(path, shards)
-            if v == 0:
-                os.write(ready, b"1")
-            v += 1
-    finally:
-        os._exit(1)
+_CHILD = textwrap.dedent("""
+    import sys
+    sys.path[:0] = {paths!r}
+    from test_checkpoint_commit import _version
+    path, shards = sys.argv[1], int(sys.argv[2])
+    tables = [_version(v, n=3000) for v in (1, 2)]
+    v = 0
+    while True:
+        tables[v % 2].save(path, shards)
+        print(v % 2 + 1, flush=True)
+        v += 1
+""")
 
 
 @pytest.mark.parametrize("shards", [1, 2, 8])
 def test_kill_9_at_random_points(tmp_path, shards):
-    """A forked child saves two versions in a loop and is killed by SIGKILL at a random time.
+    """A subprocess saves two versions in a loop and is killed by SIGKILL at a random time.
 
-    The child is a real process doing real file I/O (forking skips the
-    interpreter start, so many rounds fit in CI); whatever the kill left, the
-    path restores one of the two versions completely.
+    A fresh interpreter per round, not a fork of the test process: numba's
+    thread-pool launch lock is a process-shared semaphore, so a forked child
+    killed while holding it would leave the test process waiting forever.
     """
     rng = random.Random(shards)
-    tables = [_version(v, n=3000) for v in (1, 2)]
-    contents = [_content(t) for t in tables]
+    script = tmp_path / "child.py"
+    script.write_text(_CHILD.format(paths=[os.path.dirname(__file__)] + sys.path))
     for round_ in range(KILL_ROUNDS):
         path = str(tmp_path / f"r{round_}" / "emb")
         os.makedirs(os.path.dirname(path))
-        ready, tell = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(ready)
-            _saving_child(tables, path, shards, tell)
-        os.close(tell)
+        child = subprocess.Popen([sys.executable, str(script), path, str(shards)], stdout=subprocess.PIPE, text=True)
         try:
-            assert os.read(ready, 1) == b"1", "the saving child died before its first save"
-            time.sleep(rng.uniform(0.0, 0.1))
+            first = child.stdout.readline()  # one save completed: from now on there is a checkpoint
+            assert first.strip() == "1", first
+            time.sleep(rng.uniform(0.0, 0.15))
+            child.send_signal(signal.SIGKILL)
         finally:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            os.close(ready)
+            child.kill()
+            child.wait()
+        for v in (1, 2):  # content of the big versions, computed once
+            CONTENT.setdefault(("big", v), _content(_version(v, n=3000)))
         table = EmbeddingHashTable(_segments())
         table.restore(path)
-        assert _content(table) in contents
+        assert _content(table) in (CONTENT[("big", 1)], CONTENT[("big", 2)])
 
 
 # -- concurrent saves ----------------------------------------------------------------------------
