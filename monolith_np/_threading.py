@@ -46,7 +46,7 @@ _FREE_LAYERS = frozenset({"tbb"})
 #: The lock every parallel kernel holds under the ``workqueue`` layer.
 parallel_lock = threading.Lock()
 _state_lock = threading.Lock()
-_mode = None  # None: not decided; "free", "locked", "omp-gnu" or "serial"
+_mode = None  # None: not decided yet; then "free", "locked" or "serial" (see guard)
 
 
 def prefer_tbb() -> bool:
