@@ -30,8 +30,8 @@ def gpu_drivers():
     -------
     module
         ``monolith_np.cuda``; its attributes ``dense``, ``entry``, ``losses``,
-        ``optim``, ``ragged``, ``ranking``, ``sampling``, ``schedules`` and
-        ``table`` are the driver modules.
+        ``optim``, ``pooling``, ``ragged``, ``ranking``, ``sampling``,
+        ``schedules`` and ``table`` are the driver modules.
 
     Raises
     ------

@@ -18,7 +18,11 @@ import math
 
 from .._compile import jitable
 
-__all__ = ["row_of", "segment_reduce_row", "segment_spread_rows", "shifted_copy", "seq_mask_row"]
+__all__ = ["row_of", "segment_reduce_row", "segment_spread_rows", "shifted_copy", "seq_mask_row", "pool_rows_row",
+           "pool_first_n", "EMPTY_ROW"]
+
+#: The row of an id without an entry (a table's ``EMPTY``): it reads as zeros.
+EMPTY_ROW = -1
 
 
 @jitable
@@ -53,14 +57,55 @@ def segment_reduce_row(values, start, end, mean, out_row, col_lo, col_hi):
         for j in range(col_lo, col_hi):
             out_row[j] += values[i, j]
     if mean:
-        count = end - start
-        # 1/count in double like the original; the branch keeps pure-Python runs
-        # (simulator, NUMBA_DISABLE_JIT) from raising ZeroDivisionError.
-        scale = math.inf if count == 0 else 1.0 / count
-        for j in range(col_lo, col_hi):
-            total = out_row[j]
-            out_row[j] = scale  # rounds fl(1/count) to the output dtype, as the original's float cast
-            out_row[j] = total * out_row[j]
+        _divide_by_count(out_row, end - start, col_lo, col_hi)
+
+
+@jitable
+def _divide_by_count(out_row, count, col_lo, col_hi):
+    """``out_row[j] *= fl(1 / count)`` (the reciprocal rounded to the output dtype; ``count == 0``: inf)."""
+    # 1/count in double like the original; the branch keeps pure-Python runs
+    # (simulator, NUMBA_DISABLE_JIT) from raising ZeroDivisionError.
+    scale = math.inf if count == 0 else 1.0 / count
+    for j in range(col_lo, col_hi):
+        total = out_row[j]
+        out_row[j] = scale  # rounds fl(1/count) to the output dtype, as the original's float cast
+        out_row[j] = total * out_row[j]
+
+
+def pool_rows_row(values, rows, start, end, mean, out_row, col_lo, col_hi):
+    """:func:`segment_reduce_row` of the table rows ``values[rows[i]]``, ``i`` in ``[start, end)``.
+
+    An embedding bag pooled straight from the row store: no ``(n, dim)``
+    copy of the looked-up rows. ``out_row`` is the bag's slot of the
+    output (its columns are the rows' columns); columns ``[col_lo, col_hi)``
+    only. A row ``EMPTY_ROW`` (an id without an entry) reads as zeros and is
+    skipped: the running sum starts at +0 and never becomes -0, so adding a
+    zero row would not change a bit.
+    """
+    for j in range(col_lo, col_hi):
+        out_row[j] = 0
+    for i in range(start, end):
+        r = rows[i]
+        if r != EMPTY_ROW:
+            v = values[r]  # a row view: the column loop vectorises (2.5x over 2-D indexing)
+            for j in range(col_lo, col_hi):
+                out_row[j] += v[j]
+    if mean:
+        _divide_by_count(out_row, end - start, col_lo, col_hi)
+
+
+def pool_first_n(values, rows, start, end, out_row, n, dim, k_lo, k_hi, j_lo, j_hi):
+    """The first ``n`` table rows of a bag, zero-padded, laid out ``n x dim`` in ``out_row``.
+
+    Position ``k`` in ``[k_lo, k_hi)``, column ``j`` in ``[j_lo, j_hi)``:
+    ``out_row[k * dim + j] = values[rows[start + k], j]``, or 0 past the
+    bag's end or for an ``EMPTY_ROW`` (the forward of :func:`shifted_copy`
+    read through ``rows``).
+    """
+    for k in range(k_lo, k_hi):
+        r = rows[start + k] if start + k < end else EMPTY_ROW
+        for j in range(j_lo, j_hi):
+            out_row[k * dim + j] = 0 if r == EMPTY_ROW else values[r, j]
 
 
 def segment_spread_rows(grad_row, count, mean, out, row_lo, row_hi, col_lo, col_hi):
@@ -109,3 +154,22 @@ def seq_mask_row(start, end, out_row, col_lo, col_hi):
         else:
             out_row[j] = 0
 
+
+
+def bag_grad_sources(start, end, first, row, n, zero_row, mean, index, scale):
+    """Where each id of one bag reads its gradient row: ``index[first + k]`` (and ``scale`` for a mean).
+
+    The ids ``[start, end)`` of a bag whose pooled gradient is row ``row`` of
+    a stacked gradient array (sum and mean: every id reads ``row``, a mean
+    times ``fl(1 / count)``), or, for ``n > 0`` (first-n), rows
+    ``row + k`` for the first ``n`` ids and ``zero_row`` (a zero row) for the
+    rest. ``first`` is where the bag's first id sits in ``index``.
+    """
+    count = end - start
+    for k in range(count):
+        if n > 0:
+            index[first + k] = row + k if k < n else zero_row
+        else:
+            index[first + k] = row
+        if mean:
+            scale[first + k] = 1.0 / count  # rounds fl(1/count) to float32, as segment_spread_rows

@@ -16,8 +16,8 @@ except ImportError as err:  # pragma: no cover - exercised only without numba-cu
 
     raise ImportError(f"monolith_np.cuda needs numba-cuda; {INSTALL_HINT}") from err
 
-from . import dense, entry, losses, optim, ragged, ranking, sampling, schedules, table  # noqa: E402
+from . import dense, entry, losses, optim, pooling, ragged, ranking, sampling, schedules, table  # noqa: E402
 from ._launch import require_gpu  # noqa: E402
 
-__all__ = ["dense", "entry", "losses", "optim", "ragged", "ranking", "sampling", "schedules", "table",
+__all__ = ["dense", "entry", "losses", "optim", "pooling", "ragged", "ranking", "sampling", "schedules", "table",
            "require_gpu"]

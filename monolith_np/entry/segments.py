@@ -36,6 +36,7 @@ from .._backend import array_module, asarray, host_read
 from .._checks import check_array, check_number, check_step
 from ..optim import optimizers as _opt
 from ..optim.registry import row_for_kind
+from ..optim.sparse import RowGrads
 from ..proto import EmbeddingHashTableConfig, EntryConfig, EntryDump, OptimizerDump
 from ..proto import FloatCompressorConfig, InitializerConfig, OptimizerConfig
 from ..schedules import LearningRateFunction, PolynomialDecay
@@ -1003,8 +1004,9 @@ class SegmentedEntry:
             The table (its module decides CPU or GPU).
         rows : (n,) int64 array
             Rows in ``[0, num_rows)``, same module.
-        grads : (n, dim) float32 array
-            Gradient rows (not modified).
+        grads : (n, dim) float32 array or RowGrads
+            Gradient rows (not modified), or a
+            :class:`~monolith_np.optim.sparse.RowGrads` standing for them.
         state : list of dict
             Validated per-segment state (as :meth:`init_state` makes it).
         learning_rates : (num_segments,) float32 numpy array or None
@@ -1020,12 +1022,15 @@ class SegmentedEntry:
         if rows.shape[0] == 0:
             return
         xp = array_module(params=params)
+        if isinstance(grads, RowGrads) and not self._sequential_ok:
+            grads = grads.expand(xp)  # the HashNet backward rewrites real rows
         grads = self._backward(xp, params, rows, grads, global_step)
         for k, (s, st) in enumerate(zip(self._segments, state)):
             opt = s.optimizer
             lr = None if learning_rates is None else learning_rates[k]
-            opt._apply_rows_impl(params[:, s.start:s.stop], rows, grads[:, s.start:s.stop], opt._state_arrays(st),
-                                 lr, global_step, sequential)
+            cols = grads.columns(s.start, s.stop) if isinstance(grads, RowGrads) else grads[:, s.start:s.stop]
+            opt._apply_rows_impl(params[:, s.start:s.stop], rows, cols, opt._state_arrays(st), lr, global_step,
+                                 sequential)
 
     @property
     def _sequential_ok(self):

@@ -41,7 +41,7 @@ from .._rules import optim as R
 from ..proto import optimizer_pb2
 from ..schedules import LearningRateFunction, PolynomialDecay
 from .registry import register
-from .sparse import cpu_kernels, run_sequential, run_sparse
+from .sparse import RowGrads, cpu_kernels, expand_grads, run_grouped, run_sequential, run_sparse
 
 __all__ = [
     "Optimizer",
@@ -556,7 +556,8 @@ class Optimizer(abc.ABC):
         """:meth:`apply_rows` on validated inputs (no checks, no device reads).
 
         ``rows`` is a non-empty int64 array of rows in ``[0, num_rows)`` of
-        the module of ``params``; ``grads`` ``(n, dim)`` float32; ``S`` the
+        the module of ``params``; ``grads`` ``(n, dim)`` float32 or a
+        :class:`~monolith_np.optim.sparse.RowGrads`; ``S`` the
         state tuple (:meth:`_state_arrays`); ``lr`` a float32 rate resolved
         by the caller, or ``None`` (the config's, with its warm-up), and
         ``global_step`` an int ``>= 0``. ``sequential`` (numpy arrays only):
@@ -573,14 +574,18 @@ class Optimizer(abc.ABC):
         hp = plan.hparams(config)
         if sequential:
             driver = cpu_kernels(plan.base._row.entry, plan.rounding, plan.dc)[2]
-            run_sequential(driver, params, rows, np.ascontiguousarray(grads), S, lr, hp, step, np.uint64(plan.seed))
+            run_sequential(driver, params, rows, np.ascontiguousarray(expand_grads(grads, np)), S, lr, hp, step,
+                           np.uint64(plan.seed))
+        elif xp is np and isinstance(grads, RowGrads) and grads.groups is not None:
+            grouped = cpu_kernels(plan.base._row.entry, plan.rounding, plan.dc)[3]
+            run_grouped(grouped, params, rows, grads, S, lr, hp, step, np.uint64(plan.seed))
         elif xp is np:
             sparse = cpu_kernels(plan.base._row.entry, plan.rounding, plan.dc)[0]
-            run_sparse(sparse, params, rows, np.ascontiguousarray(grads), S, lr, hp, step, np.uint64(plan.seed))
+            run_sparse(sparse, params, rows, grads, S, lr, hp, step, np.uint64(plan.seed))
         else:
             gpu_drivers().optim.apply_rows_gpu(plan.base._row.entry, plan.rounding, params, rows,
-                                               xp.ascontiguousarray(grads), S, lr, xp.asarray(hp), step, plan.seed,
-                                               dc=plan.dc)
+                                               xp.ascontiguousarray(expand_grads(grads, xp)), S, lr, xp.asarray(hp),
+                                               step, plan.seed, dc=plan.dc)
 
 
 

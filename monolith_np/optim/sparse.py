@@ -44,7 +44,7 @@ from .._compile import cpu_jit
 from .._rules.optim import dc_compensate_at, stochastic_round_row
 from .._rules.partition import bucket_count, partition_rows, scratch_slot, scratch_starts
 
-__all__ = ["cpu_kernels", "SparseScratch", "run_sequential"]
+__all__ = ["cpu_kernels", "SparseScratch", "RowGrads", "run_grouped", "run_sequential"]
 
 
 _DENSE_LOCK = threading.Lock()
@@ -95,9 +95,92 @@ def _reusable_buffers(n, dim):
     return uniq[:n], acc[:n]
 
 
+class RowGrads:
+    """Gradient rows given by reference: occurrence ``i``'s row is ``values[index[i]] * scale[i]``.
+
+    A pooled embedding's backward gives every id of a bag the bag's gradient
+    row (times ``fl(1/count)`` for a mean). Handing the sparse driver the
+    ``(bags, dim)`` gradient and each occurrence's bag instead of an
+    ``(n, dim)`` copy saves writing and re-reading the copy (and its page
+    faults). ``expand`` makes the copy where a path needs real rows (the GPU,
+    HashNet segments, ``dedup=False``): the same float32 products, so both
+    forms give bit-identical updates.
+
+    Parameters
+    ----------
+    values : (m, dim) float32 array
+        The distinct gradient rows.
+    index : (n,) int64 array
+        Row of ``values`` of each occurrence.
+    scale : (n,) float32 array or empty
+        Per-occurrence factor; empty: none (the rows as they are).
+    groups : (starts, order) of int64 arrays, optional
+        The occurrences grouped by distinct row (``order[starts[u]:starts[u +
+        1]]`` are distinct row ``u``'s, ascending), as
+        :func:`monolith_np.table.pooling.dedup_ids` gives them. The rows
+        passed with grouped gradients are then the distinct rows, one per
+        group (``EMPTY`` groups are skipped), and the driver sums each group
+        without an id -> slot map.
+
+    Examples
+    --------
+    >>> g = RowGrads(np.float32([[1, 2], [3, 4]]), np.array([1, 1, 0]), np.float32([0.5, 1, 1]))
+    >>> g.shape, g.expand(np).tolist()
+    ((3, 2), [[1.5, 2.0], [3.0, 4.0], [1.0, 2.0]])
+    """
+
+    __slots__ = ("values", "index", "scale", "groups")
+
+    def __init__(self, values, index, scale, groups=None):
+        self.values, self.index, self.scale, self.groups = values, index, scale, groups
+
+    @property
+    def shape(self):
+        """``(n, dim)``: the shape of the rows this stands for."""
+        return (self.index.shape[0], self.values.shape[1])
+
+    def columns(self, lo, hi):
+        """The same occurrences restricted to columns ``[lo, hi)`` (a segment's)."""
+        return RowGrads(self.values[:, lo:hi], self.index, self.scale, self.groups)
+
+    def subset(self, keep):
+        """The occurrences where the boolean mask ``keep`` is true (ungrouped gradients)."""
+        return RowGrads(self.values, self.index[keep], self.scale[keep] if self.scale.shape[0] else self.scale)
+
+    def ungroup(self, rows):
+        """``(occurrence rows, ungrouped RowGrads)`` of grouped gradients whose distinct rows are ``rows``."""
+        starts, order = self.groups
+        occ = np.empty(order.shape[0], np.int64)
+        occ[order] = np.repeat(rows, np.diff(starts))
+        return occ, RowGrads(self.values, self.index, self.scale)
+
+    def expand(self, xp):
+        """The ``(n, dim)`` float32 rows, in ``xp``'s arrays."""
+        out = self.values[self.index]
+        if self.scale.shape[0]:
+            out *= self.scale[:, None]
+        return xp.ascontiguousarray(out)
+
+
+def expand_grads(grads, xp):
+    """``grads`` as real rows: :meth:`RowGrads.expand`, or the array itself."""
+    return grads.expand(xp) if isinstance(grads, RowGrads) else grads
+
+
+_NO_INDEX = np.empty(0, np.int64)
+_NO_SCALE = np.empty(0, np.float32)
+
+
 def run_sparse(driver, params, rows, grads, S, lr, hp, step, seed):
-    """Partition ``rows`` and run one entry's sparse driver (dedup, sum, rule) over the buckets."""
+    """Partition ``rows`` and run one entry's sparse driver (dedup, sum, rule) over the buckets.
+
+    ``grads`` is an ``(n, dim)`` float32 array or a :class:`RowGrads`.
+    """
     n, num_rows = rows.size, params.shape[0]
+    if isinstance(grads, RowGrads):
+        src, index, scale = np.ascontiguousarray(grads.values), grads.index, grads.scale
+    else:
+        src, index, scale = np.ascontiguousarray(grads), _NO_INDEX, _NO_SCALE
     order, starts = partition_rows(rows, bucket_count(n))
     dense = num_rows <= DENSE_FACTOR * n + DENSE_MIN and _DENSE_LOCK.acquire(blocking=False)
     try:
@@ -107,8 +190,8 @@ def run_sparse(driver, params, rows, grads, S, lr, hp, step, seed):
             if slot.size < num_rows:
                 slot = _DENSE["slot"] = np.full(max(num_rows, 2 * slot.size), -1, np.int32)
         w = SparseScratch(n, params.shape[1], starts, slot)
-        driver(params, grads, rows, order, starts, w.uniq, w.acc, w.slot, w.keys, w.vals, w.hstarts, S, lr, hp,
-               step, seed)
+        driver(params, src, index, scale, rows, order, starts, w.uniq, w.acc, w.slot, w.keys, w.vals, w.hstarts,
+               S, lr, hp, step, seed)
     finally:
         if dense:
             _DENSE_LOCK.release()
@@ -122,13 +205,18 @@ def run_sparse(driver, params, rows, grads, S, lr, hp, step, seed):
 #: Rows per scratch row of the dense dc driver (one small allocation per chunk).
 DC_CHUNK = 256
 
+#: Distinct rows per accumulator row of the grouped driver (one small allocation per chunk).
+GROUP_CHUNK = 256
+
 
 @functools.lru_cache(maxsize=None)
 def cpu_kernels(entry, rounding=False, dc=False):
     """Compile the sparse and dense CPU drivers of one rule entry.
 
-    ``sparse(params, grads, rows, order, starts, uniq, acc, slot, keys, vals,
-    hstarts, S, lr, hp, step, seed)`` loops ``prange`` over the
+    ``sparse(params, grads, index, scale, rows, order, starts, uniq, acc, slot,
+    keys, vals, hstarts, S, lr, hp, step, seed)`` (occurrence ``i``'s gradient
+    row ``grads[index[i]] * scale[i]``, or ``grads[i]`` for an empty ``index``
+    and ``scale``: :class:`RowGrads`) loops ``prange`` over the
     buckets of :func:`partition_rows`: dedup through ``slot`` (dense map, all
     -1, reset on exit) or the bucket's hash region, duplicate gradients summed
     into ``acc`` in occurrence order, then the rule once per distinct row (see
@@ -153,16 +241,23 @@ def cpu_kernels(entry, rounding=False, dc=False):
     Returns
     -------
     tuple of numba dispatchers
-        ``(sparse, dense, sequential)``; ``sequential(params, grads, rows,
-        order, starts, S, lr, hp, step, seed)`` runs the rule once per
-        occurrence, a row's occurrences in order (:func:`run_sequential`).
+        ``(sparse, dense, sequential, grouped)``; ``sequential(params, grads,
+        rows, order, starts, S, lr, hp, step, seed)`` runs the rule once per
+        occurrence, a row's occurrences in order (:func:`run_sequential`);
+        ``grouped(params, grads, index, scale, rows, starts, order, S, lr,
+        hp, step, seed)`` runs it once per distinct row ``rows[u]`` on the
+        sum of its group of occurrences (grouped :class:`RowGrads`, whose
+        groups come with the batch: no partition, no id -> slot map).
     """
 
-    def sparse(params, grads, rows, order, starts, uniq, acc, slot, keys, vals, hstarts, S, lr, hp, step, seed):
+    def sparse(params, grads, index, scale, rows, order, starts, uniq, acc, slot, keys, vals, hstarts, S, lr, hp,
+               step, seed):
         buckets = starts.size - 1
         dim = grads.shape[1]
         dense_map = slot.size > 0
         identity = order.size == 0
+        indexed = index.size > 0
+        scaled = scale.size > 0
         for b in prange(buckets):
             lo = starts[b]
             hlo = hstarts[b]
@@ -184,17 +279,25 @@ def cpu_kernels(entry, rounding=False, dc=False):
                     if s < 0:
                         keys[q] = r
                         vals[q] = nu
-                src = grads[i]
+                src = grads[index[i]] if indexed else grads[i]
                 if s < 0:
                     uniq[nu] = r
                     a = acc[nu]
-                    for k in range(dim):
-                        a[k] = src[k]
+                    if scaled:
+                        for k in range(dim):
+                            a[k] = src[k] * scale[i]
+                    else:
+                        for k in range(dim):
+                            a[k] = src[k]
                     nu += 1
                 else:
                     a = acc[s]
-                    for k in range(dim):
-                        a[k] += src[k]
+                    if scaled:
+                        for k in range(dim):
+                            a[k] += src[k] * scale[i]
+                    else:
+                        for k in range(dim):
+                            a[k] += src[k]
             for s in range(lo, nu):
                 r = uniq[s]
                 w = params[r]
@@ -241,8 +344,39 @@ def cpu_kernels(entry, rounding=False, dc=False):
                 if rounding:
                     stochastic_round_row(w, seed, step, r)
 
+    def grouped(params, grads, index, scale, rows, starts, order, S, lr, hp, step, seed):
+        m = rows.size
+        indexed = index.size > 0
+        scaled = scale.size > 0
+        for c in prange((m + GROUP_CHUNK - 1) // GROUP_CHUNK):
+            a = np.empty(grads.shape[1], np.float32)  # one accumulator row per chunk of groups
+            for u in range(c * GROUP_CHUNK, min(m, (c + 1) * GROUP_CHUNK)):
+                r = rows[u]
+                if r < 0:  # an id without an entry: no update
+                    continue
+                for q in range(starts[u], starts[u + 1]):
+                    i = order[q]
+                    src = grads[index[i]] if indexed else grads[i]
+                    first = q == starts[u]
+                    for k in range(a.size):
+                        g = src[k] * scale[i] if scaled else src[k]
+                        a[k] = g if first else a[k] + g
+                w = params[r]
+                if dc:
+                    dc_compensate_at(w, a, S, r, hp, a)
+                entry(w, a, S, r, lr, hp, step)
+                if rounding:
+                    stochastic_round_row(w, seed, step, r)
+
     return (cpu_jit(parallel=True)(sparse), cpu_jit(parallel=True)(dense_dc if dc else dense),
-            cpu_jit(parallel=True)(sequential))
+            cpu_jit(parallel=True)(sequential), cpu_jit(parallel=True)(grouped))
+
+
+def run_grouped(driver, params, rows, grads, S, lr, hp, step, seed):
+    """Run one entry's grouped driver: ``rows`` the distinct rows, ``grads`` a grouped :class:`RowGrads`."""
+    starts, order = grads.groups
+    driver(params, np.ascontiguousarray(grads.values), grads.index, grads.scale, rows, starts, order, S, lr, hp,
+           step, seed)
 
 
 def run_sequential(driver, params, rows, grads, S, lr, hp, step, seed):

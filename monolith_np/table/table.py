@@ -21,6 +21,7 @@ from .._checks import check_array, check_choice, check_number, check_seconds, ch
 from ..entry import HashTableConfigInstance
 from ..features import slot_of
 from ..entry.segments import SegmentedEntry
+from ..optim.sparse import RowGrads
 from ..proto import EmbeddingHashTableConfig, MultiHashTableMetadata, SlotExpireTimeConfig
 from . import _commit
 from . import checkpoint as ck
@@ -306,6 +307,7 @@ class EmbeddingHashTable:
         self._state = self._entry.init_state(rows, like=self._values)
         self._ts = self._touched(rows, np.uint32)
         self._size = 0
+        self._moves = getattr(self, "_moves", 0) + 1
 
     def _grow_rows(self, rows):
         """Make the row store hold at least ``rows`` rows (doubling)."""
@@ -404,6 +406,7 @@ class EmbeddingHashTable:
             self._slots, self._counts, self._parts, self._log2s = self._ops.rehash(
                 self._xp.empty(0, np.int64), self._slots.shape[0])
             self._size = 0
+            self._moves += 1
 
     # -- reading ----------------------------------------------------------------
 
@@ -849,6 +852,58 @@ class EmbeddingHashTable:
                 idx = self._xp.asarray(idx)
                 self._entry._apply_rows_impl(self._values, rows[idx], grads[idx], self._state, lrs, global_step)
 
+    # -- resolved rows (the embedding collection's one pass per step) -----------------
+
+    def _resolve_rows(self, ids, update_time, training, plan=None):
+        """``(rows, moves)``: the row of each validated id, ``EMPTY`` where it has no entry.
+
+        With ``plan`` (``dedup_ids(ids)`` of :mod:`monolith_np.table.pooling`)
+        the rows are those of the distinct ids ``plan[0]``, each probed once.
+        In training the absent ids are inserted first, as :meth:`insert` does
+        (their occurrences offered to the occurrence filter, new rows numbered
+        the same way), and every row is stamped with ``update_time``. The
+        present ids cost one lookup; only the absent ones go through the
+        insert. ``moves`` tells :meth:`_apply_resolved` whether the rows are
+        still valid.
+        """
+        xp = self._xp
+        with self._lock:
+            rows = self._rows(ids if plan is None else plan[0])
+            if training:
+                miss = rows == ix.EMPTY
+                if bool(miss.any()):
+                    occ = xp.flatnonzero(miss if plan is None else miss[plan[1]])
+                    new = self._upsert(xp.ascontiguousarray(ids[occ]), update_time)[0]
+                    rows[occ if plan is None else plan[1][occ]] = new
+                self._touch(rows, update_time)
+            return rows, self._moves
+
+    def _apply_resolved(self, ids, rows, moves, grads, learning_rate, global_step):
+        """Optimise the rows of :meth:`_resolve_rows` with ``grads`` (an array or a ``RowGrads``), dedup on.
+
+        ``ids`` are the keys of ``rows`` (the distinct ids for grouped
+        gradients). The rows are found again when entries moved since (an
+        erase or eviction in between); ids without an entry (kept out by the
+        filter, or erased since) get no update, as in
+        :class:`monolith_np.torch.HashEmbedding`. ``learning_rate`` as in
+        :meth:`apply_gradients`; ``global_step`` validated by the caller.
+        """
+        lrs = self._learning_rates(learning_rate, global_step)
+        with self._lock:
+            if moves != self._moves:
+                rows = self._rows(ids)
+            grouped = isinstance(grads, RowGrads) and grads.groups is not None
+            if grouped and (self._xp is not np or not self._entry._sequential_ok):
+                rows, grads = grads.ungroup(rows)  # the GPU and HashNet paths take one row per occurrence
+                grouped = False
+            if not grouped:  # (the grouped driver skips EMPTY rows itself)
+                keep = rows != ix.EMPTY
+                if not bool(keep.all()):
+                    rows = rows[keep]
+                    grads = grads.subset(keep) if isinstance(grads, RowGrads) else grads[keep]
+            if rows.shape[0]:
+                self._entry._apply_rows_impl(self._values, rows, grads, self._state, lrs, global_step)
+
     def reinitialize(self, ids, update_time=0):
         """Reset the rows of ``ids`` to their initial values and state (creating absent ones).
 
@@ -927,6 +982,7 @@ class EmbeddingHashTable:
                                self._keys(xp.ascontiguousarray(self._row_ids[dest])),
                                xp.ascontiguousarray(dest))
         self._size = new_size
+        self._moves += 1  # rows handed out before may now name other entries
         return int(holes.size)
 
     def erase(self, ids):

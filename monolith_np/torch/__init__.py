@@ -10,7 +10,9 @@
 * :class:`HashEmbedding` — an ``nn.Module`` over an
   :class:`~monolith_np.table.EmbeddingHashTable`, with the optimizer applied
   in the backward (``mode="fused"``) or the gradient rows queued
-  (``mode="rows"``).
+  (``mode="rows"``); :class:`HashEmbeddingCollection` — many features over
+  many tables in one call (input in ``KeyedJaggedTensor`` layout, or one),
+  one index pass and one optimizer call per table and step.
 * :class:`Adamom`, :class:`Rmsprop` (``torch.optim.Optimizer``) and
   :class:`MonolithLR` (a ``torch.optim.lr_scheduler.LRScheduler`` over any
   :mod:`monolith_np.schedules` object).
@@ -21,6 +23,7 @@ it explicitly: ``import monolith_np.torch as mt``. See ``docs/torch.md``.
 
 from . import losses
 from ._convert import to_array, to_tensor, torch_stream
+from .collection import HashEmbeddingCollection
 from .embedding import HashEmbedding
 from .losses import *  # noqa: F401,F403
 from .optim import Adamom, MonolithLR, Rmsprop
@@ -30,6 +33,7 @@ __all__ = [
     "to_tensor",
     "torch_stream",
     "HashEmbedding",
+    "HashEmbeddingCollection",
     "Adamom",
     "Rmsprop",
     "MonolithLR",

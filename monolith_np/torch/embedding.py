@@ -15,33 +15,15 @@ import numpy as np
 import torch
 
 from .. import ragged
-from .._checks import check_choice, check_number
+from .._checks import check_choice
 from ..table import EmbeddingHashTable
+from ..table.collection import parse_combiner
 from ._convert import _device_of, to_array, to_tensor, torch_stream
 
 __all__ = ["HashEmbedding"]
 
 _ID_DTYPES = (torch.int64, torch.int32, torch.uint64)
 _OFFSET_DTYPES = (torch.int64, torch.int32)
-
-
-def _parse_combiner(combiner):
-    """``(kind, n)`` with kind in {None, "sum", "mean", "first_n"}."""
-    if combiner is None:
-        return None, None
-    if isinstance(combiner, ragged.ReduceSum):
-        return "sum", None
-    if isinstance(combiner, ragged.ReduceMean):
-        return "mean", None
-    if isinstance(combiner, ragged.FirstN):
-        return "first_n", int(combiner.max_seq_length)
-    if isinstance(combiner, str) and combiner in ("sum", "mean"):
-        return combiner, None
-    if (isinstance(combiner, tuple) and len(combiner) == 2 and combiner[0] == "first_n"):
-        n = check_number("combiner[1]", combiner[1], integer=True, low=1)
-        return "first_n", int(n)
-    raise ValueError(f"combiner must be None, 'sum', 'mean', ('first_n', N) or a monolith_np.ragged "
-                     f"ReduceSum/ReduceMean/FirstN, got {combiner!r}")
 
 
 class _HashLookup(torch.autograd.Function):
@@ -165,7 +147,7 @@ class HashEmbedding(torch.nn.Module):
         if not isinstance(table, EmbeddingHashTable):
             raise TypeError(f"table must be a monolith_np.table.EmbeddingHashTable, got {type(table).__name__}")
         self.table = table
-        self._combiner = _parse_combiner(combiner)
+        self._combiner = parse_combiner(combiner, allow_none=True)
         self.combiner = combiner
         self.mode = check_choice("mode", mode, ("fused", "rows"))
         self.learning_rate = learning_rate
