@@ -11,7 +11,7 @@ loss, backward, update); ``extra_info["examples_per_s"]`` is ``8 * 4096 /
 mean``. Group ``train_ffm-<batch>x<batches>``:
 
 * ``monolith_np``: ``examples/torch_ffm.py``'s ``TorchFFM`` with
-  ``HashEmbedding(mode="fused")`` over ``build_tables`` (the demo's tables:
+  ``HashEmbeddingCollection(mode="fused")`` over ``build_tables`` (the demo's tables:
   FTRL bias segment, Adagrad vector segment under a ``PolynomialDecay`` rate;
   unseen ids inserted on lookup, the optimizer applied inside the backward),
   loss ``mt.get_sigmoid_loss_and_pred``. The occurrence filter is off

@@ -1,23 +1,24 @@
 """The FFM click demo trained from PyTorch, step for step like ``demo.train.train_step``.
 
-One :class:`monolith_np.torch.HashEmbedding` per slot reads the same tables
-that :func:`demo.build_tables` makes (same seeds, same occurrence
-filter, same optimizers); torch autograd does the FFM dot products and
-:func:`monolith_np.torch.get_sigmoid_loss_and_pred` the loss. The embeddings
-run in ``mode="rows"`` so that their gradient rows can be clipped by their
+One :class:`monolith_np.torch.HashEmbeddingCollection` pools every slot
+(one feature per slot, each over its table) from the same tables that
+:func:`demo.build_tables` makes (same seeds, same occurrence filter, same
+optimizers); torch autograd does the FFM dot products and
+:func:`monolith_np.torch.get_sigmoid_loss_and_pred` the loss. The collection
+runs in ``mode="rows"`` so that the gradient rows can be clipped by their
 global norm, over all slots, before the tables apply them. One step:
 
 ========================================  =============================================
 numpy ``train_step``                      here
 ========================================  =============================================
-1. ``insert`` + ``find`` per slot         ``HashEmbedding.forward`` (training mode)
-2. ``reduce_sum`` per example             ``combiner="sum"`` with bag offsets
+1. ``insert`` + ``find`` per slot         ``HashEmbeddingCollection.forward`` (training)
+2. ``reduce_sum`` per example             ``combiner="sum"``, bag ``lengths`` per slot
 3. ``ffm_forward``                        :func:`ffm_logits` (torch ops)
 4. ``get_sigmoid_loss_and_pred_and_grad`` ``mt.get_sigmoid_loss_and_pred`` (autograd op)
 5. ``ffm_backward`` + ``reduce_sum_grad`` ``loss.backward()``
 6. drop rows of ids without an entry      done by the backward (``pending_gradients``)
 7. ``clip_by_global_norm``                :func:`clip_pending` (the same function)
-8. ``MultiHashTable.apply_gradients``     ``HashEmbedding.apply_gradients`` per slot
+8. ``MultiHashTable.apply_gradients``     ``HashEmbeddingCollection.apply_gradients``
 ========================================  =============================================
 
 Run it from the repository root: ``python examples/torch_ffm.py --steps 50``
@@ -68,26 +69,28 @@ def ffm_logits(pooled, layout):
 
 
 class TorchFFM(torch.nn.Module):
-    """The demo's FFM over the demo's tables: one summing ``HashEmbedding`` per slot.
+    """The demo's FFM over the demo's tables: one ``HashEmbeddingCollection``, a summed feature per slot.
 
     Parameters
     ----------
     tables : demo.DemoTables
         From :func:`demo.build_tables` (shared, not copied).
     mode : {"rows", "fused"}, default "rows"
-        The embeddings' mode: ``"rows"`` queues the gradient rows (clip, then
-        :meth:`apply_gradients`); ``"fused"`` applies them in the backward
-        (no clipping).
+        The collection's mode: ``"rows"`` queues the gradient rows (clip,
+        then :meth:`apply_gradients`); ``"fused"`` applies them in the
+        backward (no clipping).
     """
 
     def __init__(self, tables, mode="rows"):
         super().__init__()
         self.layout = tables.config.layout
-        self.embeddings = torch.nn.ModuleList(
-            mt.HashEmbedding(tables.tables[name], combiner="sum", mode=mode) for name in tables.names)
+        self.names = list(tables.names)
+        self.embeddings = mt.HashEmbeddingCollection({name: tables.tables[name] for name in self.names},
+                                                     {name: name for name in self.names}, combiner="sum",
+                                                     mode=mode, output="dict")
 
     def set_step(self, step, time):
-        """Tell every embedding the global step and the data time (stamped on inserted/updated rows).
+        """Tell the embeddings the global step and the data time (stamped on inserted/updated rows).
 
         Parameters
         ----------
@@ -96,8 +99,7 @@ class TorchFFM(torch.nn.Module):
         time : int
             Seconds (the batch's ``time``).
         """
-        for emb in self.embeddings:
-            emb.global_step, emb.update_time = step, time
+        self.embeddings.global_step, self.embeddings.update_time = step, time
 
     def forward(self, batch):
         """Logits of a :class:`~demo.ClickBatch` (steps 1–3).
@@ -112,11 +114,10 @@ class TorchFFM(torch.nn.Module):
         (B,) float32 tensor
             :func:`ffm_logits` of the pooled rows.
         """
-        pooled = []
-        for emb, ids, lengths in zip(self.embeddings, batch.ids, batch.row_lengths):
-            offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-            pooled.append(emb(torch.from_numpy(ids), torch.from_numpy(offsets)))
-        return ffm_logits(pooled, self.layout)
+        values = torch.from_numpy(np.concatenate(batch.ids))  # the slots one after another
+        lengths = torch.from_numpy(np.concatenate(batch.row_lengths).astype(np.int64))
+        pooled = self.embeddings(values, lengths=lengths)
+        return ffm_logits([pooled[name] for name in self.names], self.layout)
 
     def apply_gradients(self, step, time):
         """Apply every slot's queued gradient rows (step 8, ``mode="rows"``).
@@ -128,8 +129,7 @@ class TorchFFM(torch.nn.Module):
         time : int
             Seconds stamped on the updated entries.
         """
-        for emb in self.embeddings:
-            emb.apply_gradients(global_step=step, update_time=time)
+        self.embeddings.apply_gradients(global_step=step, update_time=time)
 
 
 def clip_pending(model, clip_norm):
@@ -147,12 +147,9 @@ def clip_pending(model, clip_norm):
     float
         The global norm before clipping.
     """
-    queues = [emb.pending_gradients for emb in model.embeddings]
-    grads = [mt.to_array(rows) for q in queues for _, rows in q]
-    clipped, norm = clip_by_global_norm(grads, clip_norm)
-    it = iter(clipped)
-    for q in queues:
-        q[:] = [(ids, mt.to_tensor(next(it))) for ids, _ in q]
+    queue = model.embeddings.pending_gradients  # (table, ids, rows), the slots in order
+    clipped, norm = clip_by_global_norm([mt.to_array(rows) for _, _, rows in queue], clip_norm)
+    queue[:] = [(name, ids, mt.to_tensor(rows)) for (name, ids, _), rows in zip(queue, clipped)]
     return float(norm)
 
 

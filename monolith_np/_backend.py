@@ -160,8 +160,8 @@ def asarray(x, xp):
         return np.asarray(x)
     if _is_cupy(x):
         return x
-    if hasattr(x, "__cuda_array_interface__"):
-        return xp.asarray(x)
+    if isinstance(x, np.ndarray) or hasattr(x, "__cuda_array_interface__"):
+        return xp.asarray(x)  # a host array is copied over (CuPy 14 refuses it through DLPack)
     if hasattr(x, "__dlpack__"):
         return xp.from_dlpack(x)
     return xp.asarray(x)
