@@ -23,13 +23,17 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import os
+import time
 import warnings
 from pathlib import Path
 
 import numba
+from llvmlite import ir
+from numba.core import cgutils, types
 from numba.core.errors import NumbaIRAssumptionWarning
-from numba.extending import register_jitable
+from numba.extending import intrinsic, register_jitable
 
 from . import _config, _threading
 from ._version import __version__
@@ -126,7 +130,63 @@ def jitable(fn=None, *, inline=False):
     return register if fn is None else register(fn)
 
 
-def cpu_jit(fn=None, *, parallel: bool = False):
+@intrinsic
+def prefetch(typingctx, arrays, row):
+    """Ask the CPU to start loading row ``row`` of an array (or of every array of a tuple) into its caches.
+
+    For CPU drivers whose loop reads rows of a large table in an order only
+    the data knows (gathers, sparse optimizer updates, hash probes): issued a
+    few iterations ahead, the misses overlap instead of being waited for one
+    after another (LLVM's ``llvm.prefetch``: a hint, never a fault, no
+    effect on results). ``row`` is an index along the first axis; it is not
+    bounds-checked (a hint to a bad address is dropped by the CPU). CPU code
+    only: it has no GPU lowering, so rules never call it.
+
+    Parameters
+    ----------
+    arrays : array or tuple of arrays
+    row : int
+
+    Examples
+    --------
+    >>> import numba, numpy as np
+    >>> @numba.njit
+    ... def total(values, rows):
+    ...     s = 0.0
+    ...     for i in range(rows.size):
+    ...         if i + 4 < rows.size:
+    ...             prefetch(values, rows[i + 4])
+    ...         s += values[rows[i], 0]
+    ...     return s
+    >>> float(total(np.arange(10.0).reshape(5, 2), np.array([4, 0, 2])))
+    12.0
+    """
+    members = arrays.types if isinstance(arrays, types.BaseTuple) else (arrays,)
+    if not all(isinstance(a, types.Array) and a.ndim >= 1 for a in members) or not isinstance(row, types.Integer):
+        return None
+    sig = types.void(arrays, row)
+
+    def codegen(context, builder, signature, args):
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            "llvm.prefetch.p0")
+        if isinstance(arrays, types.BaseTuple):
+            values = cgutils.unpack_tuple(builder, args[0], len(members))
+        else:
+            values = [args[0]]
+        r = context.cast(builder, args[1], signature.args[1], types.intp)
+        for aty, val in zip(members, values):
+            ary = context.make_array(aty)(context, builder, val)
+            stride = cgutils.unpack_tuple(builder, ary.strides)[0]
+            addr = builder.add(builder.ptrtoint(ary.data, cgutils.intp_t), builder.mul(r, stride))
+            # read, keep in all cache levels, data cache
+            builder.call(fn, [builder.inttoptr(addr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def cpu_jit(fn=None, *, parallel: bool = False, work: str | None = None):
     """Compile ``fn`` for the CPU with the package's numba options.
 
     Parameters
@@ -135,6 +195,11 @@ def cpu_jit(fn=None, *, parallel: bool = False):
         The function; when omitted a decorator is returned.
     parallel : bool, default False
         Enable ``prange`` parallel loops.
+    work : str, optional
+        With ``parallel``: the parameter whose ``size`` measures a call's
+        work; calls then pick their thread count themselves
+        (:meth:`ParallelKernel.run`). Without it, callers go through
+        :func:`run_cpu` (or the kernel uses every thread).
 
     Returns
     -------
@@ -159,14 +224,14 @@ def cpu_jit(fn=None, *, parallel: bool = False):
             fastmath=set(_config.FASTMATH) if listed else False,
         )
         if parallel:
-            return ParallelKernel(f, options)
+            return ParallelKernel(f, options, work)
         return numba.njit(**options)(f)
 
     return compile_ if fn is None else compile_(fn)
 
 
 class ParallelKernel:
-    """A ``prange`` kernel that runs safely under whichever threading layer numba picked.
+    """A ``prange`` kernel that runs safely under whichever threading layer numba picked, on as many threads as pay.
 
     Calls go to the parallel compilation, except where
     :func:`monolith_np._threading.guard` says otherwise: under ``workqueue``
@@ -175,12 +240,25 @@ class ParallelKernel:
     (made on first use, kept in memory only: numba's cache does not tell a
     serial from a parallel compilation of one function).
 
+    **Thread count.** :meth:`run` (and a direct call of a kernel compiled with
+    ``work=``) runs a call of fewer than ``_config.PARALLEL_MIN_WORK``
+    elements on one thread. Above it, the kernel times itself: per size
+    class (a power of two of the work) it keeps a running mean of the time
+    per element on one thread and on all of numba's threads, runs the
+    faster, and times the slower again after ``_config.PARALLEL_REPROBE``
+    calls (an interval that doubles, up to 1024, while the choice holds). Opening a parallel region means waking the other cores, which on a
+    virtual machine, or a machine whose cores are busy with other processes,
+    can cost more than the work: such calls then stay on one thread. The
+    results do not depend on the thread count.
+
     Parameters
     ----------
     fn : callable
         The kernel's Python function.
     options : dict
         numba options shared by both compilations (``parallel`` excluded).
+    work : str, optional
+        The parameter whose ``size`` is a call's work (see above).
 
     Examples
     --------
@@ -191,19 +269,27 @@ class ParallelKernel:
     ...     for i in prange(x.size):
     ...         s += x[i]
     ...     return s
-    >>> kernel = ParallelKernel(total, dict(nogil=True))
-    >>> float(kernel(np.arange(4.0)))
+    >>> kernel = ParallelKernel(total, dict(nogil=True), work="x")
+    >>> float(kernel(np.arange(4.0)))  # 4 elements: one thread
     6.0
     """
 
-    def __init__(self, fn, options):
+    def __init__(self, fn, options, work=None):
         self.py_func = fn
         self._options = options
         self._parallel = numba.njit(parallel=True, **options)(fn)
         self._serial = None
+        self._work_arg = None if work is None else list(inspect.signature(fn).parameters).index(work)
+        self._timings = {}  # size class -> [seconds per element on 1 thread, on all threads, calls]
+        self._warm = False
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args):
+        if self._work_arg is not None:
+            return self.run(args[self._work_arg].size, *args)
+        return self._call(args)
+
+    def _call(self, args):
         mode = _threading.guard()
         if mode == "free":
             return self._parallel(*args)
@@ -213,6 +299,58 @@ class ParallelKernel:
         if self._serial is None:
             self._serial = numba.njit(parallel=False, **{**self._options, "cache": False})(self.py_func)
         return self._serial(*args)
+
+    def _on_one_thread(self, args):
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)  # thread-local: other Python threads keep their setting
+        try:
+            return self._call(args)
+        finally:
+            numba.set_num_threads(threads)
+
+    def run(self, work, *args):
+        """Call the kernel on one thread or on all, whichever pays for a call of ``work`` elements.
+
+        Parameters
+        ----------
+        work : int
+            Array elements the call touches.
+        *args
+            The kernel's arguments.
+
+        Returns
+        -------
+        object
+            Whatever the kernel returns.
+        """
+        work = int(work)
+        if numba.get_num_threads() == 1:
+            return self._call(args)
+        if work < _config.PARALLEL_MIN_WORK:
+            return self._on_one_thread(args)
+        if not self._warm:  # the first call compiles: its time says nothing
+            self._warm = True
+            return self._call(args)
+        # per size class: seconds per element on 1 thread and on all (running means), calls until
+        # the slower is timed again, and that interval (doubling while the choice holds)
+        t = self._timings.setdefault(work.bit_length(), [0.0, 0.0, _config.PARALLEL_REPROBE, _config.PARALLEL_REPROBE])
+        if not t[0] or not t[1]:
+            parallel, probe = not t[1], False
+        else:
+            parallel = t[1] <= t[0]
+            t[2] -= 1
+            probe = t[2] <= 0
+            parallel ^= probe
+        start = time.perf_counter()
+        result = self._call(args) if parallel else self._on_one_thread(args)
+        per = (time.perf_counter() - start) / work
+        k = int(parallel)
+        t[k] = per if not t[k] else 0.5 * t[k] + 0.5 * per
+        if probe:
+            held = (t[1] <= t[0]) != parallel  # the probed count is still the slower one
+            t[3] = min(2 * t[3], 1024) if held else _config.PARALLEL_REPROBE
+            t[2] = t[3]
+        return result
 
     def __getattr__(self, name):
         # Introspection (signatures, targetoptions, overloads) reads the parallel dispatcher.
@@ -260,11 +398,11 @@ def gpu_kernel(fn):
 
 
 def run_cpu(driver, work: int, *args):
-    """Call a parallel CPU driver, on one thread when the call is small.
+    """Call a parallel CPU driver on one thread or on all, whichever pays (:meth:`ParallelKernel.run`).
 
     Parameters
     ----------
-    driver : numba dispatcher
+    driver : ParallelKernel
         A driver compiled with ``cpu_jit(parallel=True)``.
     work : int
         Number of array elements the call touches; below
@@ -277,11 +415,4 @@ def run_cpu(driver, work: int, *args):
     object
         Whatever the driver returns.
     """
-    if work >= _config.PARALLEL_MIN_WORK:
-        return driver(*args)
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)  # thread-local: other Python threads keep their setting
-    try:
-        return driver(*args)
-    finally:
-        numba.set_num_threads(threads)
+    return driver.run(work, *args)

@@ -45,3 +45,8 @@ CACHE_ROOT = os.environ.get(
 #: on one thread: opening a parallel region costs tens of microseconds on an idle
 #: machine (milliseconds on an oversubscribed one), more than such calls take.
 PARALLEL_MIN_WORK = 1 << 16
+
+#: A parallel kernel above ``PARALLEL_MIN_WORK`` runs on the thread count it has
+#: timed faster for calls of that size, and times the other one again after this
+#: many calls, an interval that doubles while the choice holds (``monolith_np._compile.ParallelKernel``).
+PARALLEL_REPROBE = 32

@@ -60,7 +60,7 @@ def scratch_starts(sizes):
     return np.concatenate(([0], np.cumsum(caps))).astype(np.int64)
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="rows")
 def _partition(rows, buckets, chunks, order, starts):
     """Stable counting sort of occurrence indices by bucket (``starts``: ``buckets + 1`` offsets)."""
     n = rows.size

@@ -26,7 +26,7 @@ from .._rules.entry import (
 )
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="out")
 def initialize_cpu(out, random, seed, row_offset, row_ids, low, width):
     """Fill ``out`` (rows, dim) in place, one ``prange`` iteration per row.
 
@@ -39,56 +39,56 @@ def initialize_cpu(out, random, seed, row_offset, row_ids, low, width):
             out[r, c] = init_value(random, row_seed, np.uint64(c), low, width)
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="out")
 def fp16_encode_cpu(bits, out):
     """``out[i] = fp32_to_fp16_bits(bits[i])`` over flat uint32 -> uint16 arrays."""
     for i in prange(bits.shape[0]):
         out[i] = fp32_to_fp16_bits(bits[i])
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="out")
 def fp16_decode_cpu(bits, out):
     """``out[i] = fp16_to_fp32_bits(bits[i])`` over flat uint16 -> uint32 arrays."""
     for i in prange(bits.shape[0]):
         out[i] = fp16_to_fp32_bits(bits[i])
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="out")
 def fixed_r8_encode_cpu(x, step, half_step, out):
     """``out[i] = fixed_r8_encode(x[i], ...)`` over flat float32 -> int8 arrays."""
     for i in prange(x.shape[0]):
         out[i] = fixed_r8_encode(x[i], step, half_step)
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="out")
 def fixed_r8_decode_cpu(q, step, out):
     """``out[i] = fixed_r8_decode(q[i], step)`` over flat int8 -> float32 arrays."""
     for i in prange(q.shape[0]):
         out[i] = fixed_r8_decode(q[i], step)
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="out")
 def one_bit_encode_cpu(x, amplitude, scale, out):
     """``out[i] = one_bit_encode(x[i], ...)`` over flat float32 -> int8 arrays."""
     for i in prange(x.shape[0]):
         out[i] = one_bit_encode(x[i], amplitude, scale)
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="out")
 def one_bit_decode_cpu(q, amplitude, out):
     """``out[i] = one_bit_decode(q[i], amplitude)`` over flat int8 -> float32 arrays."""
     for i in prange(q.shape[0]):
         out[i] = one_bit_decode(q[i], amplitude)
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="out")
 def hash_net_forward_cpu(x, amplitude, scale, out):
     """``out[i] = hash_net_forward(x[i], ...)`` over flat float32 arrays."""
     for i in prange(x.shape[0]):
         out[i] = hash_net_forward(x[i], amplitude, scale)
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="out")
 def hash_net_backward_cpu(num, grad, amplitude, scale, out):
     """``out[i] = hash_net_backward(num[i], grad[i], ...)`` over flat float32 arrays (``out`` may be ``grad``)."""
     for i in prange(num.shape[0]):

@@ -40,7 +40,7 @@ import threading
 import numpy as np
 from numba import prange
 
-from .._compile import cpu_jit
+from .._compile import cpu_jit, prefetch
 from .._rules.optim import dc_compensate_at, stochastic_round_row
 from .._rules.partition import bucket_count, partition_rows, scratch_slot, scratch_starts
 
@@ -208,6 +208,9 @@ DC_CHUNK = 256
 #: Distinct rows per accumulator row of the grouped driver (one small allocation per chunk).
 GROUP_CHUNK = 256
 
+#: Distinct rows ahead whose table and state rows the grouped driver prefetches.
+PREFETCH_ROWS = 4
+
 
 @functools.lru_cache(maxsize=None)
 def cpu_kernels(entry, rounding=False, dc=False):
@@ -351,6 +354,9 @@ def cpu_kernels(entry, rounding=False, dc=False):
         for c in prange((m + GROUP_CHUNK - 1) // GROUP_CHUNK):
             a = np.empty(grads.shape[1], np.float32)  # one accumulator row per chunk of groups
             for u in range(c * GROUP_CHUNK, min(m, (c + 1) * GROUP_CHUNK)):
+                if u + PREFETCH_ROWS < m and rows[u + PREFETCH_ROWS] >= 0:  # overlap the row and state misses
+                    prefetch(params, rows[u + PREFETCH_ROWS])
+                    prefetch(S, rows[u + PREFETCH_ROWS])
                 r = rows[u]
                 if r < 0:  # an id without an entry: no update
                     continue
@@ -368,8 +374,8 @@ def cpu_kernels(entry, rounding=False, dc=False):
                 if rounding:
                     stochastic_round_row(w, seed, step, r)
 
-    return (cpu_jit(parallel=True)(sparse), cpu_jit(parallel=True)(dense_dc if dc else dense),
-            cpu_jit(parallel=True)(sequential), cpu_jit(parallel=True)(grouped))
+    par = cpu_jit(parallel=True, work="grads")  # the thread count picked per call (ParallelKernel.run)
+    return par(sparse), par(dense_dc if dc else dense), par(sequential), par(grouped)
 
 
 def run_grouped(driver, params, rows, grads, S, lr, hp, step, seed):

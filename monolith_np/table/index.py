@@ -41,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from .._compile import cpu_jit
+from .._compile import cpu_jit, prefetch
 from .._rules.index import EMPTY, delete_key, fits_counts, home_of, parts_for, probe, row_of
 from .._rules.partition import bucket_of, partition_rows, scratch_slot, scratch_starts
 
@@ -91,13 +91,17 @@ def new_slots(capacity):
     return slots
 
 
-@cpu_jit(parallel=True)
+#: Ids ahead of the one being looked up whose home slot is prefetched.
+PREFETCH_IDS = 8
+
+
+@cpu_jit(parallel=True, work="slots")
 def _clear(slots):
     for s in prange(slots.shape[0]):
         slots[s, 1] = EMPTY
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="ids")
 def find_rows(slots, parts, log2s, ids, rows):
     """``rows[i]`` = the row of ``ids[i]``, or ``EMPTY`` when absent (parallel over ids).
 
@@ -119,10 +123,13 @@ def find_rows(slots, parts, log2s, ids, rows):
     [1, -1, 0]
     """
     for i in prange(ids.size):
+        if i + PREFETCH_IDS < ids.size:  # the home slot of an id ahead: overlap the probes' misses
+            base, home = home_of(ids[i + PREFETCH_IDS], parts, log2s)
+            prefetch(slots, base + home)
         rows[i] = row_of(slots, ids[i], parts, log2s)
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="out")
 def take_rows(values, rows, out):
     """``out[i] = values[rows[i]]``, zeros where ``rows[i]`` is ``EMPTY`` (parallel over rows).
 
@@ -156,7 +163,7 @@ def take_rows(values, rows, out):
                 out[i, k] = values[r, k]
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="src")
 def put_rows(values, rows, src, order, starts):
     """``values[rows[i]] = src[i]`` skipping ``EMPTY``, a repeated row keeping its last value.
 
@@ -217,7 +224,7 @@ def add_rows(values, rows, src):
                 values[r, k] += src[i, k]
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="rows")
 def stamp_rows(stamps, rows, value):
     """``stamps[rows[i]] = value`` for every row that is not ``EMPTY``.
 
@@ -280,7 +287,7 @@ class UpsertPlan:
         return int(self.new_count.sum())
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="keys")
 def _resolve(slots, parts, log2s, keys, starts, hstarts, hkeys, hvals, uniq, res, new_count):
     for p in prange(parts):
         lo = hstarts[p]
@@ -370,7 +377,7 @@ def fits(counts, log2s, plan):
     return plan.parts == counts.size and fits_counts(counts, plan.new_count, log2s)
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="keys")
 def _claim(slots, counts, parts, log2s, keys, starts, uniq, where, res, new_count, full, longest):
     limit = (np.int64(1) << log2s) - 1  # keys a sub-table may hold: one slot stays empty
     for p in prange(parts):
@@ -448,7 +455,7 @@ def claim(slots, counts, parts, log2s, ids, max_new):
     return plan
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="where")
 def _release(slots, starts, new_count, where):
     for p in prange(new_count.size):
         for k in range(new_count[p] - 1, -1, -1):  # newest first: each undoes one insert exactly
@@ -475,7 +482,7 @@ def release(slots, plan):
     _release(slots, plan.starts, plan.new_count, plan.where)
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="rows")
 def _place(slots, counts, parts, log2s, uniq, starts, new_count, res, order, where, row_base, row_ids, rows,
            longest):
     identity = order.size == 0
@@ -596,7 +603,7 @@ def set_rows(slots, parts, log2s, keys, rows):
             slots[s, 1] = rows[i]
 
 
-@cpu_jit(parallel=True)
+@cpu_jit(parallel=True, work="order")
 def _reinsert(slots, counts, parts, log2s, row_ids, order, starts):
     identity = order.size == 0
     for p in prange(parts):
