@@ -21,6 +21,7 @@ Importing this package never imports CuPy, PyTorch, TensorFlow or numba.cuda.
 
 from . import entry, features, losses, metrics, optim, proto, ragged, sampling, schedules, table
 from ._backend import array_module, is_cuda_array
+from ._threading import get_threads, set_threads
 from ._threading import layer as threading_layer
 from ._version import __version__
 from .ragged import *  # noqa: F401,F403
@@ -31,6 +32,8 @@ __all__ = [
     "array_module",
     "is_cuda_array",
     "threading_layer",
+    "set_threads",
+    "get_threads",
     "entry",
     "features",
     "losses",

@@ -244,12 +244,14 @@ class ParallelKernel:
     ``work=``) runs a call of fewer than ``_config.PARALLEL_MIN_WORK``
     elements on one thread. Above it, the kernel times itself: per size
     class (a power of two of the work) it keeps a running mean of the time
-    per element on one thread and on all of numba's threads, runs the
+    per element on one thread and on all threads allowed, runs the
     faster, and times the slower again after ``_config.PARALLEL_REPROBE``
     calls (an interval that doubles, up to 1024, while the choice holds). Opening a parallel region means waking the other cores, which on a
     virtual machine, or a machine whose cores are busy with other processes,
     can cost more than the work: such calls then stay on one thread. The
-    results do not depend on the thread count.
+    results do not depend on the thread count. The threads allowed are
+    numba's (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``), at most
+    :func:`monolith_np.set_threads`'s limit.
 
     Parameters
     ----------
@@ -287,6 +289,8 @@ class ParallelKernel:
     def __call__(self, *args):
         if self._work_arg is not None:
             return self.run(args[self._work_arg].size, *args)
+        if 0 < _config.THREADS < numba.get_num_threads():
+            return self._on_threads(_config.THREADS, args)
         return self._call(args)
 
     def _call(self, args):
@@ -300,9 +304,9 @@ class ParallelKernel:
             self._serial = numba.njit(parallel=False, **{**self._options, "cache": False})(self.py_func)
         return self._serial(*args)
 
-    def _on_one_thread(self, args):
+    def _on_threads(self, count, args):
         threads = numba.get_num_threads()
-        numba.set_num_threads(1)  # thread-local: other Python threads keep their setting
+        numba.set_num_threads(count)  # thread-local: other Python threads keep their setting
         try:
             return self._call(args)
         finally:
@@ -324,13 +328,15 @@ class ParallelKernel:
             Whatever the kernel returns.
         """
         work = int(work)
-        if numba.get_num_threads() == 1:
-            return self._call(args)
-        if work < _config.PARALLEL_MIN_WORK:
-            return self._on_one_thread(args)
+        threads = numba.get_num_threads()
+        if 0 < _config.THREADS < threads:
+            threads = _config.THREADS
+        if threads == 1 or work < _config.PARALLEL_MIN_WORK:
+            return self._on_threads(1, args) if numba.get_num_threads() > 1 else self._call(args)
+        call = self._call if threads == numba.get_num_threads() else functools.partial(self._on_threads, threads)
         if not self._warm:  # the first call compiles: its time says nothing
             self._warm = True
-            return self._call(args)
+            return call(args)
         # per size class: seconds per element on 1 thread and on all (running means), calls until
         # the slower is timed again, and that interval (doubling while the choice holds)
         t = self._timings.setdefault(work.bit_length(), [0.0, 0.0, _config.PARALLEL_REPROBE, _config.PARALLEL_REPROBE])
@@ -342,7 +348,7 @@ class ParallelKernel:
             probe = t[2] <= 0
             parallel ^= probe
         start = time.perf_counter()
-        result = self._call(args) if parallel else self._on_one_thread(args)
+        result = call(args) if parallel else self._on_threads(1, args)
         per = (time.perf_counter() - start) / work
         k = int(parallel)
         t[k] = per if not t[k] else 0.5 * t[k] + 0.5 * per

@@ -41,6 +41,18 @@ CACHE_ROOT = os.environ.get(
     os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "monolith_np"),
 )
 
+#: Most threads a parallel CPU kernel uses (0: numba's thread count); set by
+#: ``MONOLITH_NP_THREADS`` or :func:`monolith_np.set_threads`.
+THREADS = 0
+if os.environ.get("MONOLITH_NP_THREADS", "").strip():
+    try:
+        THREADS = int(os.environ["MONOLITH_NP_THREADS"])
+    except ValueError:
+        THREADS = -1
+    if THREADS < 0:
+        raise ValueError(f"MONOLITH_NP_THREADS must be an integer >= 0 (0: numba's thread count), "
+                         f"got {os.environ['MONOLITH_NP_THREADS']!r}")
+
 #: CPU calls that touch fewer array elements than this run their parallel driver
 #: on one thread: opening a parallel region costs tens of microseconds on an idle
 #: machine (milliseconds on an oversubscribed one), more than such calls take.

@@ -40,6 +40,8 @@ import threading
 
 import numba
 
+from . import _config
+
 #: The layers under which calls run as they are, from any thread or child.
 _FREE_LAYERS = frozenset({"tbb"})
 
@@ -148,3 +150,56 @@ def guard() -> str:
     True
     """
     return _mode or _decide()
+
+
+def set_threads(threads):
+    """Limit the threads every parallel CPU kernel of monolith_np may use (process-wide).
+
+    Parameters
+    ----------
+    threads : int
+        At most this many threads (``1``: every kernel runs on the calling
+        thread); ``0`` lifts the limit (numba's thread count,
+        ``NUMBA_NUM_THREADS``). The environment variable
+        ``MONOLITH_NP_THREADS`` sets it at import.
+
+    Returns
+    -------
+    int
+        The previous limit.
+
+    Raises
+    ------
+    ValueError
+        If ``threads`` is not an integer ``>= 0``.
+
+    Examples
+    --------
+    >>> import monolith_np
+    >>> previous = monolith_np.set_threads(1)
+    >>> monolith_np.get_threads()
+    1
+    >>> _ = monolith_np.set_threads(previous)
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        raise ValueError(f"threads must be an integer >= 0 (0: numba's thread count), got {threads!r}")
+    previous, _config.THREADS = _config.THREADS, threads
+    return previous
+
+
+def get_threads():
+    """The threads a parallel CPU kernel of monolith_np may use now.
+
+    Returns
+    -------
+    int
+        :func:`set_threads`'s limit, or numba's thread count of the calling
+        thread when that is smaller or no limit is set.
+
+    Examples
+    --------
+    >>> import monolith_np
+    >>> monolith_np.get_threads() >= 1
+    True
+    """
+    return min(_config.THREADS or numba.get_num_threads(), numba.get_num_threads())

@@ -66,3 +66,96 @@ def test_unlisted_kernels_compile_without_fastmath():
     from monolith_np import ragged
 
     assert ragged._reduce_cpu.targetoptions["fastmath"] is False
+
+
+# -- thread count per call (ParallelKernel.run) ---------------------------------------------------
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import monolith_np  # noqa: E402
+
+
+def _threads_used(x):
+    return numba.get_num_threads()
+
+
+def _kernel():
+    return _compile.ParallelKernel(_threads_used, dict(nogil=True), work="x")
+
+
+needs_two = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="numba has one thread")
+
+
+def test_small_calls_run_on_one_thread():
+    k = _kernel()
+    assert k(np.zeros(10)) == 1
+    assert k.run(_config.PARALLEL_MIN_WORK - 1, np.zeros(1)) == 1
+
+
+@needs_two
+def test_big_calls_run_on_the_count_timed_faster(monkeypatch):
+    monkeypatch.setattr(_config, "PARALLEL_REPROBE", 1000)
+    k = _kernel()
+    big = np.zeros(_config.PARALLEL_MIN_WORK)
+    k(big)  # the first call compiles, untimed
+    key = big.size.bit_length()
+    k._timings[key] = [1.0, 2.0, 1000, 1000]  # one thread timed faster
+    assert k(big) == 1
+    k._timings[key] = [2.0, 1.0, 1000, 1000]
+    assert k(big) == numba.get_num_threads()
+
+
+@needs_two
+def test_the_slower_count_is_timed_again_with_a_doubling_interval(monkeypatch):
+    monkeypatch.setattr(_config, "PARALLEL_REPROBE", 4)
+    k = _kernel()
+    big = np.zeros(_config.PARALLEL_MIN_WORK)
+    k(big)
+    key = big.size.bit_length()
+    k._timings[key] = [1e-3, 1.0, 4, 4]  # parallel hopelessly slower
+    used = [k(big) for _ in range(4 + 8)]
+    assert used.count(numba.get_num_threads()) == 2  # re-timed after 4 calls, then after 8 more
+    assert k._timings[key][3] == 16
+
+
+def test_set_threads_caps_every_kernel_and_is_validated():
+    k = _kernel()
+    previous = monolith_np.set_threads(1)
+    try:
+        assert monolith_np.get_threads() == 1
+        assert k(np.zeros(_config.PARALLEL_MIN_WORK * 4)) == 1
+        plain = _compile.ParallelKernel(_threads_used, dict(nogil=True))
+        assert plain(np.zeros(1)) == 1
+    finally:
+        monolith_np.set_threads(previous)
+    for bad in (-1, 1.5, "2", True):
+        with pytest.raises(ValueError, match="threads must be an integer >= 0"):
+            monolith_np.set_threads(bad)
+
+
+def test_bad_environment_setting_is_refused_at_import():
+    env = dict(os.environ, MONOLITH_NP_THREADS="many")
+    out = subprocess.run([sys.executable, "-c", "import monolith_np"], env=env, capture_output=True, text=True)
+    assert out.returncode != 0 and "MONOLITH_NP_THREADS must be an integer >= 0" in out.stderr
+    env["MONOLITH_NP_THREADS"] = "1"
+    out = subprocess.run([sys.executable, "-c", "import monolith_np; print(monolith_np.get_threads())"], env=env,
+                         capture_output=True, text=True)
+    assert out.stdout.strip() == "1"
+
+
+def test_prefetch_changes_no_result():
+    @numba.njit
+    def gather(values, rows, ahead):
+        s = 0.0
+        for i in range(rows.size):
+            if ahead and i + 3 < rows.size:
+                _compile.prefetch(values, rows[i + 3])
+                _compile.prefetch((values, values[:, :1]), rows[i + 3])
+            s += values[rows[i], 0]
+        return s
+
+    values = np.random.default_rng(0).random((1000, 4))
+    rows = np.random.default_rng(1).integers(0, 1000, 500)
+    assert gather(values, rows, True) == gather(values, rows, False)
