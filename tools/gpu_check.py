@@ -180,7 +180,7 @@ def collection_throughput(bags, mean_len, vocab, reps):
     first_n_s = _time(lambda: pooling.pool_first_n_gpu(tables["b"]._values, batch.rows["b"], hist_splits, hist_shift,
                                                        hist.n, out, hist.col), xp, reps)
     index, scale = xp.empty(batch.sizes["a"], np.int64), xp.empty(batch.sizes["a"], np.float32)
-    sources_s = _time(lambda: pooling.grad_sources_gpu(splits, shift, 0, 0, bags, 1, index, scale), xp, reps)
+    sources_s = _time(lambda: pooling.grad_sources_gpu(splits, shift, 0, 1, 0, bags, 1, index, scale), xp, reps)
     first = rows[:ids]
     gathered = xp.empty((ids, DIM), np.float32)
     floor_s = _time(lambda: table._ops.take(table._values, first, gathered), xp, reps)

@@ -59,11 +59,10 @@ def _pool_first_n_kernel(values, rows, splits, shift, n, out, col):
                          k, k + 1, j, j + 1)
 
 
-def _grad_sources_kernel(splits, shift, first_row, n, zero_row, mean, index, scale):
+def _grad_sources_kernel(splits, shift, first_row, row_stride, n, zero_row, mean, index, scale):
     """Thread ``t`` → bag ``b = t``: its ids' gradient rows (and ``fl(1/count)`` for a mean)."""
-    width = max(n, 1)
     for b in range(cuda.grid(1), splits.shape[0] - 1, cuda.gridsize(1)):
-        bag_grad_sources_dev(splits[b], splits[b + 1], splits[b] + shift, first_row + b * width, n, zero_row, mean,
+        bag_grad_sources_dev(splits[b], splits[b + 1], splits[b] + shift, first_row + b * row_stride, n, zero_row, mean,
                              index, scale)
 
 
@@ -119,7 +118,7 @@ def pool_first_n_gpu(values, rows, splits, shift, n, out, col):
            out, col)
 
 
-def grad_sources_gpu(splits, shift, first_row, n, zero_row, mean, index, scale):
+def grad_sources_gpu(splits, shift, first_row, row_stride, n, zero_row, mean, index, scale):
     """Each id's row of the stacked pooled gradient (``index``) and, for a mean, its ``fl(1/count)``.
 
     The GPU twin of :func:`monolith_np.table.pooling.grad_sources`, bit for bit.
@@ -131,9 +130,11 @@ def grad_sources_gpu(splits, shift, first_row, n, zero_row, mean, index, scale):
     shift : int
         Bag ``b``'s ids sit at ``index[splits[b] + shift:splits[b + 1] + shift]``.
     first_row : int
-        Row of bag 0's gradient in the stacked gradient; bag ``b``'s is
-        ``first_row + b`` (sum, mean) or ``first_row + b * n + k`` for its
-        ``k``-th id (first-n).
+        Row of bag 0's gradient in the stacked gradient.
+    row_stride : int
+        Rows from one bag's gradient to the next: bag ``b``'s is
+        ``first_row + b * row_stride`` (sum, mean), or that plus ``k`` for
+        its ``k``-th id (first-n, ``row_stride >= n``).
     n : int
         0 for sum and mean, else the first-n width.
     zero_row : int
@@ -145,4 +146,5 @@ def grad_sources_gpu(splits, shift, first_row, n, zero_row, mean, index, scale):
     scale : (m,) float32 device array
         Output for a mean.
     """
-    launch(_grad_sources_kernel_gpu, splits.shape[0] - 1, splits, shift, first_row, n, zero_row, mean, index, scale)
+    launch(_grad_sources_kernel_gpu, splits.shape[0] - 1, splits, shift, first_row, row_stride, n, zero_row, mean, index,
+           scale)

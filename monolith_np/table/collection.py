@@ -432,20 +432,28 @@ class EmbeddingCollection:
             per_table[f.table].append((f, splits, shift))
         for tname, feats in per_table.items():
             dim = self.tables[tname].dim
-            blocks = [grad[:, f.col:f.col + f.width].reshape(-1, dim) for f, _, _ in feats]
-            stacked = xp.concatenate(blocks + [xp.zeros((1, dim), np.float32)])
-            zero_row = stacked.shape[0] - 1
+            f0 = feats[0][0]
+            per_bag = self.output_dim // dim
+            view = (len(feats) == 1 and f0.kind != "first_n" and self.output_dim % dim == 0 and f0.col % dim == 0
+                    and grad.flags.c_contiguous)
+            if view:  # grad itself, seen as rows of dim: bag b's gradient is row b * per_bag + col / dim
+                stacked, zero_row = grad.reshape(-1, dim), 0  # (no id reads the zero row)
+            else:  # the features' gradient rows stacked, and a zero row (first-n ids past n)
+                blocks = [grad[:, f.col:f.col + f.width].reshape(-1, dim) for f, _, _ in feats]
+                stacked = xp.concatenate(blocks + [xp.zeros((1, dim), np.float32)])
+                zero_row = stacked.shape[0] - 1
             m = batch.sizes[tname]
             index = xp.empty(m, np.int64)
             mean = any(f.kind == "mean" for f, _, _ in feats)
             scale = xp.ones(m, np.float32) if mean else xp.empty(0, np.float32)
-            first = 0
+            first = f0.col // dim if view else 0
             for f, splits, shift in feats:
                 n = f.n if f.kind == "first_n" else 0
+                stride = per_bag if view else max(n, 1)
                 if xp is np:
-                    pooling.grad_sources(splits, shift, first, n, zero_row, f.kind == "mean", index, scale)
+                    pooling.grad_sources(splits, shift, first, stride, n, zero_row, f.kind == "mean", index, scale)
                 else:
-                    gpu_drivers().pooling.grad_sources_gpu(splits, shift, first, n, zero_row,
+                    gpu_drivers().pooling.grad_sources_gpu(splits, shift, first, stride, n, zero_row,
                                                            int(f.kind == "mean"), index, scale)
                 first += b * max(n, 1)
             yield tname, RowGrads(stacked, index, scale, batch.groups.get(tname))

@@ -135,10 +135,9 @@ def _pool_first_n_cpu(values, rows, splits, shift, n, out, col):
 
 
 @cpu_jit(parallel=True)
-def _grad_sources_cpu(splits, shift, first_row, n, zero_row, mean, index, scale):
-    width = max(n, 1)
+def _grad_sources_cpu(splits, shift, first_row, row_stride, n, zero_row, mean, index, scale):
     for b in prange(splits.shape[0] - 1):
-        _bag_grad_sources(splits[b], splits[b + 1], splits[b] + shift, first_row + b * width, n, zero_row, mean,
+        _bag_grad_sources(splits[b], splits[b + 1], splits[b] + shift, first_row + b * row_stride, n, zero_row, mean,
                           index, scale)
 
 
@@ -201,7 +200,7 @@ def pool_first_n_rows(values, rows, splits, shift, n, out, col):
             col)
 
 
-def grad_sources(splits, shift, first_row, n, zero_row, mean, index, scale):
+def grad_sources(splits, shift, first_row, row_stride, n, zero_row, mean, index, scale):
     """Each id's row of the stacked pooled gradient (``index``) and, for a mean, its ``fl(1/count)``.
 
     Parameters
@@ -211,9 +210,11 @@ def grad_sources(splits, shift, first_row, n, zero_row, mean, index, scale):
     shift : int
         The bag's ids sit at ``index[splits[b] + shift:splits[b + 1] + shift]``.
     first_row : int
-        Row of bag 0's gradient in the stacked gradient; bag ``b``'s is
-        ``first_row + b`` (sum, mean) or ``first_row + b * n + k`` for its
-        ``k``-th id (first-n).
+        Row of bag 0's gradient in the stacked gradient.
+    row_stride : int
+        Rows from one bag's gradient to the next: bag ``b``'s is
+        ``first_row + b * row_stride`` (sum, mean), or that plus ``k`` for
+        its ``k``-th id (first-n, ``row_stride >= n``).
     n : int
         0 for sum and mean, else the first-n width.
     zero_row : int
@@ -228,9 +229,9 @@ def grad_sources(splits, shift, first_row, n, zero_row, mean, index, scale):
     --------
     >>> import numpy as np
     >>> index, scale = np.empty(3, np.int64), np.empty(3, np.float32)
-    >>> grad_sources(np.array([0, 2, 3]), 0, 10, 0, 99, True, index, scale)
+    >>> grad_sources(np.array([0, 2, 3]), 0, 10, 1, 0, 99, True, index, scale)
     >>> index.tolist(), scale.tolist()
     ([10, 10, 11], [0.5, 0.5, 1.0])
     """
-    run_cpu(_grad_sources_cpu, splits[-1] - splits[0], splits, shift, first_row, n, zero_row, int(mean), index,
-            scale)
+    run_cpu(_grad_sources_cpu, splits[-1] - splits[0], splits, shift, first_row, row_stride, n, zero_row, int(mean),
+            index, scale)

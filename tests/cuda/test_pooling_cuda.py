@@ -123,9 +123,9 @@ def test_grad_sources_match_cpu(batch, n, mean, first_row):
     index = np.full(rows.size, SENTINEL, np.int64)
     scale = np.full(rows.size, SENTINEL, np.float32)
     want_index, want_scale = index.copy(), scale.copy()
-    P.grad_sources(splits, shift, first_row, n, zero_row, bool(mean), want_index, want_scale)
+    P.grad_sources(splits, shift, first_row, max(n, 1), n, zero_row, bool(mean), want_index, want_scale)
     got_index, got_scale = device(index), device(scale)
-    G.grad_sources_gpu(device(splits), shift, first_row, n, zero_row, mean, got_index, got_scale)
+    G.grad_sources_gpu(device(splits), shift, first_row, max(n, 1), n, zero_row, mean, got_index, got_scale)
     assert_same_bits(host(got_index), want_index)
     assert_same_bits(host(got_scale), want_scale)
 
@@ -141,7 +141,7 @@ def test_golden_cases():
                        out, 0)
     assert host(out).tolist() == [[2.0, 1.0, 2.0, 0.0]]
     index, scale = device(np.empty(3, np.int64)), device(np.empty(3, np.float32))
-    G.grad_sources_gpu(device(np.array([0, 2, 3])), 0, 10, 0, 99, 1, index, scale)
+    G.grad_sources_gpu(device(np.array([0, 2, 3])), 0, 10, 1, 0, 99, 1, index, scale)
     assert host(index).tolist() == [10, 10, 11]
     assert host(scale).tolist() == [0.5, 0.5, 1.0]
 
@@ -155,7 +155,7 @@ def test_mean_of_empty_bag_is_nan_and_zero_bags_launch_nothing():
     empty = device(np.zeros((0, 2), np.float32))
     G.pool_rows_gpu(device(values), device(np.array([0])), device(np.array([3])), 0, 0, empty, 0)
     G.pool_first_n_gpu(device(values), device(np.array([0])), device(np.array([3])), 0, 2, empty, 0)
-    G.grad_sources_gpu(device(np.array([3])), 0, 0, 0, 0, 0, device(np.empty(0, np.int64)),
+    G.grad_sources_gpu(device(np.array([3])), 0, 0, 1, 0, 0, 0, device(np.empty(0, np.int64)),
                        device(np.empty(0, np.float32)))
 
 
