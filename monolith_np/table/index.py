@@ -92,7 +92,7 @@ def new_slots(capacity):
 
 
 #: Ids ahead of the one being looked up whose home slot is prefetched.
-PREFETCH_IDS = 8
+PREFETCH_IDS = 16
 
 
 @cpu_jit(parallel=True, work="slots")
@@ -154,13 +154,17 @@ def take_rows(values, rows, out):
     """
     dim = values.shape[1]
     for i in prange(rows.size):
+        if i + PREFETCH_IDS < rows.size and rows[i + PREFETCH_IDS] != EMPTY:  # overlap the row misses
+            prefetch(values, rows[i + PREFETCH_IDS])
         r = rows[i]
         if r == EMPTY:
             for k in range(dim):
                 out[i, k] = 0.0
         else:
+            v = values[r]  # a row view: the column loop vectorises
+            o = out[i]
             for k in range(dim):
-                out[i, k] = values[r, k]
+                o[k] = v[k]
 
 
 @cpu_jit(parallel=True, work="src")
@@ -384,6 +388,9 @@ def _claim(slots, counts, parts, log2s, keys, starts, uniq, where, res, new_coun
         n = 0
         far = 0
         for q in range(starts[p], starts[p + 1]):
+            if q + PREFETCH_IDS < starts[p + 1]:  # the home slot of a key ahead: overlap the probes' misses
+                pb, ph = home_of(keys[q + PREFETCH_IDS], parts, log2s)
+                prefetch(slots, pb + ph)
             key = keys[q]
             base, home = home_of(key, parts, log2s)
             s, found = probe(slots, key, base, home, log2s)
@@ -490,6 +497,8 @@ def _place(slots, counts, parts, log2s, uniq, starts, new_count, res, order, whe
     mask = (np.int64(1) << log2s) - 1
     for p in prange(parts):
         for k in range(new_count[p]):
+            if claimed and k + PREFETCH_IDS < new_count[p]:  # the claimed slot of a key ahead
+                prefetch(slots, where[starts[p] + k + PREFETCH_IDS])
             key = uniq[starts[p] + k]
             if claimed:
                 s = where[starts[p] + k]
