@@ -26,6 +26,7 @@ import hashlib
 import inspect
 import os
 import time
+import types as pytypes
 import warnings
 from pathlib import Path
 
@@ -230,19 +231,30 @@ def cpu_jit(fn=None, *, parallel: bool = False, work: str | None = None):
     return compile_ if fn is None else compile_(fn)
 
 
+def _serial_twin(fn):
+    """A copy of ``fn`` named ``<qualname>__serial`` (numba's cache tells compilations apart by name only)."""
+    twin = pytypes.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    twin.__qualname__ = f"{fn.__qualname__}__serial"
+    twin.__module__, twin.__kwdefaults__, twin.__doc__ = fn.__module__, fn.__kwdefaults__, fn.__doc__
+    return twin
+
+
 class ParallelKernel:
     """A ``prange`` kernel that runs safely under whichever threading layer numba picked, on as many threads as pay.
 
-    Calls go to the parallel compilation, except where
-    :func:`monolith_np._threading.guard` says otherwise: under ``workqueue``
-    they hold the process-wide parallel lock, and in a child forked after GNU
-    OpenMP was used they go to a serial compilation of the same function
-    (made on first use, kept in memory only: numba's cache does not tell a
-    serial from a parallel compilation of one function).
+    A kernel has two compilations of the same function: the parallel one,
+    and a serial one (no parallel region at all, cached under the name
+    ``<qualname>__serial`` since numba's cache tells compilations apart by
+    name only), each compiled on first use. Parallel calls go to the first,
+    except where :func:`monolith_np._threading.guard` says otherwise: under
+    ``workqueue`` they hold the process-wide parallel lock, and in a child
+    forked after GNU OpenMP was used they go to the serial compilation.
+    Calls that run on one thread go to the serial compilation too: they
+    neither open a parallel region nor change numba's thread count.
 
     **Thread count.** :meth:`run` (and a direct call of a kernel compiled with
     ``work=``) runs a call of fewer than ``_config.PARALLEL_MIN_WORK``
-    elements on one thread. Above it, the kernel times itself: per size
+    elements on one thread (the serial compilation). Above it, the kernel times itself: per size
     class (a power of two of the work) it keeps a running mean of the time
     per element on one thread and on all threads allowed, runs the
     faster, and times the slower again after ``_config.PARALLEL_REPROBE``
@@ -280,7 +292,9 @@ class ParallelKernel:
         self.py_func = fn
         self._options = options
         self._parallel = numba.njit(parallel=True, **options)(fn)
-        self._serial = None
+        # The one-thread form: the same code compiled without parallel loops, under its own name so
+        # that numba's cache keeps it apart from the parallel compilation (compiled on first use).
+        self._serial = numba.njit(parallel=False, **options)(_serial_twin(fn))
         self._work_arg = None if work is None else list(inspect.signature(fn).parameters).index(work)
         self._timings = {}  # size class -> [seconds per element on 1 thread, on all threads, calls]
         self._warm = False
@@ -300,11 +314,11 @@ class ParallelKernel:
         if mode == "locked":
             with _threading.parallel_lock:
                 return self._parallel(*args)
-        if self._serial is None:
-            self._serial = numba.njit(parallel=False, **{**self._options, "cache": False})(self.py_func)
         return self._serial(*args)
 
     def _on_threads(self, count, args):
+        if count == 1:  # no parallel region at all: the serial compilation
+            return self._serial(*args)
         threads = numba.get_num_threads()
         numba.set_num_threads(count)  # thread-local: other Python threads keep their setting
         try:
@@ -332,7 +346,7 @@ class ParallelKernel:
         if 0 < _config.THREADS < threads:
             threads = _config.THREADS
         if threads == 1 or work < _config.PARALLEL_MIN_WORK:
-            return self._on_threads(1, args) if numba.get_num_threads() > 1 else self._call(args)
+            return self._serial(*args)
         call = self._call if threads == numba.get_num_threads() else functools.partial(self._on_threads, threads)
         if not self._warm:  # the first call compiles: its time says nothing
             self._warm = True

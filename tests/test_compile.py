@@ -82,16 +82,27 @@ def _threads_used(x):
 
 
 def _kernel():
-    return _compile.ParallelKernel(_threads_used, dict(nogil=True), work="x")
+    """A kernel whose two compilations are replaced by stubs saying which one ran."""
+    k = _compile.ParallelKernel(_threads_used, dict(nogil=True), work="x")
+    k._serial = lambda *args: "serial"
+    k._parallel = lambda *args: "parallel"
+    return k
 
 
 needs_two = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="numba has one thread")
 
 
-def test_small_calls_run_on_one_thread():
+def test_small_calls_run_the_serial_compilation():
     k = _kernel()
-    assert k(np.zeros(10)) == 1
-    assert k.run(_config.PARALLEL_MIN_WORK - 1, np.zeros(1)) == 1
+    assert k(np.zeros(10)) == "serial"
+    assert k.run(_config.PARALLEL_MIN_WORK - 1, np.zeros(1)) == "serial"
+
+
+def test_serial_compilation_is_cached_apart_and_gives_the_same_result():
+    k = _compile.ParallelKernel(_threads_used, dict(nogil=True), work="x")
+    assert k._serial.py_func.__qualname__ == "_threads_used__serial"
+    x = np.zeros(3)
+    assert k._serial(x) == k._parallel(x) == numba.get_num_threads()
 
 
 @needs_two
@@ -102,9 +113,9 @@ def test_big_calls_run_on_the_count_timed_faster(monkeypatch):
     k(big)  # the first call compiles, untimed
     key = big.size.bit_length()
     k._timings[key] = [1.0, 2.0, 1000, 1000]  # one thread timed faster
-    assert k(big) == 1
+    assert k(big) == "serial"
     k._timings[key] = [2.0, 1.0, 1000, 1000]
-    assert k(big) == numba.get_num_threads()
+    assert k(big) == "parallel"
 
 
 @needs_two
@@ -114,9 +125,9 @@ def test_the_slower_count_is_timed_again_with_a_doubling_interval(monkeypatch):
     big = np.zeros(_config.PARALLEL_MIN_WORK)
     k(big)
     key = big.size.bit_length()
-    k._timings[key] = [1e-3, 1.0, 4, 4]  # parallel hopelessly slower
+    k._timings[key] = [1e-9, 1.0, 4, 4]  # parallel hopelessly slower
     used = [k(big) for _ in range(4 + 8)]
-    assert used.count(numba.get_num_threads()) == 2  # re-timed after 4 calls, then after 8 more
+    assert used.count("parallel") == 2  # re-timed after 4 calls, then after 8 more
     assert k._timings[key][3] == 16
 
 
@@ -125,9 +136,10 @@ def test_set_threads_caps_every_kernel_and_is_validated():
     previous = monolith_np.set_threads(1)
     try:
         assert monolith_np.get_threads() == 1
-        assert k(np.zeros(_config.PARALLEL_MIN_WORK * 4)) == 1
+        assert k(np.zeros(_config.PARALLEL_MIN_WORK * 4)) == "serial"
         plain = _compile.ParallelKernel(_threads_used, dict(nogil=True))
-        assert plain(np.zeros(1)) == 1
+        plain._serial = lambda *args: "serial"
+        assert plain(np.zeros(1)) == "serial"
     finally:
         monolith_np.set_threads(previous)
     for bad in (-1, 1.5, "2", True):
