@@ -58,7 +58,7 @@ PEERS  ?= .venv-peers
 $(PEERS)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(PEERS)
 	$(PEERS)/bin/python -m pip --disable-pip-version-check -q install torch==2.14.1 fbgemm-gpu-cpu==1.9.0 \
-		tensordict torchmetrics pyre-extensions pytest pytest-benchmark
+		tensordict torchmetrics pyre-extensions pytest pytest-benchmark matplotlib
 	$(PEERS)/bin/python -m pip --disable-pip-version-check -q install --no-deps torchrec==1.9.2
 	$(PEERS)/bin/python -m pip --disable-pip-version-check -q install -e .
 	touch $@

@@ -381,7 +381,9 @@ def cpu_kernels(entry, rounding=False, dc=False):
 def run_grouped(driver, params, rows, grads, S, lr, hp, step, seed):
     """Run one entry's grouped driver: ``rows`` the distinct rows, ``grads`` a grouped :class:`RowGrads`."""
     starts, order = grads.groups
-    driver(params, grads.values, grads.index, grads.scale, rows, starts, order, S, lr, hp, step, seed)
+    # contiguous rows (a copy only for a segment's columns): the accumulation loops vectorise
+    driver(params, np.ascontiguousarray(grads.values), grads.index, grads.scale, rows, starts, order, S, lr, hp, step,
+           seed)
 
 
 def run_sequential(driver, params, rows, grads, S, lr, hp, step, seed):

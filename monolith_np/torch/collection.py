@@ -41,14 +41,21 @@ class _CollectionLookup(torch.autograd.Function):
                                                    training=module.training, update_time=module.update_time,
                                                    **splits)
         ctx.module, ctx.batch, ctx.device = module, batch, device
-        return to_tensor(out, "output")
+        if module.output == "tensor":
+            return to_tensor(out, "output")
+        # One output per feature (its own array): autograd then hands each feature's gradient back as
+        # it is, instead of summing full-width zero-padded gradients of views of one output.
+        return tuple(to_tensor(out[:, f.col:f.col + f.width].copy(), "output") for f in module.collection._features)
 
     @staticmethod
-    def backward(ctx, grad_out):
+    def backward(ctx, *grads):
         module, batch = ctx.module, ctx.batch
         ctx.batch = None  # the kept rows are released once used
         with torch_stream(ctx.device):
-            grad = to_array(grad_out.to(torch.float32).contiguous(), "grad")
+            if len(grads) == 1:
+                grad = to_array(grads[0].to(torch.float32).contiguous(), "grad")
+            else:
+                grad = _stack_feature_grads(module, batch.batch_size, grads)
             if module.mode == "fused":
                 module.collection.backward(batch, grad, learning_rate=module.learning_rate,
                                            global_step=module.global_step)
@@ -56,6 +63,16 @@ class _CollectionLookup(torch.autograd.Function):
                 for tname, (ids, rows) in module.collection.gradient_rows(batch, grad).items():
                     module.pending_gradients.append((tname, to_tensor(ids, "ids"), to_tensor(rows, "grad_rows")))
         return None, None, None, None, None, None
+
+
+def _stack_feature_grads(module, batch_size, grads):
+    """The ``(B, output_dim)`` gradient from per-feature gradients (``None``: the feature was not used)."""
+    feats = module.collection._features
+    like = next(g for g in grads if g is not None)  # autograd calls backward only when one is used
+    full = torch.empty((batch_size, module.output_dim), dtype=torch.float32, device=like.device)
+    for f, g in zip(feats, grads):
+        full[:, f.col:f.col + f.width] = 0 if g is None else g.reshape(batch_size, f.width)
+    return to_array(full, "grad")
 
 
 class HashEmbeddingCollection(torch.nn.Module):
@@ -91,7 +108,8 @@ class HashEmbeddingCollection(torch.nn.Module):
     output : {"tensor", "dict"}, default "tensor"
         ``"tensor"``: one ``(B, output_dim)`` tensor, the features' columns
         side by side (:meth:`feature_slices`). ``"dict"``: feature name →
-        ``(B, dim)`` (sum, mean) or ``(B, N, dim)`` (first-n) views of it.
+        its own ``(B, dim)`` (sum, mean) or ``(B, N, dim)`` (first-n) tensor
+        (each feature's gradient then reaches the backward without padding).
 
     Raises
     ------
@@ -256,11 +274,8 @@ class HashEmbeddingCollection(torch.nn.Module):
                                       None if keys is None else list(keys))
         if self.output == "tensor":
             return out
-        result = {}
-        for f in self.collection._features:
-            block = out[:, f.col:f.col + f.width]
-            result[f.name] = block.reshape(out.shape[0], f.n, f.dim) if f.kind == "first_n" else block
-        return result
+        return {f.name: block.view(block.shape[0], f.n, f.dim) if f.kind == "first_n" else block
+                for f, block in zip(self.collection._features, out)}
 
     @staticmethod
     def _unpack_kjt(kjt, lengths, offsets, keys):
