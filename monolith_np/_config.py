@@ -55,8 +55,9 @@ if os.environ.get("MONOLITH_NP_THREADS", "").strip():
 
 #: CPU calls that touch fewer array elements than this run their parallel driver
 #: on one thread: opening a parallel region costs tens of microseconds on an idle
-#: machine (milliseconds on an oversubscribed one), more than such calls take.
-PARALLEL_MIN_WORK = 1 << 16
+#: machine (milliseconds on an oversubscribed one), more than such calls take
+#: (a call of 2**18 elements, e.g. 16,384 rows of 16 floats, takes about 0.1-0.3 ms).
+PARALLEL_MIN_WORK = 1 << 18
 
 #: A parallel kernel above ``PARALLEL_MIN_WORK`` runs on the thread count it has
 #: timed faster for calls of that size, and times the other one again after this

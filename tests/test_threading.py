@@ -30,7 +30,7 @@ WORKER = textwrap.dedent(
     from monolith_np.optim import AdagradOptimizer
     from monolith_np.table import EmbeddingHashTable
 
-    DIM, N, ROUNDS = 8, 12_000, 3   # N * DIM is above PARALLEL_MIN_WORK: real parallel regions
+    DIM, N, ROUNDS = 8, 40_000, 3   # N * DIM is above PARALLEL_MIN_WORK: real parallel regions
 
     def train():
         table = EmbeddingHashTable([(DIM, RandomUniformInitializer(seed=7), AdagradOptimizer())])

@@ -78,7 +78,7 @@ def test_random_uniform_non_contiguous_block_and_big_call():
     init.initialize(table[:, 2:7])  # a column block: counters use its own width (5)
     assert np.array_equal(table[:, 2:7], init(300, 5))
     assert (table[:, :2] == 0).all() and (table[:, 7:] == 0).all()
-    big = init(40000, 4)  # above PARALLEL_MIN_WORK: the prange path
+    big = init(80000, 4)  # above PARALLEL_MIN_WORK: the prange path
     assert np.array_equal(big[:300], init(300, 4))
 
 

@@ -208,7 +208,7 @@ def test_large_zipf_batch_in_parallel_drivers_equals_per_feature_path():
     coll, ours, ref = _pair({f"t{i}": ("adagrad", 16, i) for i in range(2)}, feats, capacity=1 << 15)
     rng = np.random.default_rng(3)
     for step in range(2):
-        values, lengths = _batch(rng, 2, 2048, pool=5000, max_len=8, zipf=True)
+        values, lengths = _batch(rng, 2, 8192, pool=5000, max_len=8, zipf=True)
         out, expect = _run_both(coll, ref, values, lengths, _grad_fn(step))
         np.testing.assert_array_equal(out, expect)
     for t in ours:
