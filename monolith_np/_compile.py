@@ -252,18 +252,20 @@ class ParallelKernel:
     Calls that run on one thread go to the serial compilation too: they
     neither open a parallel region nor change numba's thread count.
 
-    **Thread count.** :meth:`run` (and a direct call of a kernel compiled with
-    ``work=``) runs a call of fewer than ``_config.PARALLEL_MIN_WORK``
-    elements on one thread (the serial compilation). Above it, the kernel times itself: per size
-    class (a power of two of the work) it keeps a running mean of the time
-    per element on one thread and on all threads allowed, runs the
+    **Thread count.** :meth:`run` (and a direct call of a kernel compiled
+    with ``work=``) runs a call of fewer than ``_config.PARALLEL_MIN_WORK``
+    elements on one thread (the serial compilation). Above it, the kernel
+    times itself: per size class (a power of two of the work) it keeps a
+    running mean of the time per element on one thread and on all threads
+    allowed (calls that compiled or loaded code are not counted), runs the
     faster, and times the slower again after ``_config.PARALLEL_REPROBE``
-    calls (an interval that doubles, up to 1024, while the choice holds). Opening a parallel region means waking the other cores, which on a
-    virtual machine, or a machine whose cores are busy with other processes,
-    can cost more than the work: such calls then stay on one thread. The
-    results do not depend on the thread count. The threads allowed are
-    numba's (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``), at most
-    :func:`monolith_np.set_threads`'s limit.
+    calls (an interval that doubles, up to 1024, while the choice holds).
+    Opening a parallel region means waking the other cores, which on a
+    virtual machine, or a machine whose cores are busy with other
+    processes, can cost more than the work: such calls then stay on one
+    thread. The results do not depend on the thread count. The threads
+    allowed are numba's (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``),
+    at most :func:`monolith_np.set_threads`'s limit.
 
     Parameters
     ----------
@@ -296,8 +298,9 @@ class ParallelKernel:
         # that numba's cache keeps it apart from the parallel compilation (compiled on first use).
         self._serial = numba.njit(parallel=False, **options)(_serial_twin(fn))
         self._work_arg = None if work is None else list(inspect.signature(fn).parameters).index(work)
-        self._timings = {}  # size class -> [seconds per element on 1 thread, on all threads, calls]
-        self._warm = False
+        # size class -> [seconds per element on 1 thread, on all allowed, calls to the next re-timing,
+        # the re-timing interval]
+        self._timings = {}
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args):
@@ -348,12 +351,8 @@ class ParallelKernel:
         if threads == 1 or work < _config.PARALLEL_MIN_WORK:
             return self._serial(*args)
         call = self._call if threads == numba.get_num_threads() else functools.partial(self._on_threads, threads)
-        if not self._warm:  # the first call compiles: its time says nothing
-            self._warm = True
-            return call(args)
-        # per size class: seconds per element on 1 thread and on all (running means), calls until
-        # the slower is timed again, and that interval (doubling while the choice holds)
-        t = self._timings.setdefault(work.bit_length(), [0.0, 0.0, _config.PARALLEL_REPROBE, _config.PARALLEL_REPROBE])
+        reprobe = _config.PARALLEL_REPROBE
+        t = self._timings.setdefault(work.bit_length(), [0.0, 0.0, reprobe, reprobe])
         if not t[0] or not t[1]:
             parallel, probe = not t[1], False
         else:
@@ -361,9 +360,13 @@ class ParallelKernel:
             t[2] -= 1
             probe = t[2] <= 0
             parallel ^= probe
+        dispatcher = self._parallel if parallel else self._serial
+        compiled = len(dispatcher.overloads)
         start = time.perf_counter()
-        result = call(args) if parallel else self._on_threads(1, args)
+        result = call(args) if parallel else self._serial(*args)
         per = (time.perf_counter() - start) / work
+        if len(dispatcher.overloads) != compiled:  # this call compiled (or loaded) code: its time says nothing
+            return result
         k = int(parallel)
         t[k] = per if not t[k] else 0.5 * t[k] + 0.5 * per
         if probe:

@@ -81,11 +81,20 @@ def _threads_used(x):
     return numba.get_num_threads()
 
 
+class _Stub:
+    """Stands for a compiled dispatcher: says its name; nothing is ever compiled."""
+
+    def __init__(self, name):
+        self.name, self.overloads = name, {}
+
+    def __call__(self, *args):
+        return self.name
+
+
 def _kernel():
     """A kernel whose two compilations are replaced by stubs saying which one ran."""
     k = _compile.ParallelKernel(_threads_used, dict(nogil=True), work="x")
-    k._serial = lambda *args: "serial"
-    k._parallel = lambda *args: "parallel"
+    k._serial, k._parallel = _Stub("serial"), _Stub("parallel")
     return k
 
 
@@ -110,12 +119,22 @@ def test_big_calls_run_on_the_count_timed_faster(monkeypatch):
     monkeypatch.setattr(_config, "PARALLEL_REPROBE", 1000)
     k = _kernel()
     big = np.zeros(_config.PARALLEL_MIN_WORK)
-    k(big)  # the first call compiles, untimed
+    k(big)
     key = big.size.bit_length()
     k._timings[key] = [1.0, 2.0, 1000, 1000]  # one thread timed faster
     assert k(big) == "serial"
     k._timings[key] = [2.0, 1.0, 1000, 1000]
     assert k(big) == "parallel"
+
+
+@needs_two
+def test_calls_that_compile_are_not_timed():
+    k = _compile.ParallelKernel(_threads_used, dict(nogil=True), work="x")
+    big = np.zeros(_config.PARALLEL_MIN_WORK)
+    k(big)  # compiles (or loads) the parallel form: not timed
+    assert k._timings[big.size.bit_length()][:2] == [0.0, 0.0]
+    k(big)  # timed now
+    assert k._timings[big.size.bit_length()][1] > 0
 
 
 @needs_two
@@ -138,7 +157,7 @@ def test_set_threads_caps_every_kernel_and_is_validated():
         assert monolith_np.get_threads() == 1
         assert k(np.zeros(_config.PARALLEL_MIN_WORK * 4)) == "serial"
         plain = _compile.ParallelKernel(_threads_used, dict(nogil=True))
-        plain._serial = lambda *args: "serial"
+        plain._serial = _Stub("serial")
         assert plain(np.zeros(1)) == "serial"
     finally:
         monolith_np.set_threads(previous)

@@ -146,5 +146,5 @@ def grad_sources_gpu(splits, shift, first_row, row_stride, n, zero_row, mean, in
     scale : (m,) float32 device array
         Output for a mean.
     """
-    launch(_grad_sources_kernel_gpu, splits.shape[0] - 1, splits, shift, first_row, row_stride, n, zero_row, mean, index,
-           scale)
+    launch(_grad_sources_kernel_gpu, splits.shape[0] - 1, splits, shift, first_row, row_stride, n, zero_row, mean,
+           index, scale)
