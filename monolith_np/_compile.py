@@ -21,10 +21,12 @@ directory is not writable the kernels are simply compiled in memory.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import inspect
 import os
+import threading
 import time
 import types as pytypes
 import warnings
@@ -103,6 +105,40 @@ _CACHE_ON = _config.CACHE and _install_cache_locator()
 _threading.prefer_tbb()
 
 
+_gpu_compiling = threading.local()
+
+
+@contextlib.contextmanager
+def gpu_compilation():
+    """Mark the calling thread as (possibly) compiling CUDA code: :func:`jitable` helpers are not inlined there.
+
+    The GPU launchers (:mod:`monolith_np.cuda._launch`) wrap every launch
+    in it, since numba.cuda compiles a kernel at its first launch.
+    numba-cuda (0.30) fails an internal IR assertion on the IR-level
+    inlining of rules with branches; a device-function call gives the same
+    numbers.
+
+    Examples
+    --------
+    >>> with gpu_compilation():
+    ...     _inline_on_cpu(None, None, None)
+    False
+    >>> _inline_on_cpu(None, None, None)
+    True
+    """
+    before = getattr(_gpu_compiling, "active", False)
+    _gpu_compiling.active = True
+    try:
+        yield
+    finally:
+        _gpu_compiling.active = before
+
+
+def _inline_on_cpu(expr, caller_info, callee_info):
+    """numba's inlining cost model for :func:`jitable` ``inline=True``: inline unless compiling for the GPU."""
+    return not getattr(_gpu_compiling, "active", False)
+
+
 def jitable(fn=None, *, inline=False):
     """Make a leaf helper callable from CPU- and GPU-compiled rules.
 
@@ -112,11 +148,12 @@ def jitable(fn=None, *, inline=False):
         A plain Python function using only scalars and numba-supported
         operations; when omitted a decorator is returned.
     inline : bool, default False
-        Inline the helper into its callers at numba IR level
-        (``inline="always"``). The optimizer rules and their kernel entries
-        use it: LLVM alone does not inline a two-level entry -> rule call
-        chain into the driver's row loop, and the out-of-line call (with its
-        per-row alias checks) cost 1.5x on dense Adam.
+        Inline the helper into its CPU callers at numba IR level. The
+        optimizer rules and their kernel entries use it: LLVM alone does not
+        inline a two-level entry -> rule call chain into the driver's row
+        loop, and the out-of-line call (with its per-row alias checks) cost
+        1.5x on dense Adam. GPU compilations call it as a device function
+        instead (:func:`gpu_compilation`).
 
     Returns
     -------
@@ -126,7 +163,7 @@ def jitable(fn=None, *, inline=False):
     """
 
     def register(f):
-        return register_jitable(inline="always")(f) if inline else register_jitable(f)
+        return register_jitable(inline=_inline_on_cpu)(f) if inline else register_jitable(f)
 
     return register if fn is None else register(fn)
 

@@ -8,6 +8,7 @@ from numba import cuda
 
 from .. import _config
 from .._backend import INSTALL_HINT
+from .._compile import gpu_compilation
 
 
 def require_gpu() -> None:
@@ -77,7 +78,8 @@ def launch(kernel, n: int, *args) -> None:
         return
     blocks, threads = grid_for(n)
     stream = _stream_for(args)
-    kernel[blocks, threads, stream](*[_as_device(a) for a in args])
+    with gpu_compilation():  # the first launch compiles: no IR-level inlining of the rules there
+        kernel[blocks, threads, stream](*[_as_device(a) for a in args])
 
 
 def launch_lists(kernel, lists: int, length: int, *args) -> None:
@@ -107,4 +109,5 @@ def launch_lists(kernel, lists: int, length: int, *args) -> None:
     threads = max(1, min(threads, int(_config.THREADS_PER_BLOCK)))
     blocks = max(1, min(int(_config.MAX_BLOCKS), int(lists)))
     stream = _stream_for(args)
-    kernel[blocks, threads, stream](*[_as_device(a) for a in args])
+    with gpu_compilation():  # the first launch compiles: no IR-level inlining of the rules there
+        kernel[blocks, threads, stream](*[_as_device(a) for a in args])
