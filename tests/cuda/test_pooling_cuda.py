@@ -208,14 +208,6 @@ def _tables(device_name):
 FEATURES = {"user": "sgd", "item": ("ada", "mean"), "hist": ("ada", ("first_n", 2)), "tag": ("sgd", "mean")}
 
 
-# On a real GPU the optimizer kernels that backward launches (cuda/optim.py ``apply_rows_gpu``) fail to
-# compile with numba-cuda 0.30.4 (an AssertionError in numba's ir.Block.prepend, from the ``jitable(inline=True)``
-# rules of _rules/optim.py); tests/cuda/test_optim_cuda.py fails the same way there. Not a pooling bug.
-_OPTIM_KERNELS_BROKEN = pytest.mark.xfail(
-    REAL_GPU, raises=AssertionError, strict=False,
-    reason="cuda/optim.py apply_rows_gpu does not compile under numba-cuda 0.30.4 (inline rules of _rules/optim.py)")
-
-
 def _run_collections(monkeypatch, steps, backward):
     """Train both collections side by side for ``steps`` steps; compare outputs, gradient rows and tables."""
     from monolith_np.table import EmbeddingCollection
@@ -251,7 +243,12 @@ def _run_collections(monkeypatch, steps, backward):
             with _gpu_branch(monkeypatch):
                 gpu.backward(batch_g, _to_gpu(grad), global_step=step)
         for name in cpu_tables:
-            assert_same_bits(to_numpy(gpu_tables[name].lookup(_to_gpu(probe))), cpu_tables[name].lookup(probe))
+            got, want = to_numpy(gpu_tables[name].lookup(_to_gpu(probe))), cpu_tables[name].lookup(probe)
+            if REAL_GPU and backward:
+                # the GPU optimizer sums an id's duplicate gradients in its own order: within 2 ulp
+                np.testing.assert_array_max_ulp(got, want, maxulp=2)
+            else:
+                assert_same_bits(got, want)
             assert gpu_tables[name].size == cpu_tables[name].size
     # Read only: absent ids read zeros, nothing is inserted.
     values = np.array([100, 1, 101, 2, 3, 102, 4], np.int64)
@@ -271,7 +268,6 @@ def test_collection_forward_over_gpu_tables_matches_cpu(monkeypatch):
     _run_collections(monkeypatch, steps=2, backward=False)
 
 
-@_OPTIM_KERNELS_BROKEN
 def test_collection_training_over_gpu_tables_matches_cpu(monkeypatch):
     """Forward and backward (SGD and AdaGrad tables): outputs and looked-up rows equal after every step."""
     _run_collections(monkeypatch, steps=3, backward=True)
