@@ -14,7 +14,7 @@ of one batch; the calls cycle through ``NUM_BATCHES`` = 8 batches made once
 per module (fixed seed) and converted to each case's input types before any
 timing. Group ``train_step-<BATCH>x<FEATURES>``:
 
-* ``monolith_np_collection``: :class:`monolith_np.table.EmbeddingCollection`
+* ``monolith_np``: :class:`monolith_np.table.EmbeddingCollection`
   over 6 ``EmbeddingHashTable([(16, RandomUniformInitializer(-0.05, 0.05),
   AdagradOptimizer(0.01, initial_accumulator_value=0.1))])`` (no occurrence
   filter: every id is trained), fed the KJT layout: one flat int64 ``values``
@@ -123,7 +123,7 @@ INIT_RANGE = 0.05
 SEED = 14
 _GOLDEN = 0x9E3779B97F4A7C15
 _FEATURE_SALT = 0xBF58476D1CE4E5B9
-IMPLS = ["monolith_np_collection", "monolith_np_torch_collection", "monolith_np_per_feature", "fbgemm_tbe",
+IMPLS = ["monolith_np", "monolith_np_torch_collection", "monolith_np_per_feature", "fbgemm_tbe",
          "torchrec_fused_ebc", "torch_embeddingbag_adagrad"]
 
 pytestmark = [pytest.mark.filterwarnings("ignore:Sparse invariant checks:UserWarning"),
@@ -427,7 +427,7 @@ def _torch_embeddingbag(data):
 
 
 _BUILDERS = {
-    "monolith_np_collection": _ours_collection,
+    "monolith_np": _ours_collection,
     "monolith_np_torch_collection": _ours_torch_collection,
     "monolith_np_per_feature": _ours_per_feature,
     "fbgemm_tbe": _fbgemm,

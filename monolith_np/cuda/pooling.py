@@ -72,79 +72,18 @@ _grad_sources_kernel_gpu = gpu_kernel(_grad_sources_kernel)
 
 
 def pool_rows_gpu(values, rows, splits, shift, mean, out, col):
-    """Sum (``mean=0``) or average (``mean=1``) each bag's table rows into ``out[b, col:col + dim]``.
-
-    The GPU twin of :func:`monolith_np.table.pooling.pool_rows`, bit for bit.
-
-    Parameters
-    ----------
-    values : (num_rows, dim) float32 device array
-        The table's row store.
-    rows : (m,) int64 device array
-        Resolved rows of the table's ids (``EMPTY``, -1: reads zeros).
-    splits : (B + 1,) int64 device array
-        The feature's bag bounds, positions in the batch.
-    shift : int
-        ``rows[splits[b] + shift]`` is the row of bag ``b``'s first id.
-    mean : int
-        1: average (an empty bag gives NaN); 0: sum.
-    out : (B, width) float32 device array
-        Written at columns ``[col, col + dim)`` only.
-    col : int
-    """
+    """The GPU twin of :func:`monolith_np.table.pooling.pool_rows` (same arguments, ``mean`` an int), bit for bit."""
     launch(_pool_rows_kernel_gpu, (splits.shape[0] - 1) * values.shape[1], values, rows, splits, shift, mean, out,
            col)
 
 
 def pool_first_n_gpu(values, rows, splits, shift, n, out, col):
-    """Copy each bag's first ``n`` table rows (zero-padded) into ``out[b, col:col + n * dim]``.
-
-    The GPU twin of :func:`monolith_np.table.pooling.pool_first_n_rows`, bit for bit.
-
-    Parameters
-    ----------
-    values : (num_rows, dim) float32 device array
-    rows : (m,) int64 device array
-    splits : (B + 1,) int64 device array
-    shift : int
-        As in :func:`pool_rows_gpu`.
-    n : int
-        Rows kept per bag (>= 1).
-    out : (B, width) float32 device array
-        Written at columns ``[col, col + n * dim)`` only.
-    col : int
-    """
+    """The GPU twin of :func:`monolith_np.table.pooling.pool_first_n_rows` (same arguments), bit for bit."""
     launch(_pool_first_n_kernel_gpu, (splits.shape[0] - 1) * n * values.shape[1], values, rows, splits, shift, n,
            out, col)
 
 
 def grad_sources_gpu(splits, shift, first_row, row_stride, n, zero_row, mean, index, scale):
-    """Each id's row of the stacked pooled gradient (``index``) and, for a mean, its ``fl(1/count)``.
-
-    The GPU twin of :func:`monolith_np.table.pooling.grad_sources`, bit for bit.
-
-    Parameters
-    ----------
-    splits : (B + 1,) int64 device array
-        The feature's bag bounds, positions in the batch.
-    shift : int
-        Bag ``b``'s ids sit at ``index[splits[b] + shift:splits[b + 1] + shift]``.
-    first_row : int
-        Row of bag 0's gradient in the stacked gradient.
-    row_stride : int
-        Rows from one bag's gradient to the next: bag ``b``'s is
-        ``first_row + b * row_stride`` (sum, mean), or that plus ``k`` for
-        its ``k``-th id (first-n, ``row_stride >= n``).
-    n : int
-        0 for sum and mean, else the first-n width.
-    zero_row : int
-        A zero row of the stacked gradient (ids past a bag's first ``n``).
-    mean : int
-        1 for a mean (``scale`` written), else 0 (``scale`` untouched).
-    index : (m,) int64 device array
-        Output, at the feature's ids only.
-    scale : (m,) float32 device array
-        Output for a mean.
-    """
+    """The GPU twin of :func:`monolith_np.table.pooling.grad_sources` (same arguments, ``mean`` an int), bit for bit."""
     launch(_grad_sources_kernel_gpu, splits.shape[0] - 1, splits, shift, first_row, row_stride, n, zero_row, mean,
            index, scale)

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import ragged
+from ..ragged import _check_splits, _splits_from_lengths
 from .._backend import get_cupy, host_read, is_cuda_array
 from .._checks import check_array, check_number, check_seconds, check_step
 from .._dispatch import gpu_drivers
@@ -102,8 +103,8 @@ class CollectionBatch:
     ----------
     batch_size : int
         ``B``, the bags per feature.
-    device : {"cpu", "cuda"}
-        The tables' device.
+    collection : EmbeddingCollection
+        The collection whose forward made it (its backward refuses others).
 
     Attributes
     ----------
@@ -135,10 +136,10 @@ class CollectionBatch:
     (2, {'t': 3}, [4, 5])
     """
 
-    __slots__ = ("batch_size", "ids", "rows", "moves", "groups", "sizes", "features", "device")
+    __slots__ = ("batch_size", "collection", "ids", "rows", "moves", "groups", "sizes", "features")
 
-    def __init__(self, batch_size, device):
-        self.batch_size, self.device = batch_size, device
+    def __init__(self, batch_size, collection):
+        self.batch_size, self.collection = batch_size, collection
         self.ids, self.rows, self.moves, self.groups, self.sizes, self.features = {}, {}, {}, {}, {}, []
 
 
@@ -268,31 +269,19 @@ class EmbeddingCollection:
             raise ValueError(f"keys must include every feature of the collection; missing {missing} in {keys}")
         if (lengths is None) == (offsets is None):
             raise ValueError("give exactly one of lengths and offsets")
-        n = values.shape[0]
-        arg, name = (lengths, "lengths") if offsets is None else (offsets, "offsets")
-        check_array(name, arg, ndim=1, dtypes=(np.int64, np.int32))
-        host = np.asarray(host_read(arg), np.int64)
-        f = len(keys)
+        n, f = values.shape[0], len(keys)
         if offsets is None:
+            check_array("lengths", lengths, ndim=1, dtypes=(np.int64, np.int32))
+            host = np.asarray(host_read(lengths), np.int64)
             if host.size % f:
                 raise ValueError(f"lengths must have len(keys) * B = {f} * B entries, got {host.size}")
-            if host.size and host.min() < 0:
-                raise ValueError(f"lengths must be >= 0, got {int(host.min())} at position {int(host.argmin())}")
-            splits = np.concatenate(([0], np.cumsum(host)))
-            if splits[-1] != n:
-                raise ValueError(f"lengths must sum to len(values) = {n}, got {int(splits[-1])}")
+            splits = _splits_from_lengths("lengths", host, np, nvalues=n)
         else:
+            check_array("offsets", offsets, ndim=1, dtypes=(np.int64, np.int32))
+            host = np.asarray(host_read(offsets), np.int64)
             if (host.size - 1) % f or host.size == 0:
                 raise ValueError(f"offsets must have len(keys) * B + 1 = {f} * B + 1 entries, got {host.size}")
-            if host[0] != 0 or host[-1] != n:
-                raise ValueError(f"offsets must start at 0 and end at len(values) = {n}, "
-                                 f"got {int(host[0])} ... {int(host[-1])}")
-            step = np.flatnonzero(host[1:] < host[:-1])
-            if step.size:
-                i = int(step[0])
-                raise ValueError(f"offsets must be non-decreasing, got {int(host[i])} followed by "
-                                 f"{int(host[i + 1])} at position {i}")
-            splits = host
+            splits = _check_splits("offsets", host, np, nvalues=n)
         return splits, (splits.size - 1) // f, {k: p for p, k in enumerate(keys)}
 
     def _check_values(self, values):
@@ -363,7 +352,7 @@ class EmbeddingCollection:
         update_time = check_seconds("update_time", update_time)
         xp = np if self.device == "cpu" else get_cupy()
         dev_splits = splits if xp is np else xp.asarray(splits)
-        batch = CollectionBatch(b, self.device)
+        batch = CollectionBatch(b, self)
         out = xp.empty((b, self.output_dim), np.float32)
         for tname, feats in self._by_table.items():
             table = self.tables[tname]
@@ -379,7 +368,7 @@ class EmbeddingCollection:
                 rows, moves = table._resolve_rows(ids, update_time, bool(training))
                 batch.ids[tname], batch.rows[tname] = ids, rows
             batch.moves[tname], batch.sizes[tname] = moves, ids.shape[0]
-            source, source_rows = self._pool_source(table, rows)
+            source, source_rows = table._pool_source(rows)
             start = 0
             for f, (lo, hi) in zip(feats, spans):
                 p = position[f.name]
@@ -389,18 +378,6 @@ class EmbeddingCollection:
                 self._pool(xp, source, source_rows, fsplits, shift, f, out)
                 start += int(hi - lo)
         return out, batch
-
-    @staticmethod
-    def _pool_source(table, rows):
-        """``(values, rows)`` to pool from: the row store, or the lookup view of the rows (quantised segments)."""
-        with table._lock:
-            if not table._needs_view:
-                return table._values, rows
-            xp = table._xp
-            view = xp.empty((rows.shape[0], table.dim), np.float32)
-            table._ops.take(table._values, rows, view)
-        table._entry._lookup_impl(xp, view)
-        return view, xp.arange(rows.shape[0], dtype=np.int64)
 
     @staticmethod
     def _pool(xp, source, rows, splits, shift, f, out):
@@ -419,6 +396,8 @@ class EmbeddingCollection:
     def _check_grad(self, batch, grad):
         if not isinstance(batch, CollectionBatch):
             raise TypeError(f"batch must be the CollectionBatch of forward, got {type(batch).__name__}")
+        if batch.collection is not self:
+            raise ValueError("batch must come from this collection's forward, got one of another collection")
         if is_cuda_array(grad) != (self.device == "cuda"):
             raise TypeError(f"grad must be on the tables' device ({self.device!r})")
         check_array("grad", grad, dtypes=(np.float32,), shape=(batch.batch_size, self.output_dim))

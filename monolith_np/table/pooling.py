@@ -92,11 +92,10 @@ def dedup_ids(ids):
     """
     n = ids.shape[0]
     cells = int(scratch_starts(np.array([max(n, 1)], np.int64))[-1])
-    keys = np.empty(cells, np.int64)
-    vals = np.empty(max(cells, n + 1), np.int64)
+    keys, vals = np.empty(cells, np.int64), np.empty(cells, np.int64)  # cells >= 2n: vals is also the cursor
     uniq, inverse = np.empty(n, np.int64), np.empty(n, np.int64)
-    starts, order = np.zeros(n + 1, np.int64), np.empty(n, np.int64)
-    m = _dedup(ids, keys, vals[:cells], uniq, inverse, starts, order)
+    starts, order = np.empty(n + 1, np.int64), np.empty(n, np.int64)  # (the kernel writes every used entry)
+    m = _dedup(ids, keys, vals, uniq, inverse, starts, order)
     return uniq[:m], inverse, starts[:m + 1], order
 
 _pool_rows_row = cpu_jit(pool_rows_row)

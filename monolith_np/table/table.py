@@ -476,6 +476,21 @@ class EmbeddingHashTable:
     def _needs_view(self):
         return any(r != "raw" for r in self._entry.retrievers)
 
+    def _pool_source(self, rows):
+        """``(values, rows)`` to read the lookup view of ``rows`` from (the pooling of :class:`monolith_np.table.EmbeddingCollection`).
+
+        The row store and ``rows`` themselves when every segment is read raw;
+        else (fake-quantised or HashNet segments) a copy of those rows through
+        the retrievers, addressed ``0 .. n - 1``.
+        """
+        with self._lock:
+            if not self._needs_view:
+                return self._values, rows
+            view = self._xp.empty((rows.shape[0], self.dim), np.float32)
+            self._ops.take(self._values, rows, view)
+        self._entry._lookup_impl(self._xp, view)
+        return view, self._xp.arange(rows.shape[0], dtype=np.int64)
+
     def lookup(self, ids, out=None):
         """Embeddings of ``ids``; an absent id gives zeros and is **not** inserted.
 

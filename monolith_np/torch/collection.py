@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import torch
 
-from .._checks import check_choice
+from .._checks import check_choice, check_seconds, check_step
 from ..table import EmbeddingCollection
 from ._convert import _device_of, to_array, to_tensor, torch_stream
 
@@ -316,21 +316,25 @@ class HashEmbeddingCollection(torch.nn.Module):
         >>> emb.apply_gradients(), t.lookup(np.array([3, 4])).ravel().tolist()
         (3, [-2.0, -1.0])
         """
-        global_step = self.global_step if global_step is None else global_step
-        update_time = self.update_time if update_time is None else update_time
+        global_step = check_step("global_step", self.global_step if global_step is None else global_step)
+        update_time = check_seconds("update_time", self.update_time if update_time is None else update_time)
         per_table = {}
         for tname, ids, rows in self.pending_gradients:
             per_table.setdefault(tname, []).append((ids, rows))
         rates = self.collection._rates(self.learning_rate)
-        applied = 0
+        batches = []  # every table's rows and rates checked before any table changes
         for tname, items in per_table.items():
             table = self.tables[tname]
             ids = torch.cat([i.reshape(-1) for i, _ in items])
             rows = torch.cat([g.reshape(-1, table.dim) for _, g in items])
-            with torch_stream(_device_of(ids, rows)):
-                table.apply_gradients(to_array(ids, "ids"), to_array(rows, "grad_rows"),
-                                      learning_rate=rates.get(tname), global_step=global_step,
-                                      update_time=update_time, dedup=True)
-            applied += int(ids.numel())
+            device = _device_of(ids, rows)
+            with torch_stream(device):
+                checked = table._check_batch("grad_rows", to_array(ids, "ids"), to_array(rows, "grad_rows"))
+            batches.append((table, device, checked, table._learning_rates(rates.get(tname), global_step)))
+        applied = 0
+        for table, device, (ids, rows), lrs in batches:
+            with torch_stream(device):
+                table._apply_gradients_impl(ids, rows, lrs, global_step, update_time, True)
+            applied += int(ids.shape[0])
         self.pending_gradients.clear()
         return applied

@@ -176,6 +176,19 @@ def test_rows_mode_queues_what_fused_mode_applies():
     _assert_same(a, b)
 
 
+def test_rows_mode_checks_every_table_before_applying_any():
+    a, b = _table(2, 0, "sgd"), _table(3, 1, "sgd")
+    emb = mt.HashEmbeddingCollection({"a": a, "b": b}, {"x": "a", "y": "b"}, mode="rows")
+    emb(torch.tensor([1, 2]), lengths=torch.tensor([1, 1])).sum().backward()
+    before = a.lookup(np.array([1])).copy()
+    name, ids, rows = emb.pending_gradients[1]
+    emb.pending_gradients[1] = (name, ids, rows.double())  # a user's clip that changed the dtype
+    with pytest.raises(TypeError, match="grad_rows"):
+        emb.apply_gradients()
+    np.testing.assert_array_equal(a.lookup(np.array([1])), before)  # table "a" untouched
+    assert len(emb.pending_gradients) == 2
+
+
 def test_eval_mode_inserts_nothing():
     t = _table(2, 0)
     coll = mt.HashEmbeddingCollection({"t": t}, {"a": "t"}).eval()
