@@ -72,22 +72,31 @@ def _divide_by_count(out_row, count, col_lo, col_hi):
         out_row[j] = total * out_row[j]
 
 
-def pool_rows_row(values, rows, start, end, mean, out_row, col_lo, col_hi):
+@jitable(inline=True)
+def pool_rows_row(values, rows, start, end, mean, checked, out_row, col_lo, col_hi):
     """:func:`segment_reduce_row` of the table rows ``values[rows[i]]``, ``i`` in ``[start, end)``.
 
     An embedding bag pooled straight from the row store: no ``(n, dim)``
     copy of the looked-up rows. ``out_row`` is the bag's slot of the
     output (its columns are the rows' columns); columns ``[col_lo, col_hi)``
-    only. A row ``EMPTY_ROW`` (an id without an entry) reads as zeros and is
-    skipped: the running sum starts at +0 and never becomes -0, so adding a
-    zero row would not change a bit.
+    only. With ``checked`` a row ``EMPTY_ROW`` (an id without an entry) reads
+    as zeros and is skipped: the running sum starts at +0 and never becomes
+    -0, so adding a zero row would not change a bit. Without it every row
+    must be a real one (the caller knows the batch has no ``EMPTY_ROW``): the
+    row loop then has no test in it and runs about twice as fast on the CPU.
     """
     for j in range(col_lo, col_hi):
         out_row[j] = 0
-    for i in range(start, end):
-        r = rows[i]
-        if r != EMPTY_ROW:
-            v = values[r]  # a row view: the column loop vectorises (2.5x over 2-D indexing)
+    if checked:
+        for i in range(start, end):
+            r = rows[i]
+            if r != EMPTY_ROW:
+                v = values[r]
+                for j in range(col_lo, col_hi):
+                    out_row[j] += v[j]
+    else:
+        for i in range(start, end):
+            v = values[rows[i]]  # a row view: the column loop vectorises (2.5x over 2-D indexing)
             for j in range(col_lo, col_hi):
                 out_row[j] += v[j]
     if mean:

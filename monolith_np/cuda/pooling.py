@@ -42,7 +42,7 @@ def _pool_rows_kernel(values, rows, splits, shift, mean, out, col):
     for t in range(cuda.grid(1), bags * dim, cuda.gridsize(1)):
         b = t // dim
         j = t - b * dim
-        pool_rows_row_dev(values, rows, splits[b] + shift, splits[b + 1] + shift, mean, out[b, col:col + dim],
+        pool_rows_row_dev(values, rows, splits[b] + shift, splits[b + 1] + shift, mean, 1, out[b, col:col + dim],
                           j, j + 1)
 
 

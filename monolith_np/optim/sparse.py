@@ -171,16 +171,51 @@ _NO_INDEX = np.empty(0, np.int64)
 _NO_SCALE = np.empty(0, np.float32)
 
 
+def column_window(a):
+    """``(whole, col)``: a C-contiguous 2-D array whose columns ``[col, col + a.shape[1])`` are ``a``.
+
+    A segment of a table is a column slice of the row store (``values[:, lo:hi]``):
+    its rows are contiguous but numba types them as strided, so loops over
+    them do not vectorise. The drivers read ``whole[r, col:col + dim]``
+    instead, a contiguous row. ``(a, 0)`` when ``a`` is C-contiguous or no
+    column slice of a C-contiguous array (the drivers then read its strided
+    rows).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> values = np.zeros((3, 5), np.float32)
+    >>> whole, col = column_window(values[:, 2:4])
+    >>> whole is values, col
+    (True, 2)
+    """
+    if a.flags.c_contiguous:
+        return a, 0
+    if a.ndim == 2 and a.strides[1] == a.itemsize and a.strides[0] % a.itemsize == 0:
+        width = a.strides[0] // a.itemsize
+        start = a.__array_interface__["data"][0]
+        whole = a.base
+        while isinstance(whole, np.ndarray):
+            if (whole.flags.c_contiguous and whole.dtype == a.dtype and whole.shape == (a.shape[0], width)):
+                offset = start - whole.__array_interface__["data"][0]
+                if 0 <= offset and offset + a.shape[1] * a.itemsize <= a.strides[0]:
+                    return whole, offset // a.itemsize
+            whole = whole.base
+    return a, 0
+
+
 def run_sparse(driver, params, rows, grads, S, lr, hp, step, seed):
     """Partition ``rows`` and run one entry's sparse driver (dedup, sum, rule) over the buckets.
 
-    ``grads`` is an ``(n, dim)`` float32 array or a :class:`RowGrads`.
+    ``grads`` is an ``(n, dim)`` float32 array or a :class:`RowGrads`; both
+    ``params`` and the gradient rows are read through :func:`column_window`.
     """
     n, num_rows = rows.size, params.shape[0]
     if isinstance(grads, RowGrads):
-        src, index, scale = np.ascontiguousarray(grads.values), grads.index, grads.scale
+        (src, gcol), index, scale = column_window(grads.values), grads.index, grads.scale
     else:
-        src, index, scale = np.ascontiguousarray(grads), _NO_INDEX, _NO_SCALE
+        (src, gcol), index, scale = column_window(grads), _NO_INDEX, _NO_SCALE
+    whole, pcol = column_window(params)
     order, starts = partition_rows(rows, bucket_count(n))
     dense = num_rows <= DENSE_FACTOR * n + DENSE_MIN and _DENSE_LOCK.acquire(blocking=False)
     try:
@@ -190,8 +225,8 @@ def run_sparse(driver, params, rows, grads, S, lr, hp, step, seed):
             if slot.size < num_rows:
                 slot = _DENSE["slot"] = np.full(max(num_rows, 2 * slot.size), -1, np.int32)
         w = SparseScratch(n, params.shape[1], starts, slot)
-        driver(params, src, index, scale, rows, order, starts, w.uniq, w.acc, w.slot, w.keys, w.vals, w.hstarts,
-               S, lr, hp, step, seed)
+        driver(whole, pcol, src, gcol, index, scale, rows, order, starts, w.uniq, w.acc, w.slot, w.keys, w.vals,
+               w.hstarts, S, lr, hp, step, seed)
     finally:
         if dense:
             _DENSE_LOCK.release()
@@ -216,10 +251,12 @@ PREFETCH_ROWS = 4
 def cpu_kernels(entry, rounding=False, dc=False):
     """Compile the sparse and dense CPU drivers of one rule entry.
 
-    ``sparse(params, grads, index, scale, rows, order, starts, uniq, acc, slot,
-    keys, vals, hstarts, S, lr, hp, step, seed)`` (occurrence ``i``'s gradient
-    row ``grads[index[i]] * scale[i]``, or ``grads[i]`` for an empty ``index``
-    and ``scale``: :class:`RowGrads`) loops ``prange`` over the
+    ``sparse(params, pcol, grads, gcol, index, scale, rows, order, starts, uniq,
+    acc, slot, keys, vals, hstarts, S, lr, hp, step, seed)`` (table row ``r``
+    is ``params[r, pcol:pcol + dim]`` and occurrence ``i``'s gradient row
+    ``grads[index[i], gcol:gcol + dim] * scale[i]``, or ``grads[i, gcol:gcol +
+    dim]`` for an empty ``index`` and ``scale``: :class:`RowGrads`, windows of
+    :func:`column_window`; ``dim`` is ``acc``'s width) loops ``prange`` over the
     buckets of :func:`partition_rows`: dedup through ``slot`` (dense map, all
     -1, reset on exit) or the bucket's hash region, duplicate gradients summed
     into ``acc`` in occurrence order, then the rule once per distinct row (see
@@ -247,16 +284,17 @@ def cpu_kernels(entry, rounding=False, dc=False):
         ``(sparse, dense, sequential, grouped)``; ``sequential(params, grads,
         rows, order, starts, S, lr, hp, step, seed)`` runs the rule once per
         occurrence, a row's occurrences in order (:func:`run_sequential`);
-        ``grouped(params, grads, index, scale, rows, starts, order, S, lr,
-        hp, step, seed)`` runs it once per distinct row ``rows[u]`` on the
+        ``grouped(params, pcol, grads, gcol, dim, index, scale, rows, starts,
+        order, S, lr, hp, step, seed)`` (column windows as ``sparse``) runs it
+        once per distinct row ``rows[u]`` on the
         sum of its group of occurrences (grouped :class:`RowGrads`, whose
         groups come with the batch: no partition, no id -> slot map).
     """
 
-    def sparse(params, grads, index, scale, rows, order, starts, uniq, acc, slot, keys, vals, hstarts, S, lr, hp,
-               step, seed):
+    def sparse(params, pcol, grads, gcol, index, scale, rows, order, starts, uniq, acc, slot, keys, vals, hstarts,
+               S, lr, hp, step, seed):
         buckets = starts.size - 1
-        dim = grads.shape[1]
+        dim = acc.shape[1]
         dense_map = slot.size > 0
         identity = order.size == 0
         indexed = index.size > 0
@@ -282,7 +320,7 @@ def cpu_kernels(entry, rounding=False, dc=False):
                     if s < 0:
                         keys[q] = r
                         vals[q] = nu
-                src = grads[index[i]] if indexed else grads[i]
+                src = grads[index[i] if indexed else i, gcol:gcol + dim]
                 if s < 0:
                     uniq[nu] = r
                     a = acc[nu]
@@ -303,7 +341,7 @@ def cpu_kernels(entry, rounding=False, dc=False):
                             a[k] += src[k]
             for s in range(lo, nu):
                 r = uniq[s]
-                w = params[r]
+                w = params[r, pcol:pcol + dim]
                 g = acc[s]
                 if dc:
                     dc_compensate_at(w, g, S, r, hp, g)
@@ -347,12 +385,12 @@ def cpu_kernels(entry, rounding=False, dc=False):
                 if rounding:
                     stochastic_round_row(w, seed, step, r)
 
-    def grouped(params, grads, index, scale, rows, starts, order, S, lr, hp, step, seed):
+    def grouped(params, pcol, grads, gcol, dim, index, scale, rows, starts, order, S, lr, hp, step, seed):
         m = rows.size
         indexed = index.size > 0
         scaled = scale.size > 0
         for c in prange((m + GROUP_CHUNK - 1) // GROUP_CHUNK):
-            a = np.empty(grads.shape[1], np.float32)  # one accumulator row per chunk of groups
+            a = np.empty(dim, np.float32)  # one accumulator row per chunk of groups
             for u in range(c * GROUP_CHUNK, min(m, (c + 1) * GROUP_CHUNK)):
                 if u + PREFETCH_ROWS < m and rows[u + PREFETCH_ROWS] >= 0:  # overlap the row and state misses
                     prefetch(params, rows[u + PREFETCH_ROWS])
@@ -362,12 +400,12 @@ def cpu_kernels(entry, rounding=False, dc=False):
                     continue
                 for q in range(starts[u], starts[u + 1]):
                     i = order[q]
-                    src = grads[index[i]] if indexed else grads[i]
+                    src = grads[index[i] if indexed else i, gcol:gcol + dim]
                     first = q == starts[u]
-                    for k in range(a.size):
+                    for k in range(dim):
                         g = src[k] * scale[i] if scaled else src[k]
                         a[k] = g if first else a[k] + g
-                w = params[r]
+                w = params[r, pcol:pcol + dim]
                 if dc:
                     dc_compensate_at(w, a, S, r, hp, a)
                 entry(w, a, S, r, lr, hp, step)
@@ -381,8 +419,9 @@ def cpu_kernels(entry, rounding=False, dc=False):
 def run_grouped(driver, params, rows, grads, S, lr, hp, step, seed):
     """Run one entry's grouped driver: ``rows`` the distinct rows, ``grads`` a grouped :class:`RowGrads`."""
     starts, order = grads.groups
-    # contiguous rows (a copy only for a segment's columns): the accumulation loops vectorise
-    driver(params, np.ascontiguousarray(grads.values), grads.index, grads.scale, rows, starts, order, S, lr, hp, step,
+    whole, pcol = column_window(params)
+    src, gcol = column_window(grads.values)
+    driver(whole, pcol, src, gcol, params.shape[1], grads.index, grads.scale, rows, starts, order, S, lr, hp, step,
            seed)
 
 

@@ -98,7 +98,6 @@ def dedup_ids(ids):
     m = _dedup(ids, keys, vals, uniq, inverse, starts, order)
     return uniq[:m], inverse, starts[:m + 1], order
 
-_pool_rows_row = cpu_jit(pool_rows_row)
 _pool_first_n = cpu_jit(pool_first_n)
 _bag_grad_sources = cpu_jit(bag_grad_sources)
 
@@ -116,12 +115,27 @@ def _prefetch_bag(values, rows, splits, shift, b):
                 prefetch(values, rows[i])
 
 
+@cpu_jit
+def _any_empty(rows, start, end):
+    low = 0
+    for i in range(start, end):
+        low = min(low, rows[i])
+    return low < 0
+
+
 @cpu_jit(parallel=True)
 def _pool_rows_cpu(values, rows, splits, shift, mean, out, col):
     dim = values.shape[1]
-    for b in prange(splits.shape[0] - 1):
-        _prefetch_bag(values, rows, splits, shift, b + PREFETCH_BAGS)
-        _pool_rows_row(values, rows, splits[b] + shift, splits[b + 1] + shift, mean, out[b, col:col + dim], 0, dim)
+    if _any_empty(rows, splits[0] + shift, splits[-1] + shift):
+        for b in prange(splits.shape[0] - 1):
+            _prefetch_bag(values, rows, splits, shift, b + PREFETCH_BAGS)
+            pool_rows_row(values, rows, splits[b] + shift, splits[b + 1] + shift, mean, 1, out[b, col:col + dim], 0,
+                          dim)
+    else:  # the common batch: no EMPTY row, no test in the row loop
+        for b in prange(splits.shape[0] - 1):
+            _prefetch_bag(values, rows, splits, shift, b + PREFETCH_BAGS)
+            pool_rows_row(values, rows, splits[b] + shift, splits[b + 1] + shift, mean, 0, out[b, col:col + dim], 0,
+                          dim)
 
 
 @cpu_jit(parallel=True)
