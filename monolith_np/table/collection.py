@@ -412,11 +412,9 @@ class EmbeddingCollection:
         for tname, feats in per_table.items():
             dim = self.tables[tname].dim
             f0 = feats[0][0]
-            per_bag = self.output_dim // dim
-            view = (len(feats) == 1 and f0.kind != "first_n" and self.output_dim % dim == 0 and f0.col % dim == 0
-                    and grad.flags.c_contiguous)
-            if view:  # grad itself, seen as rows of dim: bag b's gradient is row b * per_bag + col / dim
-                stacked, zero_row = grad.reshape(-1, dim), 0  # (no id reads the zero row)
+            view = len(feats) == 1 and f0.kind != "first_n"
+            if view:  # the feature's columns of grad, no copy: bag b's gradient is row b
+                stacked, zero_row = grad[:, f0.col:f0.col + dim], 0  # (no id reads the zero row)
             else:  # the features' gradient rows stacked, and a zero row (first-n ids past n)
                 blocks = [grad[:, f.col:f.col + f.width].reshape(-1, dim) for f, _, _ in feats]
                 stacked = xp.concatenate(blocks + [xp.zeros((1, dim), np.float32)])
@@ -425,10 +423,10 @@ class EmbeddingCollection:
             index = xp.empty(m, np.int64)
             mean = any(f.kind == "mean" for f, _, _ in feats)
             scale = xp.ones(m, np.float32) if mean else xp.empty(0, np.float32)
-            first = f0.col // dim if view else 0
+            first = 0
             for f, splits, shift in feats:
                 n = f.n if f.kind == "first_n" else 0
-                stride = per_bag if view else max(n, 1)
+                stride = max(n, 1)
                 if xp is np:
                     pooling.grad_sources(splits, shift, first, stride, n, zero_row, f.kind == "mean", index, scale)
                 else:
@@ -472,12 +470,12 @@ class EmbeddingCollection:
         self._check_grad(batch, grad)
         global_step = check_step("global_step", global_step)
         rates = self._rates(learning_rate)
-        for tname in batch.ids:  # every rate checked before any table changes
-            self.tables[tname]._learning_rates(rates.get(tname), global_step)
+        lrs = {tname: self.tables[tname]._learning_rates(rates.get(tname), global_step)  # all checked before
+               for tname in batch.ids}                                                  # any table changes
         for tname, grads in self._table_grads(batch, grad):
             if batch.sizes[tname]:
                 self.tables[tname]._apply_resolved(batch.ids[tname], batch.rows[tname], batch.moves[tname], grads,
-                                                   rates.get(tname), global_step)
+                                                   lrs[tname], global_step)
 
     def _rates(self, learning_rate):
         if isinstance(learning_rate, Mapping):

@@ -893,17 +893,16 @@ class EmbeddingHashTable:
                 self._touch(rows, update_time)
             return rows, self._moves
 
-    def _apply_resolved(self, ids, rows, moves, grads, learning_rate, global_step):
+    def _apply_resolved(self, ids, rows, moves, grads, lrs, global_step):
         """Optimise the rows of :meth:`_resolve_rows` with ``grads`` (an array or a ``RowGrads``), dedup on.
 
         ``ids`` are the keys of ``rows`` (the distinct ids for grouped
         gradients). The rows are found again when entries moved since (an
         erase or eviction in between); ids without an entry (kept out by the
         filter, or erased since) get no update, as in
-        :class:`monolith_np.torch.HashEmbedding`. ``learning_rate`` as in
-        :meth:`apply_gradients`; ``global_step`` validated by the caller.
+        :class:`monolith_np.torch.HashEmbedding`. ``lrs`` the rates of
+        :meth:`_learning_rates`; ``global_step`` validated by the caller.
         """
-        lrs = self._learning_rates(learning_rate, global_step)
         with self._lock:
             if moves != self._moves:
                 rows = self._rows(ids)
