@@ -276,6 +276,18 @@ def _serial_twin(fn):
     return twin
 
 
+def thread_count():
+    """The threads a parallel kernel may use now: numba's count, at most :func:`monolith_np.set_threads`'s limit.
+
+    Examples
+    --------
+    >>> thread_count() >= 1
+    True
+    """
+    threads = numba.get_num_threads()
+    return _config.THREADS if 0 < _config.THREADS < threads else threads
+
+
 class ParallelKernel:
     """A ``prange`` kernel that runs safely under whichever threading layer numba picked, on as many threads as pay.
 
@@ -382,9 +394,7 @@ class ParallelKernel:
             Whatever the kernel returns.
         """
         work = int(work)
-        threads = numba.get_num_threads()
-        if 0 < _config.THREADS < threads:
-            threads = _config.THREADS
+        threads = thread_count()
         if threads == 1 or work < _config.PARALLEL_MIN_WORK:
             return self._serial(*args)
         call = self._call if threads == numba.get_num_threads() else functools.partial(self._on_threads, threads)

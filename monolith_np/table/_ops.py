@@ -20,6 +20,7 @@ import numpy as np
 from numba import config as numba_config
 
 from .._backend import get_cupy, host_read
+from .._compile import thread_count
 from .._dispatch import gpu_drivers
 from .._rules.index import fits_counts, parts_for
 from . import index as ix
@@ -49,12 +50,9 @@ class CpuOps:
     take = staticmethod(ix.take_rows)
 
     @staticmethod
-    def put(values, rows, src, plan=None):
-        """``values[rows[i]] = src[i]``, a repeated row keeping its last value (parallel with ``plan``)."""
-        if plan is None:
-            ix.put_rows(values, rows, src, np.empty(0, np.int64), np.array([0, rows.size], np.int64))
-        else:
-            ix.put_rows(values, rows, src, plan.order, plan.starts)
+    def put(values, rows, src):
+        """``values[rows[i]] = src[i]``, a repeated row keeping its last value."""
+        ix.put_rows(values, rows, src, thread_count())
 
     add = staticmethod(ix.add_rows)
     stamp = staticmethod(ix.stamp_rows)
@@ -163,8 +161,8 @@ class GpuOps:
         if rows.shape[0]:
             gpu_drivers().table.take_rows_gpu(values, rows, out)
 
-    def put(self, values, rows, src, plan=None):
-        """``values[rows[i]] = src[i]``; a repeated row keeps its last occurrence (``plan`` unused)."""
+    def put(self, values, rows, src):
+        """``values[rows[i]] = src[i]``; a repeated row keeps its last occurrence."""
         if rows.shape[0]:
             if self._last.shape[0] < values.shape[0]:  # scratch of one row store, kept between calls
                 self._last = self.xp.empty(values.shape[0], np.int64)

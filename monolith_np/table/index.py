@@ -168,13 +168,14 @@ def take_rows(values, rows, out):
 
 
 @cpu_jit(parallel=True, work="src")
-def put_rows(values, rows, src, order, starts):
+def put_rows(values, rows, src, bands):
     """``values[rows[i]] = src[i]`` skipping ``EMPTY``, a repeated row keeping its last value.
 
-    Parallel over groups of occurrences (an :class:`UpsertPlan`'s, where the
-    occurrences of one id share a group and keep their order, and groups own
-    disjoint rows), or in batch order with one group (``order`` empty,
-    ``starts = [0, n]``).
+    The occurrences are read in batch order (``src`` front to back). The
+    table's rows are cut into ``bands`` (one per thread, in parallel): each
+    band scans the whole batch and writes only its own rows, so the
+    occurrences of a row stay in order on one thread. (Walking the upsert
+    plan's groups instead read ``src`` rows far apart and ran 2.5x slower.)
 
     Parameters
     ----------
@@ -182,25 +183,26 @@ def put_rows(values, rows, src, order, starts):
         Written in place.
     rows : (n,) int64 array
     src : (n, dim) float32 array
-    order, starts : int64 arrays
-        The plan's grouping (``order`` empty: one group in batch order).
+    bands : int
+        ``>= 1``; the threads numba may use.
 
     Examples
     --------
     >>> values = np.zeros((2, 1), np.float32)
-    >>> put_rows(values, np.array([1, 1, EMPTY], np.int64), np.array([[1.0], [2.0], [3.0]], np.float32),
-    ...          np.empty(0, np.int64), np.array([0, 3], np.int64))
+    >>> put_rows(values, np.array([1, 1, EMPTY], np.int64), np.array([[1.0], [2.0], [3.0]], np.float32), 2)
     >>> values.ravel().tolist()
     [0.0, 2.0]
     """
-    identity = order.size == 0
-    for p in prange(starts.size - 1):
-        for q in range(starts[p], starts[p + 1]):
-            i = q if identity else order[q]
+    dim = values.shape[1]
+    for t in prange(bands):
+        lo = values.shape[0] * t // bands
+        hi = values.shape[0] * (t + 1) // bands
+        for i in range(rows.size):
             r = rows[i]
-            if r != EMPTY:
-                for k in range(values.shape[1]):
-                    values[r, k] = src[i, k]
+            if lo <= r < hi:  # (EMPTY is below every band)
+                v, s = values[r], src[i]  # row views: the column loop vectorises
+                for k in range(dim):
+                    v[k] = s[k]
 
 
 @cpu_jit

@@ -759,8 +759,8 @@ class EmbeddingHashTable:
         """:meth:`assign` for validated arguments (contiguous arrays on the table's device)."""
         with self._lock:
             # New rows skip the initializer: their whole row is overwritten here.
-            rows, plan = self._upsert(ids, update_time, init_values=False)  # may reallocate the row store
-            self._ops.put(self._values, rows, values, plan)
+            rows = self._upsert(ids, update_time, init_values=False)[0]  # may reallocate the row store
+            self._ops.put(self._values, rows, values)
 
     def assign_add(self, ids, deltas, update_time=0):
         """Add ``deltas`` to the rows of ``ids`` (created first when absent); state untouched.
@@ -1332,12 +1332,12 @@ class EmbeddingHashTable:
         ids, values, state, ts, nums, short, latest = self._checked_entries(entries)
         xp = self._xp
         with self._lock:
-            rows, plan = self._upsert(ids, 0, filtered=False)
+            rows = self._upsert(ids, 0, filtered=False)[0]
             if short:  # as Monolith: a short record overwrites its leading values only (of a copy: ours)
                 partial = nums < self.dim
                 cols = xp.arange(self.dim)[None, :] < nums[partial, None]
                 values[partial] = xp.where(cols, values[partial], self._values[rows[partial]])
-            self._ops.put(self._values, rows, values, plan)
+            self._ops.put(self._values, rows, values)
             for st_table, st_saved in zip(self._state, state):
                 for k, arr in st_table.items():
                     arr[rows] = st_saved[k]

@@ -145,7 +145,7 @@ def test_put_rows_keeps_last_occurrence_like_cpu():
     rows = np.array([2, 5, 2, ix.EMPTY, 11, 5, 2, 0, ix.EMPTY, 11], np.int64)
     src = rng.normal(size=(rows.size, 4)).astype(np.float32)
     want = values.copy()
-    ix.put_rows(want, rows, src, np.empty(0, np.int64), np.array([0, rows.size], np.int64))
+    ix.put_rows(want, rows, src, 2)
     got = device(values.copy())
     last = device(np.full(12, 12345, np.int64))  # stale content must not matter
     gt.put_rows_gpu(got, device(rows), device(src), last)
