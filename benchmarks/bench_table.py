@@ -335,8 +335,10 @@ def test_ours_insert(benchmark, data_cache, threads):
     impl = _ours_impl(threads)
     with _numba_threads(threads):
         data, id_batches, value_batches = _insert_case(benchmark, data_cache, impl)
-        warm = _new_table(64)  # compile outside the timed region
-        warm.assign(data.ids[:64], data.values[:64])
+        warm = _new_table(2 * id_batches[0].size)  # compile outside the timed region: two full batches,
+        for ids, values in zip(id_batches[:2], value_batches[:2]):  # so the 1- and n-thread kernels
+            warm.assign(ids, values)                               # (a timed choice per call) are built
+        del warm
         made, create_s = [], []
 
         def setup():
