@@ -197,6 +197,9 @@ def test_clip_by_norm_matches_tensorflow(ref, t, clip_norm, per_row):
     # TF's CPU kernels flush subnormal results to zero: a squared norm below float32's smallest normal is 0
     # there (then 0 / 0 = NaN when clip_norm is 0); see test_subnormal_norm_with_zero_clip_norm_gives_zero
     assume(clip_norm > 0 or not np.any(np.sum(squares, axis=axes) < np.finfo(np.float32).tiny))
+    # ... and a subnormal t * clip_norm (TF: 0; ours keeps it, e.g. t = clip_norm = 1.8e-20)
+    products = np.abs(t.astype(np.float32) * np.float32(clip_norm))
+    assume(not np.any((products > 0) & (products < np.finfo(np.float32).tiny)))
     np.testing.assert_allclose(clip_by_norm(t, clip_norm, axes=axes), ref.ref_clip_by_norm(t, clip_norm, axes=axes),
                                rtol=2e-6, atol=1e-30)
 
