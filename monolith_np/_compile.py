@@ -276,6 +276,10 @@ def _serial_twin(fn):
     return twin
 
 
+#: Timed calls of each thread count (the best one kept) before a kernel's size class picks its count.
+_TIMING_SAMPLES = 3
+
+
 def thread_count():
     """The threads a parallel kernel may use now: numba's count, at most :func:`monolith_np.set_threads`'s limit.
 
@@ -306,8 +310,9 @@ class ParallelKernel:
     elements on one thread (the serial compilation). Above it, the kernel
     times itself: per size class (a power of two of the work) it keeps a
     running mean of the time per element on one thread and on all threads
-    allowed (calls that compiled or loaded code are not counted), runs the
-    faster, and times the slower again after ``_config.PARALLEL_REPROBE``
+    allowed (calls that compiled or loaded code are not counted; the first
+    ``_TIMING_SAMPLES`` calls alternate between the two and keep the best
+    time of each), runs the faster, and times the slower again after ``_config.PARALLEL_REPROBE``
     calls (an interval that doubles, up to 1024, while the choice holds).
     Opening a parallel region means waking the other cores, which on a
     virtual machine, or a machine whose cores are busy with other
@@ -348,7 +353,7 @@ class ParallelKernel:
         self._serial = numba.njit(parallel=False, **options)(_serial_twin(fn))
         self._work_arg = None if work is None else list(inspect.signature(fn).parameters).index(work)
         # size class -> [seconds per element on 1 thread, on all allowed, calls to the next re-timing,
-        # the re-timing interval]
+        # the re-timing interval, timed calls on 1 thread, on all allowed]
         self._timings = {}
         functools.update_wrapper(self, fn)
 
@@ -399,9 +404,10 @@ class ParallelKernel:
             return self._serial(*args)
         call = self._call if threads == numba.get_num_threads() else functools.partial(self._on_threads, threads)
         reprobe = _config.PARALLEL_REPROBE
-        t = self._timings.setdefault(work.bit_length(), [0.0, 0.0, reprobe, reprobe])
-        if not t[0] or not t[1]:
-            parallel, probe = not t[1], False
+        t = self._timings.setdefault(work.bit_length(), [0.0, 0.0, reprobe, reprobe, 0, 0])
+        warming = min(t[4], t[5]) < _TIMING_SAMPLES
+        if warming:  # alternate until each count has its first samples
+            parallel, probe = t[5] <= t[4], False
         else:
             parallel = t[1] <= t[0]
             t[2] -= 1
@@ -415,7 +421,10 @@ class ParallelKernel:
         if len(dispatcher.overloads) != compiled:  # this call compiled (or loaded) code: its time says nothing
             return result
         k = int(parallel)
-        t[k] = per if not t[k] else 0.5 * t[k] + 0.5 * per
+        # the best of the first samples (a first parallel region, or a core still busy with another pool's
+        # spinning threads, can cost several times the work), then a running mean that follows the load
+        t[k] = per if not t[4 + k] else (min(t[k], per) if warming else 0.5 * t[k] + 0.5 * per)
+        t[4 + k] += 1
         if probe:
             held = (t[1] <= t[0]) != parallel  # the probed count is still the slower one
             t[3] = min(2 * t[3], 1024) if held else _config.PARALLEL_REPROBE

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from numba.core import caching
@@ -121,9 +122,9 @@ def test_big_calls_run_on_the_count_timed_faster(monkeypatch):
     big = np.zeros(_config.PARALLEL_MIN_WORK)
     k(big)
     key = big.size.bit_length()
-    k._timings[key] = [1.0, 2.0, 1000, 1000]  # one thread timed faster
+    k._timings[key] = [1.0, 2.0, 1000, 1000, 3, 3]  # one thread timed faster
     assert k(big) == "serial"
-    k._timings[key] = [2.0, 1.0, 1000, 1000]
+    k._timings[key] = [2.0, 1.0, 1000, 1000, 3, 3]
     assert k(big) == "parallel"
 
 
@@ -138,13 +139,34 @@ def test_calls_that_compile_are_not_timed():
 
 
 @needs_two
+def test_each_count_gets_its_first_samples_and_keeps_the_best():
+    k = _kernel()
+    big = np.zeros(_config.PARALLEL_MIN_WORK)
+    sleeps = {"parallel": iter([0.05, 0.002, 0.004]), "serial": iter([0.003, 0.003, 0.003])}
+
+    class Sleepy(_Stub):  # a first parallel call as slow as a wake-up on a busy machine
+        def __call__(self, *args):
+            time.sleep(next(sleeps[self.name]))
+            return self.name
+
+    k._serial, k._parallel = Sleepy("serial"), Sleepy("parallel")
+    used = [k(big) for _ in range(2 * _compile._TIMING_SAMPLES)]
+    assert used == ["parallel", "serial"] * _compile._TIMING_SAMPLES  # alternating while warming up
+    t = k._timings[big.size.bit_length()]
+    assert t[1] < t[0]  # the best parallel time counts, not the slow first one (a mean would say 0.019 s)
+    k._serial, k._parallel = _Stub("serial"), _Stub("parallel")
+    assert k(big) == "parallel"
+    assert t[4] >= _compile._TIMING_SAMPLES and t[5] >= _compile._TIMING_SAMPLES
+
+
+@needs_two
 def test_the_slower_count_is_timed_again_with_a_doubling_interval(monkeypatch):
     monkeypatch.setattr(_config, "PARALLEL_REPROBE", 4)
     k = _kernel()
     big = np.zeros(_config.PARALLEL_MIN_WORK)
     k(big)
     key = big.size.bit_length()
-    k._timings[key] = [1e-9, 1.0, 4, 4]  # parallel hopelessly slower
+    k._timings[key] = [1e-9, 1.0, 4, 4, 3, 3]  # parallel hopelessly slower
     used = [k(big) for _ in range(4 + 8)]
     assert used.count("parallel") == 2  # re-timed after 4 calls, then after 8 more
     assert k._timings[key][3] == 16

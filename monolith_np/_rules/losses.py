@@ -20,6 +20,8 @@ import math
 import numpy as np
 
 from .._compile import jitable
+from . import vmath
+from .reduce import lane_max, lane_sum
 
 __all__ = ["batch_softmax_row", "auc_pair", "inbatch_auc_positive", "inbatch_auc_negative", "sigmoid_from",
            "sigmoid_loss_pred_elem"]
@@ -37,9 +39,9 @@ def batch_softmax_row(s, c, i, r_i, g_i, want_grad):
     Parameters
     ----------
     s : (B,) float array
-        Row ``i`` of the tempered similarity ``S``. With ``want_grad`` it is
-        overwritten with ``dS[i, :] = g_i (P[i, :] - e_i)``, ``P`` the
-        row-softmax of ``S[i, :] + c``.
+        Row ``i`` of the tempered similarity ``S``; overwritten. With
+        ``want_grad`` it ends as ``dS[i, :] = g_i (P[i, :] - e_i)``, ``P`` the
+        row-softmax of ``S[i, :] + c``; else it holds the exponentials.
     c : (B,) float array
         Column corrections ``log max(I_j, 1)``.
     i : int
@@ -59,24 +61,18 @@ def batch_softmax_row(s, c, i, r_i, g_i, want_grad):
     Notes
     -----
     The maximum is subtracted before ``exp``; the sum of exponentials is kept
-    in float64. A NaN anywhere in the row propagates to the result.
+    in float64 (:func:`~monolith_np._rules.reduce.lane_sum`). A NaN anywhere
+    in the row propagates to the result (through the sum). Each loop is free
+    of reductions and branches, so the CPU runs them on SIMD registers.
     """
     n = s.shape[0]
-    m = s[0] + c[0]
-    for j in range(1, n):
-        v = s[j] + c[j]
-        if v > m:
-            m = v
-    diag = s[i] + c[i]
-    total = 0.0
-    if want_grad:
-        for j in range(n):
-            e = math.exp(s[j] + c[j] - m)
-            s[j] = e
-            total += e
-    else:
-        for j in range(n):
-            total += math.exp(s[j] + c[j] - m)
+    for j in range(n):
+        s[j] = s[j] + c[j]
+    diag = s[i]
+    m = lane_max(s)
+    for j in range(n):
+        s[j] = vmath.exp(s[j] - m)
+    total = lane_sum(s)
     lse = m + math.log(total)
     if want_grad:
         scale = g_i / total
@@ -217,28 +213,24 @@ def sigmoid_loss_pred_elem(x, y, nlsr, w, sample_bias, clip, tau, before, g, zer
         cross-entropy of the (clipped) corrected logit.
     """
     if sample_bias:
-        ex = math.exp(-abs(x))
-        z = min(x, zero) - math.log1p(ex) + nlsr
+        ex = vmath.exp(-abs(x))
+        z = min(x, zero) - vmath.log1p(ex) + nlsr
         dzdx = ex / (one + ex) if x >= 0 else one / (one + ex)
     else:
         ex = zero
         z = x + nlsr
         dzdx = one
-    zc = z
-    flow = True
-    if clip:
-        lo = min(z, tau)
-        zc = max(lo, -tau)
-        flow = z <= tau and lo >= -tau
-    ez = math.exp(-abs(zc))
+    # below, every choice is a select between values computed on both sides (no branch on data or on the
+    # flags), so a CPU loop over examples vectorises whatever the flags are
+    lo = min(z, tau)
+    zc = max(lo, -tau) if clip else z
+    flow = ((z <= tau) & (lo >= -tau)) | (not clip)
+    ez = vmath.exp(-abs(zc))
     sig = sigmoid_from(zc, ez, one)
-    loss = max(zc, zero) - zc * y + math.log1p(ez)
+    loss = max(zc, zero) - zc * y + vmath.log1p(ez)
     target = x if before else z
-    if target == zc:
-        pred = sig
-    elif before and sample_bias:
-        pred = sigmoid_from(x, ex, one)
-    else:
-        pred = sigmoid_from(target, math.exp(-abs(target)), one)
+    et = vmath.exp(-abs(target))
+    et = ex if before & sample_bias else et
+    pred = sig if target == zc else sigmoid_from(target, et, one)
     grad = g * w * (sig - y) * dzdx if flow else zero
     return w * loss, pred, grad

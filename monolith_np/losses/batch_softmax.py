@@ -47,8 +47,8 @@ _L2_EPSILON = 1e-12
 def _batch_softmax_rows_cpu(sim, c, r, g, want_grad, out):
     """Row pass over ``sim`` (B, B) in ``prange``: ``out[i]`` = row ``i``'s loss (float64).
 
-    With ``want_grad`` each row of ``sim`` is overwritten with its gradient row
-    (coefficient ``g * r[i]``).
+    Each row of ``sim`` is overwritten: with its gradient row (coefficient
+    ``g * r[i]``) under ``want_grad``, else with scratch.
     """
     for i in prange(sim.shape[0]):
         out[i] = batch_softmax_row(sim[i], c, i, r[i], g * r[i], want_grad)

@@ -9,14 +9,16 @@ The sigmoid head is one element-wise rule,
 logit correction, prediction, clipping, sigmoid cross-entropy and its
 gradient for one example, sharing one ``exp`` between the loss, the
 prediction and the gradient where the formulas allow. The CPU runs it in a
-single ``prange`` pass (:func:`_sigmoid_loss_pred_cpu`, loss sums per fixed
-chunk so results do not depend on the thread count);
+single ``prange`` pass (:func:`_sigmoid_driver`, one compilation per
+configuration, loss sums per fixed chunk so results do not depend on the
+thread count);
 :mod:`monolith_np.cuda.losses` compiles the same rule for the GPU. The
 softmax head is vectorised ``xp`` code.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -28,6 +30,7 @@ from .._checks import check_array, check_number
 from .._compile import cpu_jit, run_cpu
 from .._dispatch import gpu_drivers
 from .._rules.losses import sigmoid_loss_pred_elem
+from .._rules.reduce import lane_sum
 from ._forms import GRAD, VALUE, loss_forms
 
 __all__ = [
@@ -86,35 +89,59 @@ _MODES = (ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT)
 # ---------------------------------------------------------------------------
 
 
-@cpu_jit(parallel=True)
-def _sigmoid_loss_pred_cpu(x, y, nlsr, w, keep, sample_bias, clip, tau, before, g, zero, one, pred, grad,
-                           partial):
-    """One fused pass over the examples, ``prange`` over fixed chunks of ``_CHUNK``.
+@functools.lru_cache(maxsize=None)
+def _sigmoid_driver(sample_bias, want_grad):
+    """The CPU driver of the sigmoid head with and without the sample-bias correction and the gradient.
 
-    ``y``, ``nlsr``, ``w`` and ``keep`` have ``n`` or 1 elements (then
-    broadcast). Writes ``pred`` (n,), ``grad`` (n,) or (0,) to skip, and
-    ``partial[c]`` (float64), chunk ``c``'s loss sum.
+    Both choices are fixed in the closure (numba keys cached closures on
+    their cell contents), so they are decided at compile time: four
+    compilations per dtype at most, each compiled on first use. Every other
+    choice is a select inside the rule, so the element loop is branch-free
+    and, with the rule's vectorisable ``exp``/``log1p``, compiles to SIMD code
+    (a driver deciding the two flags per element ran 3-5x slower).
+
+    ``driver(x, y, y0, nlsr, nl0, w, w0, keep, k0, sy, ss, sw, sk, clip, tau, before, g, zero, one, pred,
+    grad, partial)`` loops ``prange`` over fixed chunks of ``_CHUNK`` examples.
+    Each per-example input comes as an ``n``-element array, its broadcast
+    value and a flag: ``y[i]`` is used where ``sy`` is 1, ``y0`` where it is
+    0 (then ``y`` is any array of at least ``n`` elements, read and ignored: a
+    load that always happens lets the loop vectorise). Same for ``nlsr``,
+    ``w`` and ``keep`` (uint8, nonzero keeps the example). Writes ``pred``
+    (n,), ``grad`` (n,) with ``want_grad``, and ``partial[c]`` (float64),
+    chunk ``c``'s loss sum (its terms summed by
+    :func:`~monolith_np._rules.reduce.lane_sum`, so results do not depend on
+    the thread count).
     """
-    n = x.shape[0]
-    chunks = partial.shape[0]
-    sy = 1 if y.shape[0] == n else 0
-    ss = 1 if nlsr.shape[0] == n else 0
-    sw = 1 if w.shape[0] == n else 0
-    sk = 1 if keep.shape[0] == n else 0
-    want_grad = grad.shape[0] == n
-    for c in prange(chunks):
-        total = 0.0
-        for i in range(c * n // chunks, (c + 1) * n // chunks):
-            kept = keep[i * sk] != 0
-            wi = w[i * sw] if kept else zero
-            loss, p, d = sigmoid_loss_pred_elem(x[i], y[i * sy], nlsr[i * ss], wi, sample_bias, clip, tau,
-                                                before, g, zero, one)
-            pred[i] = p
-            if kept:
-                total += loss
-            if want_grad:
-                grad[i] = d if kept else zero
-        partial[c] = total
+
+    def driver(x, y, y0, nlsr, nl0, w, w0, keep, k0, sy, ss, sw, sk, clip, tau, before, g, zero, one, pred, grad,
+               partial):
+        n = x.shape[0]
+        chunks = partial.shape[0]
+        for c in prange(chunks):
+            lo, hi = c * n // chunks, (c + 1) * n // chunks
+            # the chunk's views, indexed from 0 (an index numba need not wrap): their loads and stores vectorise
+            xc, yc, nc, wc, kc, pc = x[lo:hi], y[lo:hi], nlsr[lo:hi], w[lo:hi], keep[lo:hi], pred[lo:hi]
+            gc = grad[lo:hi] if want_grad else grad
+            terms = np.empty(hi - lo, dtype=np.float64)
+            for i in range(hi - lo):
+                yv, nv, wv, kv = yc[i], nc[i], wc[i], kc[i]
+                kept = (kv if sk else k0) != 0
+                wi = (wv if sw else w0) if kept else zero
+                loss, p, d = sigmoid_loss_pred_elem(xc[i], yv if sy else y0, nv if ss else nl0, wi, sample_bias,
+                                                    clip, tau, before, g, zero, one)
+                pc[i] = p
+                terms[i] = loss if kept else 0.0
+                if want_grad:
+                    gc[i] = d if kept else zero
+            partial[c] = lane_sum(terms)
+
+    driver.__qualname__ = "_sigmoid_driver.driver"
+    return cpu_jit(parallel=True)(driver)
+
+
+def _per_example(a, n, dummy):
+    """``(array, broadcast value, flag)`` of a per-example input of 1 or ``n`` elements (see :func:`_sigmoid_driver`)."""
+    return (a, a[0], 1) if a.shape[0] == n else (dummy, a[0], 0)
 
 
 # ---------------------------------------------------------------------------
@@ -445,8 +472,12 @@ def _sigmoid_head(xp, logits, y, nlsr, w, keep, sample_bias, clip, tau, before, 
     if xp is np:
         partial = np.zeros((-(-n // _CHUNK),), dtype=np.float64)
         if n:
-            run_cpu(_sigmoid_loss_pred_cpu, n, x, y, nlsr, w, keep, sample_bias, clip, tau, before, g, zero, one,
-                    pred, grad, partial)
+            ya, y0, sy = _per_example(y, n, x)
+            na, n0, ss = _per_example(nlsr, n, x)
+            wa, w0, sw = _per_example(w, n, x)
+            ka, k0, sk = _per_example(keep, n, x.view(np.uint8))
+            run_cpu(_sigmoid_driver(bool(sample_bias), bool(want_grad)), n, x, ya, y0, na, n0, wa, w0, ka, k0, sy,
+                    ss, sw, sk, bool(clip), tau, bool(before), g, zero, one, pred, grad, partial)
     else:
         partial = xp.zeros((n,), dtype=np.float64)
         if n:
