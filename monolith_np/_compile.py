@@ -302,8 +302,12 @@ class ParallelKernel:
     except where :func:`monolith_np._threading.guard` says otherwise: under
     ``workqueue`` they hold the process-wide parallel lock, and in a child
     forked after GNU OpenMP was used they go to the serial compilation.
-    Calls that run on one thread go to the serial compilation too: they
-    neither open a parallel region nor change numba's thread count.
+    Small calls go to the serial compilation too: they neither open a
+    parallel region nor change numba's thread count. Large calls on one
+    thread run the parallel compilation with numba's thread count set to 1
+    (a region that costs about 3 us): numba compiles a ``prange`` body as its
+    own function, which LLVM optimises better in some kernels (the pairwise
+    ranking driver ran 5x faster that way than its serial compilation).
 
     **Thread count.** :meth:`run` (and a direct call of a kernel compiled
     with ``work=``) runs a call of fewer than ``_config.PARALLEL_MIN_WORK``
@@ -374,8 +378,6 @@ class ParallelKernel:
         return self._serial(*args)
 
     def _on_threads(self, count, args):
-        if count == 1:  # no parallel region at all: the serial compilation
-            return self._serial(*args)
         threads = numba.get_num_threads()
         numba.set_num_threads(count)  # thread-local: other Python threads keep their setting
         try:
@@ -399,9 +401,12 @@ class ParallelKernel:
             Whatever the kernel returns.
         """
         work = int(work)
-        threads = thread_count()
-        if threads == 1 or work < _config.PARALLEL_MIN_WORK:
+        if work < _config.PARALLEL_MIN_WORK:
             return self._serial(*args)
+        threads = thread_count()
+        one = functools.partial(self._on_threads, 1)
+        if threads == 1:
+            return one(args)
         call = self._call if threads == numba.get_num_threads() else functools.partial(self._on_threads, threads)
         reprobe = _config.PARALLEL_REPROBE
         t = self._timings.setdefault(work.bit_length(), [0.0, 0.0, reprobe, reprobe, 0, 0])
@@ -413,12 +418,11 @@ class ParallelKernel:
             t[2] -= 1
             probe = t[2] <= 0
             parallel ^= probe
-        dispatcher = self._parallel if parallel else self._serial
-        compiled = len(dispatcher.overloads)
+        compiled = len(self._parallel.overloads)
         start = time.perf_counter()
-        result = call(args) if parallel else self._serial(*args)
+        result = (call if parallel else one)(args)
         per = (time.perf_counter() - start) / work
-        if len(dispatcher.overloads) != compiled:  # this call compiled (or loaded) code: its time says nothing
+        if len(self._parallel.overloads) != compiled:  # this call compiled (or loaded) code: its time says nothing
             return result
         k = int(parallel)
         # the best of the first samples (a first parallel region, or a core still busy with another pool's
