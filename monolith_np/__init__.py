@@ -24,6 +24,7 @@ from ._backend import array_module, is_cuda_array
 from ._threading import get_threads, set_threads
 from ._threading import layer as threading_layer
 from ._version import __version__
+from ._warmup import warmup
 from .ragged import *  # noqa: F401,F403
 from .sampling import *  # noqa: F401,F403
 from .schedules import *  # noqa: F401,F403
@@ -34,6 +35,7 @@ __all__ = [
     "threading_layer",
     "set_threads",
     "get_threads",
+    "warmup",
     "entry",
     "features",
     "losses",

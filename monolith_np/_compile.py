@@ -30,6 +30,7 @@ import threading
 import time
 import types as pytypes
 import warnings
+import weakref
 from pathlib import Path
 
 import numba
@@ -38,7 +39,7 @@ from numba.core import cgutils, types
 from numba.core.errors import NumbaIRAssumptionWarning
 from numba.extending import intrinsic, register_jitable
 
-from . import _config, _threading
+from . import _compile_notice, _config, _threading
 from ._version import __version__
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -102,6 +103,7 @@ def _install_cache_locator() -> bool:
 
 
 _CACHE_ON = _config.CACHE and _install_cache_locator()
+_compile_notice.install()
 _threading.prefer_tbb()
 
 
@@ -276,6 +278,9 @@ def _serial_twin(fn):
     return twin
 
 
+#: Every :class:`ParallelKernel` made so far (:func:`monolith_np.warmup` compiles their parallel forms).
+KERNELS = weakref.WeakSet()
+
 #: Timed calls of each thread count (the best one kept) before a kernel's size class picks its count.
 _TIMING_SAMPLES = 3
 
@@ -356,6 +361,7 @@ class ParallelKernel:
         # that numba's cache keeps it apart from the parallel compilation (compiled on first use).
         self._serial = numba.njit(parallel=False, **options)(_serial_twin(fn))
         self._work_arg = None if work is None else list(inspect.signature(fn).parameters).index(work)
+        KERNELS.add(self)
         # size class -> [seconds per element on 1 thread, on all allowed, calls to the next re-timing,
         # the re-timing interval, timed calls on 1 thread, on all allowed]
         self._timings = {}

@@ -63,3 +63,9 @@ PARALLEL_MIN_WORK = 1 << 18
 #: timed faster for calls of that size, and times the other one again after this
 #: many calls, an interval that doubles while the choice holds (``monolith_np._compile.ParallelKernel``).
 PARALLEL_REPROBE = 32
+
+#: A call whose kernels compile (or load) for longer than this many seconds
+#: prints one line to stderr, once per process, saying why it waits
+#: (``MONOLITH_NP_COMPILE_NOTICE=0`` turns it off).
+COMPILE_NOTICE_SECONDS = 1.0
+COMPILE_NOTICE = os.environ.get("MONOLITH_NP_COMPILE_NOTICE", "1") not in ("0", "false", "False", "")

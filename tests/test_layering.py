@@ -27,7 +27,8 @@ import monolith_np
 
 ROOT = pathlib.Path(monolith_np.__file__).parent
 PKG = ROOT.name
-CORE = {f"{PKG}.{m}" for m in ("_version", "_config", "_backend", "_checks", "_compile", "_random", "_threading")}
+CORE = {f"{PKG}.{m}" for m in ("_version", "_config", "_backend", "_checks", "_compile", "_compile_notice", "_random",
+                                "_threading")}
 
 
 def _modules():
