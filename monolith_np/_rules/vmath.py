@@ -91,6 +91,14 @@ def _f64_from_bits_compiled(b):
     return lambda b: _bitcast_i64_f64(np.int64(b))
 
 
+def _compiled_by_dtype(public, f32, f64):
+    """Register ``public``'s compiled form: ``f32`` for a float32 argument, ``f64`` for any other number."""
+
+    @overload(public)
+    def _compiled(x):
+        return (lambda x: f32(x)) if x == types.float32 else (lambda x: f64(x))
+
+
 # -- constants (IEEE binary64 facts) ---------------------------------------------------
 
 _INV_LN2 = 1.4426950408889634
@@ -185,9 +193,7 @@ def exp(x):
     return _exp32(x) if isinstance(x, np.float32) else _exp64(x)
 
 
-@overload(exp)
-def _exp_compiled(x):
-    return (lambda x: _exp32(x)) if x == types.float32 else (lambda x: _exp64(x))
+_compiled_by_dtype(exp, _exp32, _exp64)
 
 
 # -- log and log1p ------------------------------------------------------------------------
@@ -281,9 +287,7 @@ def log(x):
     return _log32(x) if isinstance(x, np.float32) else _log64(x)
 
 
-@overload(log)
-def _log_compiled(x):
-    return (lambda x: _log32(x)) if x == types.float32 else (lambda x: _log64(x))
+_compiled_by_dtype(log, _log32, _log64)
 
 
 @jitable
@@ -329,6 +333,4 @@ def log1p(x):
     return _log1p32(x) if isinstance(x, np.float32) else _log1p64(x)
 
 
-@overload(log1p)
-def _log1p_compiled(x):
-    return (lambda x: _log1p32(x)) if x == types.float32 else (lambda x: _log1p64(x))
+_compiled_by_dtype(log1p, _log1p32, _log1p64)
