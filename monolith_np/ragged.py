@@ -20,10 +20,10 @@ Each formula is one plain-Python *rule* in :mod:`monolith_np._rules.ragged`
 (``segment_reduce_row``, ``segment_spread_rows``, ``shifted_copy``,
 ``seq_mask_row``) that fills a window of its output: columns
 ``[col_lo, col_hi)`` of one row, or rows ``[row_lo, row_hi)`` times those
-columns. The CPU drivers below compile the rules with
-:func:`~monolith_np._compile.cpu_jit`, run ``prange`` over ragged rows and call
-each rule once per ragged row with the whole window (every output element is
-written by exactly one iteration, so no atomics).
+columns. The CPU drivers below (:func:`~monolith_np._compile.cpu_jit`) run
+``prange`` over ragged rows and call each rule, inlined, once per ragged row
+with the whole window (every output element is written by exactly one
+iteration, so no atomics).
 :mod:`monolith_np.cuda.ragged` compiles the *same* rules with
 :func:`~monolith_np._compile.gpu_device` and runs one thread per output element.
 Public functions (and the combiners' ``combine``/``combine_grad``) validate
@@ -75,17 +75,11 @@ _FLOAT_DTYPES = (np.float32, np.float64)
 # CPU drivers: prange over output rows; validate nothing.
 # --------------------------------------------------------------------------
 
-segment_reduce_row_cpu = cpu_jit(segment_reduce_row)
-segment_spread_rows_cpu = cpu_jit(segment_spread_rows)
-shifted_copy_cpu = cpu_jit(shifted_copy)
-seq_mask_row_cpu = cpu_jit(seq_mask_row)
-
-
 @cpu_jit(parallel=True)
 def _reduce_cpu(values, row_splits, mean, out):
     """One iteration per output row ``b``: ``out[b] = sum/mean(values[splits[b]:splits[b+1]])``."""
     for b in prange(out.shape[0]):
-        segment_reduce_row_cpu(values, row_splits[b], row_splits[b + 1], mean, out[b], 0, out.shape[1])
+        segment_reduce_row(values, row_splits[b], row_splits[b + 1], mean, out[b], 0, out.shape[1])
 
 
 @cpu_jit(parallel=True)
@@ -94,7 +88,7 @@ def _reduce_grad_cpu(grad, row_splits, mean, out):
     for b in prange(grad.shape[0]):
         start = row_splits[b]
         end = row_splits[b + 1]
-        segment_spread_rows_cpu(grad[b], end - start, mean, out, start, end, 0, out.shape[1])
+        segment_spread_rows(grad[b], end - start, mean, out, start, end, 0, out.shape[1])
 
 
 @cpu_jit(parallel=True)
@@ -102,7 +96,7 @@ def _first_n_cpu(values, row_splits, out):
     """One iteration per output row ``b``: ``out[b, k] = values[splits[b] + k]`` or zeros."""
     for b in prange(out.shape[0]):
         start = row_splits[b]
-        shifted_copy_cpu(values, row_splits[b + 1], start, out[b], 0, out.shape[1], 0, out.shape[2])
+        shifted_copy(values, row_splits[b + 1], start, out[b], 0, out.shape[1], 0, out.shape[2])
 
 
 @cpu_jit(parallel=True)
@@ -110,14 +104,14 @@ def _first_n_grad_cpu(grad, row_splits, out):
     """One iteration per segment ``b``: id row ``splits[b] + k`` gets ``grad[b, k]`` (zeros for ``k >= n``)."""
     for b in prange(grad.shape[0]):
         start = row_splits[b]
-        shifted_copy_cpu(grad[b], grad.shape[1], -start, out, start, row_splits[b + 1], 0, out.shape[1])
+        shifted_copy(grad[b], grad.shape[1], -start, out, start, row_splits[b + 1], 0, out.shape[1])
 
 
 @cpu_jit(parallel=True)
 def _seq_mask_cpu(row_splits, out):
     """One iteration per output row ``b`` of the ``[B, L]`` mask."""
     for b in prange(out.shape[0]):
-        seq_mask_row_cpu(row_splits[b], row_splits[b + 1], out[b], 0, out.shape[1])
+        seq_mask_row(row_splits[b], row_splits[b + 1], out[b], 0, out.shape[1])
 
 
 # --------------------------------------------------------------------------

@@ -5,7 +5,8 @@ a window of its output: columns ``[col_lo, col_hi)`` of one row, or rows
 ``[row_lo, row_hi)`` times those columns. The CPU drivers of
 :mod:`monolith_np.ragged` compile the rules with
 :func:`~monolith_np._compile.cpu_jit` and call each once per ragged row with
-the whole window; :mod:`monolith_np.cuda.ragged` compiles the same rules with
+the whole window (the rules are inlined into the driver's loop, so a ragged
+row costs no call); :mod:`monolith_np.cuda.ragged` compiles the same rules with
 :func:`~monolith_np._compile.gpu_device` and calls them with a single element
 per thread. Rules allocate nothing, raise nothing and read no globals;
 :func:`row_of` is a jitable helper the GPU gradient kernels use to find an
@@ -43,6 +44,7 @@ def row_of(row_splits, i):
     return lo
 
 
+@jitable(inline=True)
 def segment_reduce_row(values, start, end, mean, out_row, col_lo, col_hi):
     """Sum (``mean=0``) or average (``mean=1``) ``values[start:end]`` into ``out_row``.
 
@@ -117,6 +119,7 @@ def pool_first_n(values, rows, start, end, out_row, n, dim, k_lo, k_hi, j_lo, j_
             out_row[k * dim + j] = 0 if r == EMPTY_ROW else values[r, j]
 
 
+@jitable(inline=True)
 def segment_spread_rows(grad_row, count, mean, out, row_lo, row_hi, col_lo, col_hi):
     """Write the gradient of the id rows ``[row_lo, row_hi)`` of one segment into ``out``.
 
@@ -135,6 +138,7 @@ def segment_spread_rows(grad_row, count, mean, out, row_lo, row_hi, col_lo, col_
                 out[i, j] = grad_row[j]
 
 
+@jitable(inline=True)
 def shifted_copy(source, source_end, offset, out, row_lo, row_hi, col_lo, col_hi):
     """``out[r, j] = source[r + offset, j]`` if ``r + offset < source_end`` else 0.
 
@@ -154,6 +158,7 @@ def shifted_copy(source, source_end, offset, out, row_lo, row_hi, col_lo, col_hi
                 out[r, j] = 0
 
 
+@jitable(inline=True)
 def seq_mask_row(start, end, out_row, col_lo, col_hi):
     """Write ``out_row[j] = 1 if j < min(end - start, len(out_row)) else 0`` for ``j`` in ``[col_lo, col_hi)``."""
     length = min(end - start, out_row.shape[0])
