@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from .._compile import jitable
+from . import vmath
 
 __all__ = [
     "polynomial_decay_rule",
@@ -66,12 +67,15 @@ def _ceil32(x):
     return x
 
 
-@jitable
+@jitable(inline=True)
 def _cos32(x):
-    """float32 cos; NaN for inf/NaN (as C does; Python's math.cos would raise)."""
-    if x - x == np.float32(0.0):
-        return np.float32(math.cos(x))
-    return x - x
+    """float32 cos of ``pi * fraction`` (the schedules' ``fraction`` is in ``[0, 1]``; NaN stays NaN).
+
+    :func:`~monolith_np._rules.vmath.cos_small`: vectorisable, within 1 ulp
+    (libm's ``cosf`` is within about 0.5, so a value can differ from it in
+    the last bit; the schedules are tested against TF to 1 ulp).
+    """
+    return vmath.cos_small(x)
 
 
 @jitable
@@ -92,14 +96,14 @@ def _pow32(x, y):
     return x**y
 
 
-@jitable
+@jitable(inline=True)
 def _cosine_decayed(fraction, decay_from, one_minus_alpha, alpha):
     """Keras' ``decay_from * ((1 - alpha) * 0.5 * (1 + cos(pi * fraction)) + alpha)``."""
     cosine = np.float32(0.5) * (np.float32(1.0) + _cos32(np.float32(math.pi) * fraction))
     return decay_from * (one_minus_alpha * cosine + alpha)
 
 
-@jitable
+@jitable(inline=True)
 def _ramp(step, steps, start, target):
     """Linear ramp from ``start`` (step 0) towards ``target`` (step ``steps``), float32."""
     return (target - start) * (np.float32(step) / steps) + start
@@ -154,7 +158,7 @@ def piecewise_constant_rule(step, boundaries, values):
     return values[index]
 
 
-@jitable
+@jitable(inline=True)
 def cosine_decay_rule(step, lr0, decay_steps, alpha, warmup_target, warmup_steps, warmup):
     """Keras 3 ``CosineDecay`` (optionally with linear warm-up) at one step, in float32."""
     lr0 = np.float32(lr0)
@@ -163,17 +167,15 @@ def cosine_decay_rule(step, lr0, decay_steps, alpha, warmup_target, warmup_steps
     one_minus_alpha = np.float32(1.0 - alpha)
     alpha32 = np.float32(alpha)
     t = np.float32(step)
-    if not warmup:
-        if t > ds:
-            t = ds
-        return _cosine_decayed(t / ds, lr0, one_minus_alpha, alpha32)
+    # one formula for both forms, choices by selects (a batch of steps then vectorises):
+    # without warm-up ws is 0 (t - 0 is t, exactly) and the ramp is never chosen
     target = np.float32(warmup_target)
-    ws = np.float32(warmup_steps)
-    if t > ds + ws:
-        t = ds + ws
-    if t < ws:
-        return _ramp(t, ws, lr0, target)
-    return _cosine_decayed((t - ws) / ds, target, one_minus_alpha, alpha32)
+    ws = np.float32(warmup_steps) if warmup else np.float32(0.0)
+    end = ds + ws
+    t_end = end if t > end else t
+    decayed = _cosine_decayed((t_end - ws) / ds, target if warmup else lr0, one_minus_alpha, alpha32)
+    ramp = _ramp(t, ws if ws > np.float32(1.0) else np.float32(1.0), lr0, target)  # (only chosen when t < ws)
+    return ramp if (t < ws) & warmup else decayed
 
 
 @jitable
@@ -243,7 +245,7 @@ def piecewise_constant_at(step, inner, fparams, iparams, table):
     return piecewise_constant_rule(step, iparams, table)
 
 
-@jitable
+@jitable(inline=True)
 def cosine_decay_at(step, inner, fparams, iparams, table):
     """Kernel entry of :class:`CosineDecay` (``fparams``: lr0, decay_steps, alpha, target, warm-up steps, on)."""
     return cosine_decay_rule(step, fparams[0], fparams[1], fparams[2], fparams[3], fparams[4], fparams[5] != 0.0)
