@@ -102,28 +102,26 @@ def fp32_to_fp16_bits(bits):
         subnormals are rounded to nearest even, NaN keeps its top 10 payload
         bits and gets the quiet bit set (as half 2.1.0's ``float2half_impl``).
     """
+    # Every case is computed and the right one selected (no branch), so a loop over an array vectorises.
     f = np.int64(bits)
     sign = (f >> 16) & 0x8000
     f = f & 0x7FFFFFFF
-    if f >= 0x7F800000:  # inf or NaN
-        if f > 0x7F800000:
-            return sign | 0x7C00 | 0x200 | ((f >> 13) & 0x3FF)
-        return sign | 0x7C00
-    if f >= 0x47800000:  # |x| >= 65536: overflow
-        return sign | 0x7C00
-    if f >= 0x38800000:  # normal half
-        value = sign | (((f >> 23) - 112) << 10) | ((f >> 13) & 0x3FF)
-        guard = (f >> 12) & 1
-        sticky = 1 if (f & 0xFFF) != 0 else 0
-        return value + (guard & (sticky | value))  # the carry may round up to inf
-    if f >= 0x33000000:  # subnormal half (or rounds up to the smallest normal)
-        i = 125 - (f >> 23)
-        m = (f & 0x7FFFFF) | 0x800000
-        value = sign | (m >> (i + 1))
-        guard = (m >> i) & 1
-        sticky = 1 if (m & ((np.int64(1) << i) - 1)) != 0 else 0
-        return value + (guard & (sticky | value))
-    return sign  # underflow to a signed zero
+    # normal half
+    value = sign | (((f >> 23) - 112) << 10) | ((f >> 13) & 0x3FF)
+    sticky = np.int64((f & 0xFFF) != 0)
+    normal = value + (((f >> 12) & 1) & (sticky | value))  # the carry may round up to inf
+    # subnormal half (or rounds up to the smallest normal); the shift is clamped to where it is used
+    i = min(max(125 - (f >> 23), np.int64(1)), np.int64(24))
+    m = (f & 0x7FFFFF) | 0x800000
+    value = sign | (m >> (i + 1))
+    sticky = np.int64((m & ((np.int64(1) << i) - 1)) != 0)
+    subnormal = value + (((m >> i) & 1) & (sticky | value))
+    nan = sign | 0x7C00 | 0x200 | ((f >> 13) & 0x3FF)
+    out = sign  # underflow to a signed zero
+    out = subnormal if f >= 0x33000000 else out
+    out = normal if f >= 0x38800000 else out
+    out = sign | 0x7C00 if f >= 0x47800000 else out  # |x| >= 65536: overflow; and inf
+    return nan if f > 0x7F800000 else out
 
 
 @jitable
