@@ -11,7 +11,8 @@ Groups (``<op>-<size>``, float32):
   numpy ``Generator.uniform`` and ``torch.rand`` (each with its own generator;
   checked for shape and bounds).
 
-JIT compilation is warmed up outside the timed region (``warmup_rounds=1``).
+JIT compilation and the parallel kernels' thread choice are warmed up outside
+the timed region (8 untimed rounds).
 ``pytest --benchmark-disable`` runs every case once on small arrays as a smoke
 test.
 """
@@ -106,7 +107,7 @@ def test_entry(benchmark, op, impl):
     benchmark.extra_info.update(
         impl=impl, items=items, numba_threads=numba.get_num_threads(), fastmath=False, cache=bool(_config.CACHE)
     )
-    result = benchmark.pedantic(run, warmup_rounds=1, rounds=5, iterations=1)
+    result = benchmark.pedantic(run, warmup_rounds=1 if benchmark.disabled else 8, rounds=5, iterations=1)
     if op == "fp16_encode":
         assert np.array_equal(np.asarray(result).view(np.uint16), x.astype(np.float16).view(np.uint16))
     elif op == "fp16_decode":

@@ -17,8 +17,9 @@ Peers in every group:
 * ``numpy``: the k-round loop as vectorised float32 numpy (stable softmax);
 * ``torch``: the same loop in torch float32 ops.
 
-JIT compilation and graph tracing are warmed up outside the timed region
-(``warmup_rounds=1``) and the result is checked once after timing.
+JIT compilation and graph tracing are warmed up outside the timed region (8
+untimed rounds: compilation, then the parallel kernels' thread choice) and the
+result is checked once after timing.
 ``pytest --benchmark-disable`` runs every case once as a smoke test.
 """
 
@@ -148,7 +149,7 @@ def test_sampling(benchmark, case, op, impl):
         fastmath=False,
         cache=bool(_config.CACHE),
     )
-    result = benchmark.pedantic(run, warmup_rounds=1, rounds=ROUNDS[size], iterations=1)
+    result = benchmark.pedantic(run, warmup_rounds=1 if benchmark.disabled else 8, rounds=ROUNDS[size], iterations=1)
     assert result.dtype == np.float32 and result.shape == w.shape
     np.testing.assert_allclose(result.sum(axis=-1), k, rtol=1e-4)
     if op == "continuous_topk":

@@ -10,8 +10,8 @@ Each group (``<schedule>-1M``) times the same steps with
   called on a tensor of steps;
 * ``torch``: the same expression in torch float32 ops (polynomial and cosine).
 
-JIT compilation is warmed up outside the timed region (``warmup_rounds=1``)
-and the result is checked once after timing. ``pytest --benchmark-disable``
+JIT compilation and the parallel kernels' thread choice are warmed up outside
+the timed region (8 untimed rounds) and the result is checked once after timing. ``pytest --benchmark-disable``
 runs every case once as a smoke test.
 """
 
@@ -128,7 +128,7 @@ def test_schedule(benchmark, steps, op, impl):
             fastmath=False,
             cache=bool(_config.CACHE),
         )
-        result = benchmark.pedantic(run, warmup_rounds=1, rounds=15, iterations=1)
+        result = benchmark.pedantic(run, warmup_rounds=1 if benchmark.disabled else 8, rounds=15, iterations=1)
     finally:
         numba.set_num_threads(threads)
     expected = OURS[op](steps)

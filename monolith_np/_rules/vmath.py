@@ -1,4 +1,4 @@
-"""Vectorisable ``exp``, ``log`` and ``log1p`` for the rules, in float32 and float64, and a float32 ``cos`` on a bounded range.
+"""Vectorisable ``exp``, ``log``, ``log1p`` (float32 and float64) and a float32 ``cos`` on a bounded range.
 
 numba >= 0.62 has no SVML: ``math.exp`` and ``math.log`` in a compiled loop
 are calls into libm, one element at a time, and the loop around them does not
@@ -206,7 +206,7 @@ _compiled_by_dtype(exp, _exp32, _exp64)
 
 @jitable
 def _log_parts(b):
-    """``(e, f)`` with ``2^e (1 + f)`` the positive normal float64 of bits ``b``, ``1 + f`` in ``[sqrt(2)/2, sqrt(2))``."""
+    """``(e, f)``: the positive normal float64 of bits ``b`` is ``2^e (1 + f)``, ``1 + f`` in [sqrt(2)/2, sqrt(2))."""
     e = (b >> 52) - 1023
     mb = (b & _MANT) | _ONE_BITS  # the mantissa as a float in [1, 2)
     big = mb > _SQRT2_BITS
