@@ -98,7 +98,7 @@ def _sigmoid_driver(sample_bias, want_grad):
     compilations per dtype at most, each compiled on first use. Every other
     choice is a select inside the rule, so the element loop is branch-free
     and, with the rule's vectorisable ``exp``/``log1p``, compiles to SIMD code
-    (a driver deciding the two flags per element ran 3-5x slower).
+    (a driver deciding the two flags per element ran 2.5-3.5x slower).
 
     ``driver(x, y, y0, nlsr, nl0, w, w0, keep, k0, sy, ss, sw, sk, clip, tau, before, g, zero, one, pred,
     grad, partial)`` loops ``prange`` over fixed chunks of ``_CHUNK`` examples.
