@@ -5,7 +5,9 @@ Three workloads, each run as ``python -c`` in a subprocess whose
 the directory a previous run filled (``monolith_np_warm``, in the same group):
 
 * ``first_apply_gradients``: import, a new Adagrad table, one
-  ``apply_gradients`` of 1,000 ids (issue target: 2 s cold);
+  ``apply_gradients`` of 1,000 ids (issue target: 2 s cold); peer ``torch``:
+  a fresh process importing torch and taking one sparse ``nn.Embedding`` +
+  Adagrad step on the same ids;
 * ``readme_tour``: the README's tour as written (target: 6 s cold);
 * ``demo``: ``python -m demo ffm`` with its defaults (target: 60 s cold for
   ``make demo``; one round, it takes about a minute).
@@ -43,6 +45,19 @@ print("FIRST_CALL_S", time.perf_counter() - t)
 """
 
 
+# The peer: the same first step in torch (a sparse nn.Embedding of 1M rows and Adagrad), also a fresh process.
+TORCH_FIRST_STEP = """
+import time
+t = time.perf_counter()
+import torch
+emb = torch.nn.Embedding(1 << 20, 16, sparse=True)
+opt = torch.optim.Adagrad(emb.parameters(), lr=0.05)
+emb(torch.arange({n}) * 7919 % (1 << 20)).sum().backward()
+opt.step()
+print("FIRST_CALL_S", time.perf_counter() - t)
+"""
+
+
 def _tour():
     (code,) = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)[:1]
     return "import time\nt = time.perf_counter()\n" + code + "\nprint('FIRST_CALL_S', time.perf_counter() - t)\n"
@@ -55,7 +70,9 @@ def _demo():
             "    assert not e.code, e.code\nprint('FIRST_CALL_S', time.perf_counter() - t)\n")
 
 
-def _workload(name):
+def _workload(name, impl):
+    if impl == "torch":
+        return TORCH_FIRST_STEP.format(n=1000)
     if name == "first_apply_gradients":
         return FIRST_APPLY.format(n=1000)
     if name == "readme_tour":
@@ -72,16 +89,20 @@ def _run(code, cache):
     return float(re.findall(r"FIRST_CALL_S ([0-9.]+)", done.stdout)[-1])
 
 
-@pytest.mark.parametrize("impl", ["monolith_np", "monolith_np_warm"])
+@pytest.mark.parametrize("impl", ["monolith_np", "monolith_np_warm", "torch"])
 @pytest.mark.parametrize("name", ["first_apply_gradients", "readme_tour", "demo"])
 def test_cold_start(benchmark, name, impl, tmp_path):
     smoke = benchmark.disabled
+    if impl == "torch":
+        if name != "first_apply_gradients":
+            pytest.skip("torch has no counterpart of this workload")
+        pytest.importorskip("torch")
     if smoke and (name == "demo" or (name == "readme_tour" and impl == "monolith_np_warm")):
         pytest.skip("kept to `make bench`: each run compiles the demo's kernels (tests/demo runs the demo)")
     benchmark.group = f"cold_start-{name}"
     benchmark.extra_info["impl"] = impl
     out = tmp_path / "demo_output"
-    code = _workload(name).replace("{out!r}", repr(str(out)))
+    code = _workload(name, impl).replace("{out!r}", repr(str(out)))
     warm_cache = tmp_path / "warm"
     if impl == "monolith_np_warm":
         _run(code, warm_cache)  # fills the cache

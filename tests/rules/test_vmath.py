@@ -19,6 +19,7 @@ more accurate than the functions tested:
 
 import math
 import os
+import re
 
 import numba
 import numpy as np
@@ -73,9 +74,9 @@ _KERNELS = {}
 
 
 def kernels(name):
+    """The :func:`_kernels` of ``vmath.<name>`` against ``math.<name>`` (``cos_small``: ``math.cos``)."""
     if name not in _KERNELS:
-        f, _ = FUNCS[name]
-        _KERNELS[name] = _kernels(f, getattr(math, name))
+        _KERNELS[name] = _kernels(getattr(vmath, name), getattr(math, "cos" if name == "cos_small" else name))
     return _KERNELS[name]
 
 
@@ -189,62 +190,33 @@ def test_result_type_follows_the_argument(name):
 
 def test_loops_over_the_functions_vectorise():
     """A loop over each function compiles to packed (SIMD) arithmetic: no scalar libm call per element."""
-    import re
-
-    for name in FUNCS:
+    cases = [(name, dtype) for name in FUNCS for dtype in (np.float32, np.float64)] + [("cos_small", np.float32)]
+    for name, dtype in cases:
         apply, _ = kernels(name)
-        for dtype in (np.float32, np.float64):
-            x = np.ones(4, dtype)
-            apply(x, x.copy())
-            asm = apply.inspect_asm(apply.signatures[-1] if apply.signatures[-1][0].dtype == dtype else
-                                    apply.signatures[0])
-            assert len(re.findall(r"\bv(?:mul|add|sub)p[sd]\b", asm)) >= 10, (name, dtype)
+        x = np.ones(4, dtype)
+        apply(x, x.copy())
+        sig = next(s for s in apply.signatures if s[0].dtype == numba.from_dtype(dtype))
+        assert len(re.findall(r"\bv(?:mul|add|sub)p[sd]\b", apply.inspect_asm(sig))) >= 10, (name, dtype)
 
 
 # -- cos_small: float32 and float64 on |x| <= COS_SMALL_MAX, NaN beyond ---------------------------------
-
-
-@numba.njit(error_model="numpy", parallel=True)
-def _cos_sweep(start, stop, step, parts):
-    """Worst float32 ulp error of ``cos_small`` over the strided bit patterns of ``[start, stop)``."""
-    worst = np.zeros(parts, np.float64)
-    at = np.zeros(parts, np.int64)
-    count = (stop - start + step - 1) // step
-    for p in prange(parts):
-        for j in range(p * count // parts, (p + 1) * count // parts):
-            bits = np.uint32(start + j * step)
-            x = np.array([bits], np.uint32).view(np.float32)[0]
-            want = math.cos(np.float64(x))
-            got = np.float64(vmath.cos_small(x))
-            e = math.floor(math.log2(max(abs(want), 1.1754943508222875e-38)))
-            err = abs(got - want) / 2.0 ** (max(e, -126) - 23)
-            if err > worst[p]:
-                worst[p] = err
-                at[p] = bits
-    k = np.argmax(worst)
-    return worst[k], at[k]
 
 
 @pytest.mark.slow
 def test_cos_small_float32_within_one_ulp():
     top = int(np.array([vmath.COS_SMALL_MAX], np.float32).view(np.uint32)[0]) + 1  # bit patterns of [0, max]
     step = 1 if EXHAUSTIVE else 61
-    worst, at = _cos_sweep(0, top, step, 64)  # cos is even: the negative patterns are the same values
+    _, sweep = kernels("cos_small")
+    worst, at = sweep(0, top, step, 64)  # cos is even: the negative patterns are the same values
     x = np.array([at], np.uint32).view(np.float32)[0]
     assert worst <= 1.0, f"cos_small({x!r}) is {worst:.3f} ulp off"
-
-
-@numba.njit(error_model="numpy")
-def _cos_apply(x, out):
-    for i in range(x.shape[0]):
-        out[i] = vmath.cos_small(x[i])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cos_small_outside_its_range_is_nan_and_python_matches_compiled(dtype):
     x = np.array([0.0, -0.0, 1.0, -3.0, np.pi, 65536.0, -65536.0, 65537.0, 1e6, np.inf, -np.inf, np.nan], dtype)
     got = np.empty_like(x)
-    _cos_apply(x, got)
+    kernels("cos_small")[0](x, got)
     inside = np.abs(x) <= vmath.COS_SMALL_MAX
     assert np.all(np.isnan(got[~inside])) and not np.any(np.isnan(got[inside]))
     np.testing.assert_allclose(got[inside], np.cos(x[inside].astype(np.float64)), rtol=2e-7 if dtype == np.float32
