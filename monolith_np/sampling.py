@@ -55,16 +55,16 @@ def _gumbel_keys_cpu(w, seed, eps, out):
 
 @cpu_jit(parallel=True)
 def _continuous_topk_cpu(w, k, t, eps, out, scratch):
-    """Relaxed top-k of every row of ``w`` (rows, n) into ``out`` (m, rows, n).
+    """Relaxed top-k of every row of ``w`` (rows, n) into ``out`` (rows, m, n).
 
-    ``scratch`` is ``(chunks, 2, n)``: the rows are cut into ``chunks``
+    ``scratch`` is ``(chunks, 3, n)``: the rows are cut into ``chunks``
     contiguous ranges, one ``prange`` iteration (and one scratch slab) each.
     """
     rows = w.shape[0]
     chunks = scratch.shape[0]
     for c in prange(chunks):
         for r in range(c * rows // chunks, (c + 1) * rows // chunks):
-            continuous_topk_row(w[r], k, t, eps, out[:, r, :], scratch[c])
+            continuous_topk_row(w[r], k, t, eps, out[r], scratch[c])
 
 
 @cpu_jit(parallel=True)
@@ -75,7 +75,7 @@ def _sample_subset_cpu(w, seed, k, t, eps, out, scratch):
     chunks = scratch.shape[0]
     for c in prange(chunks):
         for r in range(c * rows // chunks, (c + 1) * rows // chunks):
-            sample_subset_row(w[r], seed, np.uint64(r) * n, k, t, eps, out[:, r, :], scratch[c])
+            sample_subset_row(w[r], seed, np.uint64(r) * n, k, t, eps, out[r], scratch[c])
 
 
 # ---------------------------------------------------------------------------
@@ -104,21 +104,21 @@ def _relaxed_topk_batch(xp, w, k, t, separate, seed):
     rows, n = math.prod(shape[:-1]), shape[-1]
     w2 = xp.ascontiguousarray(w).reshape(rows, n)
     dtype = w2.dtype.type
-    out = xp.empty((k if separate else 1, rows, n), dtype=w2.dtype)
+    out = xp.empty((rows, k if separate else 1, n), dtype=w2.dtype)
     if out.size:
         t_, eps = dtype(t), dtype(EPSILON)
         if xp is np:
-            scratch = np.empty((min(rows, numba.get_num_threads()), 2, n), dtype=w2.dtype)
+            scratch = np.empty((min(rows, numba.get_num_threads()), 3, n), dtype=w2.dtype)
             if seed is None:
                 _continuous_topk_cpu(w2, k, t_, eps, out, scratch)
             else:
                 _sample_subset_cpu(w2, seed, k, t_, eps, out, scratch)
         else:
-            scratch = xp.empty((2, n, rows), dtype=w2.dtype)
+            scratch = xp.empty((3, n, rows), dtype=w2.dtype)
             gpu_drivers().sampling.relaxed_topk_gpu(w2, k, t_, eps, out, scratch, seed)
     if separate:
-        return [out[i].reshape(shape) for i in range(k)]
-    return out[0].reshape(shape)
+        return [xp.ascontiguousarray(out[:, i]).reshape(shape) for i in range(k)]
+    return out[:, 0].reshape(shape)
 
 
 def gumbel_keys(w, seed=None):

@@ -10,9 +10,44 @@ vector width or the target).
 
 from __future__ import annotations
 
+import numpy as np
+from numba import types
+from numba.extending import overload
+
 from .._compile import jitable
 
-__all__ = ["lane_max", "lane_sum"]
+__all__ = ["as_type_of", "lane_max", "lane_sum"]
+
+
+def as_type_of(value, like):
+    """``value`` converted to the float type of ``like`` (float32 or float64).
+
+    Brings a sum of :func:`lane_sum` (float64) or an integer count back to a
+    rule's compute dtype, so the arithmetic after it stays in that dtype (a
+    float32 rule keeps eight SIMD lanes, not four).
+
+    Parameters
+    ----------
+    value : number
+    like : np.float32 or np.float64 scalar
+
+    Returns
+    -------
+    np.float32 or np.float64
+
+    Examples
+    --------
+    >>> as_type_of(0.1, np.float32(1.0))
+    np.float32(0.1)
+    """
+    return np.float32(value) if isinstance(like, np.float32) else np.float64(value)
+
+
+@overload(as_type_of)
+def _as_type_of_compiled(value, like):
+    if like == types.float32:
+        return lambda value, like: np.float32(value)
+    return lambda value, like: np.float64(value)
 
 
 @jitable(inline=True)

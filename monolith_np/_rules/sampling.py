@@ -18,17 +18,17 @@ and GPU draw the same uniforms bit for bit.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .._compile import jitable
 from .._random import uniform
+from . import vmath
+from .reduce import as_type_of, lane_max, lane_sum
 
 __all__ = ["gumbel_key", "continuous_topk_row", "sample_subset_row"]
 
 
-@jitable
+@jitable(inline=True)
 def gumbel_key(w, seed, counter, eps):
     """Return one Gumbel key ``w - log(-log(u))``.
 
@@ -51,105 +51,63 @@ def gumbel_key(w, seed, counter, eps):
     """
     one = eps / eps
     u = uniform(seed, counter, eps, one)
-    return w - math.log(-math.log(u))
+    return w - vmath.log(-vmath.log(u))
 
 
 @jitable
-def _row_argmax(x):
-    jm = 0
-    for j in range(1, x.shape[0]):
-        if x[j] > x[jm]:
-            jm = j
-    return jm
-
-
-@jitable
-def _shifted_exp(cur, t, c, jm, y, eps):
-    """Set ``y[j] = exp(cur[j] / t - c)``; return the sum over ``j != jm``."""
-    rest = eps - eps
-    for j in range(cur.shape[0]):
-        v = math.exp(cur[j] / t - c)
-        y[j] = v
-        if j != jm:
-            rest += v
-    return rest
-
-
-@jitable
-def _relaxed_topk(cur, k, t, eps, out, y):
+def _relaxed_topk(cur, k, t, eps, out, y, q):
     """Run the k softmax rounds on the running keys ``cur`` (updated in place).
 
     ``out`` is ``(m, n)``: round ``i`` adds its one-hot into ``out[i % m]``, so
-    ``m == 1`` sums the rounds and ``m == k`` keeps them apart.
+    ``m == 1`` sums the rounds and ``m == k`` keeps them apart. ``y`` and ``q``
+    are scratch rows of ``n``.
 
     Round i's one-hot is ``e[j] / sum(e)`` with ``e[j] = exp(cur[j] / t - x_max)``
-    and ``x_max = max(cur) / t = cur[jm] / t`` (t > 0), so ``e == 1`` exactly
-    at the maximum and its ties. Elsewhere ``y`` caches ``exp(cur[j] / t - c)``
-    for a reference ``c >= x_max`` and ``e[j] = y[j] * exp(c - x_max)``: a
-    round re-evaluates ``exp`` only where its mask changed ``cur`` (most
-    elements have ``1 - onehot == 1`` and keep their key). ``c`` moves to
-    ``x_max`` (all of ``y`` recomputed) once the maximum has fallen by more
-    than ``-log(eps) / 4`` (about 22), which keeps ``y`` clear of underflow for
-    everything above ``exp(-82)`` times the maximum.
+    and ``x_max = max(cur) / t``, so ``e == 1`` exactly at the maximum and its
+    ties. ``y`` holds ``e`` below the maximum and ``0 * e`` at it (NaN, as TF's
+    ``inf - inf``, at an infinite maximum): its sum ``rest`` is the other
+    elements' share, and for a unique maximum ``1 - onehot`` is taken as
+    ``rest / total``, the same number without the cancellation of ``1 - p``
+    when ``p`` is a few ulps below 1. A one-hot that rounds to exactly 1 still
+    gets the mask ``eps``, as in TF.
 
-    For a unique leading element, ``1 - onehot`` is taken as ``rest / total``
-    (the other elements' share): the same number without the cancellation of
-    ``1 - p`` when ``p`` is a few ulps below 1. A one-hot that rounds to
-    exactly 1 still gets the mask ``eps``, as in TF.
+    Every loop over the row is free of branches and of running sums (maxima
+    and sums go through :mod:`.reduce`, in an order fixed by ``n``), and
+    ``exp``/``log`` are :mod:`.vmath`'s, so a CPU compilation runs each loop
+    on SIMD registers.
     """
     n = cur.shape[0]
     slots = out.shape[0]
     one = eps / eps
     zero = eps - eps
-    span = -math.log(eps) / (one + one + one + one)
     for s in range(slots):
         for j in range(n):
             out[s, j] = zero
-    jm = _row_argmax(cur)
-    c = cur[jm] / t
-    rest_y = _shifted_exp(cur, t, c, jm, y, eps)  # sum of y over j != jm
     for i in range(k):
-        top = cur[jm]
+        top = lane_max(cur)
         x_max = top / t
-        if c - x_max > span:
-            c = x_max
-            rest_y = _shifted_exp(cur, t, c, jm, y, eps)
-        scale = math.exp(c - x_max)
-        rest = rest_y * scale
-        inv = one / (one + rest)
-        scale_inv = scale * inv  # onehot = y * scale_inv below the maximum
+        ties = 0
+        for j in range(n):
+            at_top = cur[j] == top
+            ties += 1 if at_top else 0
+            e = vmath.exp(cur[j] / t - x_max)
+            y[j] = e * zero if at_top else e
+        rest = as_type_of(lane_sum(y), eps)
+        inv = one / (rest + as_type_of(ties, eps))
         slot = i % slots
         if i + 1 == k:
             for j in range(n):
-                out[slot, j] += inv if cur[j] == top else y[j] * scale_inv
+                out[slot, j] += inv if cur[j] == top else y[j] * inv
             break
-        lead = jm if rest < one and inv < one else -1
-        # Add this round's one-hot, apply the next round's mask
-        # log(max(1 - onehot, eps)), and find the next jm and rest_y.
-        rest_y = zero
-        new_top = zero
-        y_top = zero
+        lead = (ties == 1) & (rest < one) & (inv < one)
+        lead_q = rest * inv
         for j in range(n):
             cj = cur[j]
-            yj = y[j]
-            p = inv if cj == top else yj * scale_inv
+            at_top = cj == top
+            p = inv if at_top else y[j] * inv
             out[slot, j] += p
-            q = rest * inv if j == lead else one - p
-            if q != one:  # log(1) == 0: nothing to do for the many tiny p
-                moved = cj + math.log(max(q, eps))
-                if moved != cj:
-                    cj = moved
-                    yj = math.exp(moved / t - c)
-                    cur[j] = cj
-                    y[j] = yj
-            if j == 0 or cj > new_top:
-                if j > 0:
-                    rest_y += y_top
-                jm = j
-                new_top = cj
-                y_top = yj
-            else:
-                rest_y += yj
+            qj = lead_q if at_top & lead else one - p
+            cur[j] = cj + vmath.log(max(qj, eps))  # the next round's mask; log(1) == 0 for most
 
 
 @jitable
@@ -169,13 +127,13 @@ def continuous_topk_row(w, k, t, eps, out, scratch):
     out : (m, n) float array
         Overwritten: the sum of the k one-hots (``m == 1``) or each one-hot
         (``m == k``).
-    scratch : (2, n) float array
-        Running keys and cached exponentials; overwritten.
+    scratch : (3, n) float array
+        Running keys, the round's exponentials and the masks; overwritten.
     """
     cur = scratch[0]
     for j in range(w.shape[0]):
         cur[j] = w[j]
-    _relaxed_topk(cur, k, t, eps, out, scratch[1])
+    _relaxed_topk(cur, k, t, eps, out, scratch[1], scratch[2])
 
 
 @jitable
@@ -196,4 +154,4 @@ def sample_subset_row(w, seed, offset, k, t, eps, out, scratch):
     cur = scratch[0]
     for j in range(w.shape[0]):
         cur[j] = gumbel_key(w[j], seed, offset + np.uint64(j), eps)
-    _relaxed_topk(cur, k, t, eps, out, scratch[1])
+    _relaxed_topk(cur, k, t, eps, out, scratch[1], scratch[2])

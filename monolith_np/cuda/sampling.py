@@ -31,9 +31,9 @@ def _gumbel_keys_kernel(w, seed, eps, out):
 
 @gpu_kernel
 def _continuous_topk_kernel(w, k, t, eps, out, scratch):
-    """One thread per row (grid-stride); row ``r`` writes ``out[:, r, :]`` and uses ``scratch[:, :, r]``."""
+    """One thread per row (grid-stride); row ``r`` writes ``out[r]`` and uses ``scratch[:, :, r]``."""
     for r in range(cuda.grid(1), w.shape[0], cuda.gridsize(1)):
-        continuous_topk_row_dev(w[r], k, t, eps, out[:, r, :], scratch[:, :, r])
+        continuous_topk_row_dev(w[r], k, t, eps, out[r], scratch[:, :, r])
 
 
 @gpu_kernel
@@ -41,7 +41,7 @@ def _sample_subset_kernel(w, seed, k, t, eps, out, scratch):
     """As :func:`_continuous_topk_kernel`, with the Gumbel keys drawn in the same pass."""
     n = np.uint64(w.shape[1])
     for r in range(cuda.grid(1), w.shape[0], cuda.gridsize(1)):
-        sample_subset_row_dev(w[r], seed, np.uint64(r) * n, k, t, eps, out[:, r, :], scratch[:, :, r])
+        sample_subset_row_dev(w[r], seed, np.uint64(r) * n, k, t, eps, out[r], scratch[:, :, r])
 
 
 def gumbel_keys_gpu(w, seed, eps, out):
@@ -74,10 +74,10 @@ def relaxed_topk_gpu(w, k, t, eps, out, scratch, seed=None):
         Temperature in the dtype of ``w``.
     eps : float scalar
         ``EPSILON`` in the dtype of ``w``.
-    out : (m, rows, n) device array like ``w``
+    out : (rows, m, n) device array like ``w``
         Overwritten: ``m == 1`` receives the sum of the rounds, ``m == k`` each round.
-    scratch : (2, n, rows) device array like ``w``
-        Running keys and cached exponentials; rows are the fastest axis so that
+    scratch : (3, n, rows) device array like ``w``
+        Running keys, cached exponentials and masks; rows are the fastest axis so that
         the threads of a warp touch neighbouring addresses.
     seed : np.uint64 or None, default None
         ``None``: continuous top-k of ``w``. Otherwise Gumbel keys are drawn in

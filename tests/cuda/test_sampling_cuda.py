@@ -92,11 +92,11 @@ def test_gumbel_kernel_draws_the_cpu_uniforms():
 def _relaxed_gpu(w, k, t, separate, seed=None):
     dtype = w.dtype.type
     rows, n = w.shape
-    out = device(np.full((k if separate else 1, rows, n), np.nan, w.dtype))
-    scratch = device(np.empty((2, n, rows), w.dtype))
+    out = device(np.full((rows, k if separate else 1, n), np.nan, w.dtype))
+    scratch = device(np.empty((3, n, rows), w.dtype))
     seed = None if seed is None else np.uint64(seed)
     gpu.relaxed_topk_gpu(device(w), k, dtype(t), dtype(EPSILON), out, scratch, seed)
-    return host(out)
+    return host(out).transpose(1, 0, 2)  # (rounds, rows, n)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from monolith_np._rules.reduce import lane_max, lane_sum
+from monolith_np._rules.reduce import as_type_of, lane_max, lane_sum
 
 _sum = numba.njit(error_model="numpy")(lambda a: lane_sum(a))
 _max = numba.njit(error_model="numpy")(lambda a: lane_max(a))
@@ -59,3 +59,21 @@ def test_lane_max_is_the_maximum(a):
 def test_lane_max_keeps_the_dtype(a):
     got = _max(a)
     assert got == a.max() and np.float32(got) == got
+
+
+_cast = numba.njit(error_model="numpy")(lambda v, like: as_type_of(v, like))
+
+
+@given(st.floats(allow_nan=False, width=64), st.sampled_from([np.float32, np.float64]))
+def test_as_type_of_rounds_to_the_like_dtype(v, dtype):
+    like = dtype(1.0)
+    with np.errstate(over="ignore"):
+        want = dtype(v)
+    assert type(as_type_of(v, like)) is dtype and as_type_of(v, like) == want
+    assert _cast(v, like) == want  # numba boxes either float type as a Python float
+
+
+def test_as_type_of_takes_integer_counts():
+    assert _cast(3, np.float32(0.0)) == 3.0
+    assert _cast(2**53 + 1, np.float64(0.0)) == 2.0**53
+    assert _cast(2**24 + 1, np.float32(0.0)) == 2.0**24
