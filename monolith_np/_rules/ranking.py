@@ -35,6 +35,8 @@ import numpy as np
 
 from .._compile import jitable
 from .._random import uniform01_float32
+from . import vmath
+from .reduce import as_type_of, lane_sum
 
 # Pairwise loss kinds.
 HINGE = 0
@@ -279,6 +281,102 @@ def pairwise_list(kind, labels, logits, w, g, pos, disc, inv, lam, topn_or, topn
                 wsum[hi] += wt
                 grad[hi] += d
                 grad[lo] -= d
+
+
+@jitable(inline=True)
+def plain_pair_terms(kind, li, lj, wi, wj, x, one):
+    """The terms of the unordered pair ``{i, j}`` of a pairwise loss without lambda weight.
+
+    ``x = s_i - s_j``. Returns ``(wij, loss_i, d_i, wji, loss_j, d_j)``: the
+    pair's weight, weighted loss and weighted loss derivative (with respect
+    to the better item's score) when ``i`` is the better item (``l_i > l_j``,
+    both valid), then the same when ``j`` is; the side that is not the better
+    item gets zeros. Values as :func:`pair_weight` and
+    :func:`pair_loss_and_grad` (a sigmoid may differ in its last bit: it is
+    ``e * (1 / (1 + e))``), but both sides share one ``exp`` and one
+    ``log1p``, every choice is a select and ``exp``/``log1p`` are
+    :mod:`.vmath`'s, so a loop over pairs runs on SIMD registers. ``kind``
+    must be a compile-time constant of the loop.
+    """
+    zero = one - one
+    i_better = (li > lj) & (lj >= zero)
+    j_better = (lj > li) & (li >= zero)
+    wij = wi * (li - lj) if i_better else zero
+    wji = wj * (lj - li) if j_better else zero
+    if kind == HINGE:
+        f_i = max(one - x, zero)
+        f_j = max(one + x, zero)
+        df_i = -one if one - x > zero else zero
+        df_j = -one if one + x > zero else zero
+    else:
+        e = vmath.exp(-abs(x))
+        r = one / (one + e)
+        sp = r if x >= zero else e * r  # sigmoid(x)
+        sn = e * r if x >= zero else r  # sigmoid(-x)
+        if kind == LOGISTIC:
+            soft = vmath.log1p(e)
+            f_i = max(-x, zero) + soft
+            f_j = max(x, zero) + soft
+            df_i = -sn
+            df_j = -sp
+        else:
+            f_i = sn
+            f_j = sp
+            df_i = -sp * sn
+            df_j = df_i
+    return (wij, wij * f_i if i_better else zero, wij * df_i if i_better else zero,
+            wji, wji * f_j if j_better else zero, wji * df_j if j_better else zero)
+
+
+@jitable(inline=True)
+def pairwise_list_plain(kind, labels, logits, w, one, terms, loss, count, wsum, grad):
+    """A whole list's pairwise loss without lambda weight, each unordered pair visited once (CPU form).
+
+    Writes the per-item ``loss``, ``count``, ``wsum`` and ``grad`` of
+    :func:`pairwise_list` (for ``LAMBDA_NONE`` and no unreduced output), with
+    branch-free loops: for each ``i``, the pairs ``{i, j > i}`` update item
+    ``j``'s results element-wise and write item ``i``'s terms to the ``(3, n)``
+    scratch ``terms``, summed afterwards in eight fixed-order lanes. Results
+    do not depend on the thread count; the summation order differs from
+    :func:`pairwise_list`'s.
+    """
+    n = logits.shape[0]
+    zero = one - one
+    for i in range(n):
+        loss[i] = zero
+        count[i] = 0
+        wsum[i] = zero
+        grad[i] = zero
+    tl = terms[0]
+    tw = terms[1]
+    tg = terms[2]
+    for i in range(n):
+        li = labels[i]
+        si = logits[i]
+        wi = w[i]
+        m = n - i - 1
+        lab = labels[i + 1:]
+        lgt = logits[i + 1:]
+        wj = w[i + 1:]
+        lo = loss[i + 1:]
+        ws = wsum[i + 1:]
+        gr = grad[i + 1:]
+        co = count[i + 1:]
+        c = 0
+        for k in range(m):
+            wij, fi, di, wji, fj, dj = plain_pair_terms(kind, li, lab[k], wi, wj[k], si - lgt[k], one)
+            lo[k] += fj
+            ws[k] += wji
+            gr[k] += dj - di
+            co[k] += 1 if wji != zero else 0
+            tl[k] = fi
+            tw[k] = wij
+            tg[k] = di - dj
+            c += 1 if wij != zero else 0
+        loss[i] += as_type_of(lane_sum(tl[:m]), one)
+        wsum[i] += as_type_of(lane_sum(tw[:m]), one)
+        grad[i] += as_type_of(lane_sum(tg[:m]), one)
+        count[i] += c
 
 
 # ---------------------------------------------------------------------------

@@ -7,6 +7,8 @@ twin in :mod:`monolith_np.cuda.ranking` has the same arguments
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import prange
 
@@ -23,11 +25,12 @@ from .._rules.ranking import (
     list_mle_draw,
     list_mle_list,
     pairwise_list,
+    pairwise_list_plain,
     row_min,
     softmax_list,
 )
 
-__all__ = ["prep_cpu", "pairwise_cpu", "softmax_cpu", "list_mle_cpu", "approx_ndcg_cpu", "approx_ranks_cpu"]
+__all__ = ["prep_cpu", "pairwise_cpu", "pairwise_plain_cpu", "softmax_cpu", "list_mle_cpu", "approx_ndcg_cpu", "approx_ranks_cpu"]
 
 
 @cpu_jit(parallel=True)
@@ -54,6 +57,28 @@ def pairwise_cpu(kind, labels, logits, w, g, pos, disc, inv, lam, topn_or, topn_
         pu = pair_up[b] if none_mode else pair_up[0]
         pairwise_list(kind, labels[b], logits[b], w[b], g[b], pos[b], disc, inv[b], lam, topn_or, topn_mask,
                       normalized, sf, scale, one, none_mode, po, pu, loss[b], count[b], wsum[b], grad[b])
+
+
+@functools.lru_cache(maxsize=None)
+def pairwise_plain_cpu(kind):
+    """The CPU driver of pairwise loss ``kind`` without lambda weight or unreduced output.
+
+    ``kind`` is fixed in the closure (numba keys cached closures on their
+    cell contents), so the pair loop holds no branch on it and vectorises:
+    one compilation per kind and dtype, on first use.
+    ``driver(labels, logits, w, one, loss, count, wsum, grad)`` writes the
+    per-item results of :func:`pairwise_cpu`, one list per ``prange``
+    iteration; it has no GPU twin (the GPU runs :func:`pairwise_cpu`'s).
+    """
+
+    def driver(labels, logits, w, one, loss, count, wsum, grad):
+        B, L = labels.shape
+        for b in prange(B):
+            terms = np.empty((3, L), logits.dtype)
+            pairwise_list_plain(kind, labels[b], logits[b], w[b], one, terms, loss[b], count[b], wsum[b], grad[b])
+
+    driver.__qualname__ = f"pairwise_plain_cpu.driver_{kind}"
+    return cpu_jit(parallel=True)(driver)
 
 
 @cpu_jit(parallel=True)

@@ -14,7 +14,7 @@ from .._compile import run_cpu
 from .._dispatch import gpu_drivers
 from .._rules import ranking as R
 from ._forms import VALUE
-from ._ranking_cpu import pairwise_cpu
+from ._ranking_cpu import pairwise_cpu, pairwise_plain_cpu
 from ._ranking_inputs import _check_labels_logits, _check_upstream, _item_weights, _prep, ranking_forms
 from ._ranking_lambda import DCGLambdaWeight, IdentityLambdaWeight, PrecisionLambdaWeight, _lambda_setup
 from ._ranking_reduce import Reduction, _denominator, _reduce
@@ -63,7 +63,9 @@ def _pairwise_impl(xp, kind, labels, logits, w, lam, scale, reduction, up):
         args = (kind, labels, logits, w, g, pos, lam["disc"], inv, lam["kind"], int(lam["topn_or"]),
                 int(lam["topn_mask"]), bool(lam["normalized"]), lam["sf"], scale, dt.type(1), none_mode, pair_out,
                 pair_up, loss, count, wsum, grad)
-        if xp is np:
+        if xp is np and lam["kind"] == R.LAMBDA_NONE and not none_mode:
+            run_cpu(pairwise_plain_cpu(kind), B * L * L, labels, logits, w, dt.type(1), loss, count, wsum, grad)
+        elif xp is np:
             run_cpu(pairwise_cpu, B * L * L, *args)
         else:
             gpu_drivers().ranking.pairwise_gpu(*args)
