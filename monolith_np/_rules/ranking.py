@@ -241,6 +241,16 @@ def pairwise_item(i, kind, labels, logits, w, g, pos, disc, inv, lam, topn_or, t
 
 
 @jitable(inline=True)
+def clear_item_results(zero, loss, count, wsum, grad):
+    """Zero a list's per-item pairwise results before its pairs add to them."""
+    for i in range(loss.shape[0]):
+        loss[i] = zero
+        count[i] = 0
+        wsum[i] = zero
+        grad[i] = zero
+
+
+@jitable(inline=True)
 def pairwise_list(kind, labels, logits, w, g, pos, disc, inv, lam, topn_or, topn_mask, normalized, sf, scale, one,
                   none_mode, pair_out, pair_up, loss, count, wsum, grad):
     """A whole list's pairwise loss, each unordered pair visited once.
@@ -254,11 +264,7 @@ def pairwise_list(kind, labels, logits, w, g, pos, disc, inv, lam, topn_or, topn
     """
     n = logits.shape[0]
     zero = one - one
-    for i in range(n):
-        loss[i] = zero
-        count[i] = 0
-        wsum[i] = zero
-        grad[i] = zero
+    clear_item_results(zero, loss, count, wsum, grad)
     for i in range(n):
         for j in range(i + 1, n):
             hi = i
@@ -342,11 +348,7 @@ def pairwise_list_plain(kind, labels, logits, w, one, terms, loss, count, wsum, 
     """
     n = logits.shape[0]
     zero = one - one
-    for i in range(n):
-        loss[i] = zero
-        count[i] = 0
-        wsum[i] = zero
-        grad[i] = zero
+    clear_item_results(zero, loss, count, wsum, grad)
     tl = terms[0]
     tw = terms[1]
     tg = terms[2]
