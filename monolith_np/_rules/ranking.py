@@ -19,7 +19,9 @@ The math is written once, as plain functions over one list (a row of the
 - :func:`softmax_list`, :func:`list_mle_list` -- one list of the O(L) losses
   (:func:`list_mle_position` gives ListMLE's ground-truth permutation).
 - :func:`approx_rank_item`, :func:`approx_ndcg_grad_item` -- approx-NDCG
-  (sigmoids as ratios of the list's exponentials, :func:`approx_exp`).
+  (sigmoids as ratios of the list's exponentials, :func:`approx_exp`);
+  :func:`approx_ranks_list` and :func:`approx_ndcg_grad_list` are their
+  whole-list CPU forms (each unordered pair once, SIMD pair loops).
 
 The CPU drivers (:mod:`monolith_np.losses._ranking_cpu`) run ``prange`` over
 lists; :mod:`monolith_np.cuda.ranking` compiles the same rules as CUDA device
@@ -59,15 +61,16 @@ LAMBDA_IDENTITY = 3
 def sigmoid_pair(x, one):
     """``(sigmoid(x), sigmoid(-x), exp(-|x|))`` from that one ``exp`` (no overflow).
 
-    ``one`` is 1 in the dtype of the computation, passed in by the drivers:
-    a literal would be typed float64 by numba, and a float32 constant would be
-    demoted by numpy under the CUDA simulator.
+    Branch-free (the sign picks by selects; ``exp`` is :func:`.vmath.exp`),
+    so a loop over pairs that calls it runs on SIMD registers. ``one`` is 1
+    in the dtype of the computation, passed in by the drivers: a literal
+    would be typed float64 by numba, and a float32 constant would be demoted
+    by numpy under the CUDA simulator.
     """
-    e = math.exp(-abs(x))
-    d = one + e
-    if x >= 0:
-        return one / d, e / d, e
-    return e / d, one / d, e
+    e = vmath.exp(-abs(x))
+    r = one / (one + e)
+    er = e * r
+    return (r if x >= one - one else er), (er if x >= one - one else r), e
 
 
 @jitable(inline=True)
@@ -86,7 +89,7 @@ def pair_loss_and_grad(kind, x, one):
         return max(one - x, zero), (-one if one - x > zero else zero)
     sp, sn, e = sigmoid_pair(x, one)
     if kind == LOGISTIC:
-        return max(-x, zero) + math.log1p(e), -sn
+        return max(-x, zero) + vmath.log1p(e), -sn
     return sn, -sp * sn
 
 
@@ -298,11 +301,9 @@ def plain_pair_terms(kind, li, lj, wi, wj, x, one):
     to the better item's score) when ``i`` is the better item (``l_i > l_j``,
     both valid), then the same when ``j`` is; the side that is not the better
     item gets zeros. Values as :func:`pair_weight` and
-    :func:`pair_loss_and_grad` (a sigmoid may differ in its last bit: it is
-    ``e * (1 / (1 + e))``), but both sides share one ``exp`` and one
-    ``log1p``, every choice is a select and ``exp``/``log1p`` are
-    :mod:`.vmath`'s, so a loop over pairs runs on SIMD registers. ``kind``
-    must be a compile-time constant of the loop.
+    :func:`pair_loss_and_grad`, but both sides share one ``exp`` and one
+    ``log1p`` and every choice is a select, so a loop over pairs runs on SIMD
+    registers. ``kind`` must be a compile-time constant of the loop.
     """
     zero = one - one
     i_better = (li > lj) & (lj >= zero)
@@ -315,10 +316,7 @@ def plain_pair_terms(kind, li, lj, wi, wj, x, one):
         df_i = -one if one - x > zero else zero
         df_j = -one if one + x > zero else zero
     else:
-        e = vmath.exp(-abs(x))
-        r = one / (one + e)
-        sp = r if x >= zero else e * r  # sigmoid(x)
-        sn = e * r if x >= zero else r  # sigmoid(-x)
+        sp, sn, e = sigmoid_pair(x, one)
         if kind == LOGISTIC:
             soft = vmath.log1p(e)
             f_i = max(-x, zero) + soft
@@ -534,7 +532,7 @@ def approx_shift(labels, logits, pad, alpha):
 def approx_exp(k, labels, logits, pad, alpha, shift):
     """``exp(alpha (s_k - shift))`` in float64, in ``[0, 1]``."""
     s = np.float64(approx_score(k, labels, logits, pad))
-    return math.exp(np.float64(alpha) * (s - np.float64(shift)))
+    return vmath.exp(np.float64(alpha) * (s - np.float64(shift)))
 
 
 @jitable(inline=True)
@@ -587,7 +585,81 @@ def approx_ndcg_grad_item(k, labels, logits, pad, alpha, one, a, e):
 
 
 @jitable(inline=True)
+def approx_ranks_list(labels, logits, pad, alpha, one, e, t, ranks):
+    """Smooth ranks of a whole list, each unordered pair visited once (CPU form of :func:`approx_rank_item`).
+
+    ``e`` holds :func:`approx_exp` of the list; ``t`` and ``ranks`` are
+    float64 scratch and result of the list's length. For each ``i`` the
+    pairs ``{i, j > i}`` share one reciprocal ``q = 1 / (e_i + e_j)``: item
+    ``j`` gains ``e_i q`` element-wise, and item ``i``'s terms ``e_j q`` go to
+    ``t`` and are summed in fixed-order lanes, so the pair loop runs on SIMD
+    registers. Items whose ``e_i`` underflows take :func:`approx_rank_item`'s
+    ``exp`` form afterwards (the ratio of two underflowed exponentials is
+    meaningless; a ratio with one of them is exact enough), once for all the
+    invalid items, which share the score ``pad``.
+    """
+    n = logits.shape[0]
+    for i in range(n):
+        ranks[i] = 1.0  # 0.5 plus the item's own sigmoid(0)
+    for i in range(n):
+        ei = e[i]
+        m = n - i - 1
+        ej = e[i + 1:]
+        rj = ranks[i + 1:]
+        for k in range(m):
+            q = 1.0 / (ei + ej[k])
+            rj[k] += ei * q
+            t[k] = ej[k] * q
+        ranks[i] += lane_sum(t[:m])
+    pad_rank = -1.0  # invalid items all score ``pad``: their rank is computed once
+    for i in range(n):
+        if e[i] < APPROX_TINY:
+            if labels[i] >= 0:
+                ranks[i] = approx_rank_item(i, labels, logits, pad, alpha, one, e)
+            else:
+                if pad_rank < 0.0:
+                    pad_rank = approx_rank_item(i, labels, logits, pad, alpha, one, e)
+                ranks[i] = pad_rank
+
+
+@jitable(inline=True)
+def approx_ndcg_grad_list(labels, logits, pad, alpha, one, a, e, t, g, grad):
+    """Gradient of a whole list, each unordered pair once (CPU form of :func:`approx_ndcg_grad_item`).
+
+    The pair ``{k, j}`` adds ``c = w (a_j - a_k)`` to item ``k`` and ``-c`` to
+    item ``j``, with ``w = (e_k q)(e_j q)`` and ``q = 1 / (e_k + e_j)``
+    (:func:`approx_ranks_list`'s layout: element-wise updates of the later
+    items, lane sums of the earlier one's terms in ``t``). ``g`` is float64
+    scratch; ``grad`` receives ``alpha g`` (0 on invalid items, the ``exp``
+    form on items whose ``e_k`` underflows).
+    """
+    n = logits.shape[0]
+    for i in range(n):
+        g[i] = 0.0
+    for i in range(n):
+        ei = e[i]
+        ai = a[i]
+        m = n - i - 1
+        ej = e[i + 1:]
+        aj = a[i + 1:]
+        gj = g[i + 1:]
+        for k in range(m):
+            q = 1.0 / (ei + ej[k])
+            c = (ei * q) * (ej[k] * q) * (aj[k] - ai)
+            gj[k] -= c
+            t[k] = c
+        g[i] += lane_sum(t[:m])
+    for i in range(n):
+        if labels[i] < 0:
+            grad[i] = one - one
+        elif e[i] < APPROX_TINY:
+            grad[i] = approx_ndcg_grad_item(i, labels, logits, pad, alpha, one, a, e)
+        else:
+            grad[i] = alpha * g[i]
+
+
+@jitable(inline=True)
 def approx_ndcg_item_terms(r, gain, inv, one):
     """Item cost term ``-inv g / log1p(r)`` and ``d cost / d r``."""
-    lg = math.log1p(r)
+    lg = vmath.log1p(r)
     return -inv * gain / lg, inv * gain / (lg * lg * (one + r))

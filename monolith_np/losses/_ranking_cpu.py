@@ -15,9 +15,9 @@ from numba import prange
 from .._compile import cpu_jit
 from .._rules.ranking import (
     approx_exp,
-    approx_ndcg_grad_item,
+    approx_ndcg_grad_list,
     approx_ndcg_item_terms,
-    approx_rank_item,
+    approx_ranks_list,
     approx_shift,
     clean_label,
     item_ideal_gain,
@@ -119,18 +119,19 @@ def approx_ndcg_cpu(labels, logits, gains, inv, alpha, pad_gap, one, want_grad, 
     """Per-item approx-NDCG cost terms and (optionally) gradient of every list; ``e`` is float64 scratch."""
     B, L = labels.shape
     for b in prange(B):
+        work = np.empty((2, L), np.float64)
         pad = row_min(logits[b]) - pad_gap
         shift = approx_shift(labels[b], logits[b], pad, alpha)
         for i in range(L):
             e[b, i] = approx_exp(i, labels[b], logits[b], pad, alpha, shift)
+        ranks = work[1]
+        approx_ranks_list(labels[b], logits[b], pad, alpha, one, e[b], work[0], ranks)
         for i in range(L):
-            r = approx_rank_item(i, labels[b], logits[b], pad, alpha, one, e[b])
-            c, d = approx_ndcg_item_terms(r, gains[b, i], inv[b], one)
+            c, d = approx_ndcg_item_terms(ranks[i], gains[b, i], inv[b], one)
             cost[b, i] = c
             a[b, i] = d
         if want_grad:
-            for i in range(L):
-                grad[b, i] = approx_ndcg_grad_item(i, labels[b], logits[b], pad, alpha, one, a[b], e[b])
+            approx_ndcg_grad_list(labels[b], logits[b], pad, alpha, one, a[b], e[b], work[0], work[1], grad[b])
 
 
 @cpu_jit(parallel=True)
@@ -138,8 +139,10 @@ def approx_ranks_cpu(zeros, logits, alpha, one, e, out):
     """``out[b, i] = 0.5 + sum_j sigmoid(alpha (s_j - s_i))``; ``zeros`` marks every item valid, ``e`` is scratch."""
     B, L = logits.shape
     for b in prange(B):
+        work = np.empty((2, L), np.float64)
         shift = approx_shift(zeros[b], logits[b], logits[b, 0], alpha)
         for i in range(L):
             e[b, i] = approx_exp(i, zeros[b], logits[b], logits[b, 0], alpha, shift)
+        approx_ranks_list(zeros[b], logits[b], logits[b, 0], alpha, one, e[b], work[0], work[1])
         for i in range(L):
-            out[b, i] = approx_rank_item(i, zeros[b], logits[b], logits[b, 0], alpha, one, e[b])
+            out[b, i] = work[1, i]
