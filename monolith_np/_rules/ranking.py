@@ -461,6 +461,67 @@ def list_mle_position(i, labels, draws):
 
 
 @jitable(inline=True)
+def draw_key(d):
+    """A uint64 that orders float32 draws descending (``-1e-6`` after every draw in ``[0, 1)``)."""
+    bits = np.uint64(np.uint32(np.float32(d).view(np.uint32)))
+    up = (bits ^ np.uint64(0xFFFFFFFF)) if bits >= np.uint64(0x80000000) else (bits | np.uint64(0x80000000))
+    return np.uint64(0xFFFFFFFF) - up
+
+
+#: Longest list whose ground-truth order :func:`list_mle_order` finds by
+#: counting (SIMD, O(L^2)); longer lists are sorted (O(L log L)).
+LIST_MLE_COUNT_MAX = 128
+
+
+@jitable(inline=True)
+def list_mle_order(labels, draws, order, keys, clean):
+    """The whole permutation of :func:`list_mle_position` into ``order`` (CPU form).
+
+    Each item gets a unique uint64 ``(draw descending, index)`` in ``keys``
+    and its cleaned label in ``clean`` (length-L scratch). Lists up to
+    :data:`LIST_MLE_COUNT_MAX` items count, for each item, the items before
+    it (higher label, or equal label and smaller key) in branch-free loops;
+    longer ones take one sort by label (descending) and sort each run of
+    equal labels by key. Both give :func:`list_mle_position`'s order; NaN
+    labels come last, ordered by key.
+    """
+    n = labels.shape[0]
+    for i in range(n):
+        clean[i] = clean_label(labels[i])
+        keys[i] = (draw_key(draws[i]) << np.uint64(32)) | np.uint64(i)
+    if n <= LIST_MLE_COUNT_MAX:
+        for i in range(n):
+            ci = clean[i]
+            ki = keys[i]
+            p = 0
+            for j in range(n):
+                cj = clean[j]
+                p += 1 if (cj > ci) | ((cj == ci) & (keys[j] < ki)) | ((ci != ci) & ((cj == cj) | (keys[j] < ki))) else 0
+            order[p] = i
+        return
+    for i in range(n):
+        clean[i] = -clean[i]
+    by_label = np.argsort(clean)
+    start = 0
+    while start < n:
+        c = clean[by_label[start]]
+        stop = start + 1
+        while stop < n:
+            d = clean[by_label[stop]]
+            if not (d == c or (d != d and c != c)):
+                break
+            stop += 1
+        if stop - start == 1:
+            order[start] = by_label[start]
+        else:
+            run = keys[by_label[start:stop]]
+            run.sort()
+            for k in range(stop - start):
+                order[start + k] = np.int64(run[k] & np.uint64(0xFFFFFFFF))
+        start = stop
+
+
+@jitable(inline=True)
 def list_mle_list(labels, logits, use_lambda, disc, pad_logit, one, order, tmp, grad):
     """Negative log-likelihood (ListMLE) of one list in the ground-truth ``order``, and its gradient.
 
@@ -504,6 +565,63 @@ def list_mle_list(labels, logits, use_lambda, disc, pad_logit, one, order, tmp, 
         prev = lse
         grad[it] = (math.exp(x - lse) * acc - lam) if labels[it] >= 0 else zero
     return nll
+
+
+#: Smallest suffix sum of exponentials :func:`list_mle_list_linear` accepts
+#: (its prefix sums add reciprocals of them; below this a list takes the
+#: log-space form).
+LIST_MLE_TINY = 1e-280
+
+
+@jitable(inline=True)
+def list_mle_list_linear(labels, logits, use_lambda, disc, pad_logit, one, order, work, grad):
+    """:func:`list_mle_list` in linear space (CPU form); ``(ok, nll)``.
+
+    With ``x_k = z_k - max z`` in ground-truth order, ``w_k = exp(x_k)`` and
+    the suffix sums ``S_k = sum_{q >= k} w_q`` (rows of the ``(3, L)``
+    float64 scratch ``work``), the nll is ``sum_k lam_k (log S_k - x_k)`` and
+    the gradient of item ``k`` is ``w_k A_k - lam_k`` with
+    ``A_k = sum_{q <= k} lam_q / S_q``. Only the gather, the scatter and the
+    two running sums are sequential; ``exp``/``log`` run over contiguous rows
+    (:mod:`.vmath`, SIMD). Returns ``ok = False``, with ``grad`` untouched,
+    when some ``S_k`` falls below :data:`LIST_MLE_TINY` (a logit spread of
+    hundreds): the caller then runs :func:`list_mle_list`.
+    """
+    n = logits.shape[0]
+    zero = one - one
+    x = work[0]
+    w = work[1]
+    s = work[2]
+    m = pad_logit
+    for k in range(n):
+        z = logits[k] if labels[k] >= 0 else pad_logit
+        m = z if z > m else m
+    for k in range(n):
+        it = order[k]
+        x[k] = np.float64((logits[it] if labels[it] >= 0 else pad_logit) - m)
+    for k in range(n):
+        w[k] = vmath.exp(x[k])
+    acc = 0.0
+    for k in range(n - 1, -1, -1):
+        acc += w[k]
+        s[k] = acc
+    if s[n - 1] < LIST_MLE_TINY:
+        return False, zero
+    for k in range(n):  # x becomes the nll terms lam_k (log S_k - x_k), s the lam_k / S_k
+        lam = np.float64(disc[k + 1] if use_lambda else one)
+        sk = s[k]
+        x[k] = lam * (vmath.log(sk) - x[k])
+        s[k] = lam / sk
+    nll = lane_sum(x)
+    pre = 0.0
+    for k in range(n):
+        pre += s[k]
+        lam = np.float64(disc[k + 1] if use_lambda else one)
+        x[k] = w[k] * pre - lam
+    for k in range(n):
+        it = order[k]
+        grad[it] = as_type_of(x[k], one) if labels[it] >= 0 else zero
+    return True, as_type_of(nll, one)
 
 
 @jitable(inline=True)

@@ -19,11 +19,12 @@ from .._rules.ranking import (
     approx_ndcg_item_terms,
     approx_ranks_list,
     approx_shift,
-    clean_label,
     item_ideal_gain,
     item_position,
     list_mle_draw,
     list_mle_list,
+    list_mle_list_linear,
+    list_mle_order,
     pairwise_list,
     pairwise_list_plain,
     row_min,
@@ -93,25 +94,19 @@ def softmax_cpu(labels, logits, w, g, pos, disc, inv, use_lambda, normalized, pa
 
 @cpu_jit(parallel=True)
 def list_mle_cpu(labels, logits, seed, use_lambda, disc, pad_logit, one, order, tmp, nll, grad):
-    """ListMLE nll and gradient of every list.
-
-    The permutation of :func:`list_mle_position` comes from two stable sorts
-    (by draw, then by cleaned label), O(L log L) instead of counting.
-    """
+    """ListMLE nll and gradient of every list (the permutation by :func:`list_mle_order`, O(L log L))."""
     B, L = labels.shape
     for b in prange(B):
         off = np.uint64(b) * np.uint64(L)
-        key = np.empty(L, np.float32)
+        draws = np.empty(L, np.float32)
         for i in range(L):
-            key[i] = -list_mle_draw(labels[b], seed, off, i)
-        by_draw = np.argsort(key, kind="mergesort")
-        lab = np.empty(L, labels.dtype)
-        for k in range(L):
-            lab[k] = -clean_label(labels[b, by_draw[k]])
-        by_label = np.argsort(lab, kind="mergesort")
-        for k in range(L):
-            order[b, k] = by_draw[by_label[k]]
-        nll[b] = list_mle_list(labels[b], logits[b], use_lambda, disc, pad_logit, one, order[b], tmp[b], grad[b])
+            draws[i] = list_mle_draw(labels[b], seed, off, i)
+        list_mle_order(labels[b], draws, order[b], np.empty(L, np.uint64), np.empty(L, labels.dtype))
+        ok, v = list_mle_list_linear(labels[b], logits[b], use_lambda, disc, pad_logit, one, order[b],
+                                     np.empty((3, L), np.float64), grad[b])
+        if not ok:
+            v = list_mle_list(labels[b], logits[b], use_lambda, disc, pad_logit, one, order[b], tmp[b], grad[b])
+        nll[b] = v
 
 
 @cpu_jit(parallel=True)
