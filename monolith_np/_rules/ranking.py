@@ -397,8 +397,7 @@ def softmax_list(labels, logits, w, g, pos, disc, inv, use_lambda, normalized, p
     n = logits.shape[0]
     zero = pad_logit - pad_logit
     ls = zero
-    m = pad_logit
-    first = True
+    m = logits[0] if labels[0] >= 0 else pad_logit
     for k in range(n):
         if use_lambda:
             gk = g[k] * inv if normalized else g[k]
@@ -407,18 +406,15 @@ def softmax_list(labels, logits, w, g, pos, disc, inv, use_lambda, normalized, p
             t = clean_label(labels[k])
         ls += t * w[k]
         z = logits[k] if labels[k] >= 0 else pad_logit
-        if first or z > m:
-            m = z
-            first = False
+        m = z if z > m else m
     if not ls > 0:
         for k in range(n):
             grad[k] = zero
         return zero, ls
-    se = zero
-    for k in range(n):
-        z = logits[k] if labels[k] >= 0 else pad_logit
-        se += math.exp(z - m)
-    lse = m + math.log(se)
+    for k in range(n):  # grad holds exp(z - m) until the last loop
+        grad[k] = vmath.exp((logits[k] if labels[k] >= 0 else pad_logit) - m)
+    se = as_type_of(lane_sum(grad), zero)
+    lse = m + vmath.log(se)
     ce = zero
     for k in range(n):
         if use_lambda:
@@ -427,12 +423,8 @@ def softmax_list(labels, logits, w, g, pos, disc, inv, use_lambda, normalized, p
         else:
             t = clean_label(labels[k]) * w[k]
         z = logits[k] if labels[k] >= 0 else pad_logit
-        p = t / ls
-        ce += p * (lse - z)
-        if labels[k] >= 0:
-            grad[k] = ls * math.exp(z - lse) - t
-        else:
-            grad[k] = zero
+        ce += (t / ls) * (lse - z)
+        grad[k] = ls * (grad[k] / se) - t if labels[k] >= 0 else zero
     return ce, ls
 
 
