@@ -104,11 +104,14 @@ def auc_pair(d):
         NaN ``d``, as in the original's comparisons).
     """
     x = np.float64(d)
-    if x > -87.0 and x < 88.0:
-        return x - math.log(1.0 + math.exp(x)), 1.0 - 1.0 / (1.0 + math.exp(-x))
-    if x <= -87.0:
-        return x, 1.0
-    return 0.0, 0.0
+    # branch-free (selects on both sides' values), so loops over pairs run on SIMD registers:
+    # log sigmoid(x) = min(x, 0) - log1p(e) and 1 - sigmoid(x) = sigmoid(-x), from one e = exp(-|x|)
+    e = vmath.exp(-abs(x))
+    r = 1.0 / (1.0 + e)
+    inside = (x > -87.0) & (x < 88.0)
+    term = min(x, 0.0) - vmath.log1p(e) if inside else (x if x <= -87.0 else 0.0)
+    gamma = (e * r if x >= 0.0 else r) if inside else (1.0 if x <= -87.0 else 0.0)
+    return term, gamma
 
 
 @jitable(inline=True)
@@ -141,6 +144,26 @@ def inbatch_auc_positive(x, neg, neg_acc):
         if acc:
             neg_acc[j] += gamma
     return loss, grad
+
+
+@jitable(inline=True)
+def inbatch_auc_positive_lanes(x, neg, neg_acc, t):
+    """:func:`inbatch_auc_positive` with its sums in fixed-order lanes (CPU form).
+
+    ``t`` is ``(2, N)`` float64 scratch: the pair terms and gradient weights
+    go there and are summed by :func:`.reduce.lane_sum`, so the loop over
+    negatives runs on SIMD registers (a running float64 sum would keep it
+    scalar). Same arguments and results otherwise.
+    """
+    acc = neg_acc.shape[0] > 0
+    for j in range(neg.shape[0]):
+        term, gamma = auc_pair(x - neg[j])
+        t[0, j] = term
+        t[1, j] = gamma
+    if acc:
+        for j in range(neg.shape[0]):
+            neg_acc[j] += t[1, j]
+    return lane_sum(t[0]), lane_sum(t[1])
 
 
 @jitable(inline=True)

@@ -12,7 +12,8 @@ once as rules in :mod:`monolith_np._rules.losses`:
 - ``inbatch_auc_negative`` -- one negative against every positive
   (the GPU's second pass, which avoids atomics).
 
-The CPU driver runs ``inbatch_auc_positive`` in a ``prange`` over chunks
+The CPU driver runs ``inbatch_auc_positive_lanes`` (the same sums in
+fixed-order lanes, so the pair loop is SIMD) in a ``prange`` over chunks
 of positives, each chunk accumulating the negatives' gradients in its own
 row of a scratch buffer (no ``P x N`` temporaries, no atomics);
 :mod:`monolith_np.cuda.losses` compiles the same rules for the GPU.
@@ -28,7 +29,7 @@ from .._backend import array_module, asarray
 from .._checks import check_array, check_number
 from .._compile import cpu_jit, run_cpu
 from .._dispatch import gpu_drivers
-from .._rules.losses import inbatch_auc_positive
+from .._rules.losses import inbatch_auc_positive_lanes
 from ._forms import GRAD, VALUE, loss_forms
 
 __all__ = ["inbatch_auc_loss", "inbatch_auc_loss_grad", "inbatch_auc_loss_and_grad"]
@@ -45,19 +46,20 @@ IGNORE_LABEL = -10000.0
 
 
 @cpu_jit(parallel=True)
-def _inbatch_auc_cpu(pos, neg, loss_out, pos_grad, neg_acc):
+def _inbatch_auc_cpu(pos, neg, loss_out, pos_grad, neg_acc, terms):
     """Positives cut into ``neg_acc.shape[0]`` contiguous chunks, one ``prange`` iteration each.
 
     ``loss_out[i]`` and ``pos_grad[i]`` (float64, one per positive) receive the
     positive's loss and gradient sums; chunk ``c`` adds its negatives'
     gradient sums into ``neg_acc[c]`` (``(chunks, N)`` float64, zeroed by the
-    caller; ``(chunks, 0)`` to skip).
+    caller; ``(chunks, 0)`` to skip) and uses ``terms[c]`` (``(chunks, 2, N)``
+    float64) as the scratch of :func:`inbatch_auc_positive_lanes`.
     """
     p = pos.shape[0]
     chunks = neg_acc.shape[0]
     for c in prange(chunks):
         for i in range(c * p // chunks, (c + 1) * p // chunks):
-            loss, grad = inbatch_auc_positive(pos[i], neg, neg_acc[c])
+            loss, grad = inbatch_auc_positive_lanes(pos[i], neg, neg_acc[c], terms[c])
             loss_out[i] = loss
             pos_grad[i] = grad
 
@@ -102,7 +104,8 @@ def _inbatch_auc(xp, label, logit, neg_weight, want_loss, want_grad, upstream):
         if xp is np:
             chunks = max(1, min(p, numba.get_num_threads()))
             neg_acc = np.zeros((chunks, n if want_grad else 0), dtype=np.float64)
-            run_cpu(_inbatch_auc_cpu, p * n, pos, neg, loss_rows, pos_grad, neg_acc)
+            terms = np.empty((chunks, 2, n), dtype=np.float64)
+            run_cpu(_inbatch_auc_cpu, p * n, pos, neg, loss_rows, pos_grad, neg_acc, terms)
             if want_grad:
                 neg_acc.sum(axis=0, out=neg_grad)
         else:
