@@ -201,7 +201,7 @@ def sigmoid_from(x, e, one):
 
 
 @jitable(inline=True)
-def sigmoid_loss_pred_elem(x, y, nlsr, w, sample_bias, clip, tau, before, g, zero, one):
+def sigmoid_loss_pred_elem(x, y, nlsr, w, sample_bias, clip, tau, before, single_exp, g, zero, one):
     """One example of the sigmoid head: ``(loss term, prediction, d loss / d x)``.
 
     Parameters
@@ -224,6 +224,10 @@ def sigmoid_loss_pred_elem(x, y, nlsr, w, sample_bias, clip, tau, before, g, zer
     before : bool
         Predict ``sigmoid(x)`` (True) or ``sigmoid(z)`` of the corrected,
         unclipped logit (False).
+    single_exp : bool
+        The caller guarantees that the predicted logit is the loss's logit
+        (no clip, and no correction when ``before``), so one ``exp`` serves
+        both; a compile-time True removes the second from the loop.
     g : float scalar
         Upstream gradient; the returned gradient is ``g * w * dl/dx``.
     zero, one : float scalars
@@ -254,6 +258,6 @@ def sigmoid_loss_pred_elem(x, y, nlsr, w, sample_bias, clip, tau, before, g, zer
     target = x if before else z
     et = vmath.exp(-abs(target))
     et = ex if before & sample_bias else et
-    pred = sig if target == zc else sigmoid_from(target, et, one)
+    pred = sig if single_exp or target == zc else sigmoid_from(target, et, one)
     grad = g * w * (sig - y) * dzdx if flow else zero
     return w * loss, pred, grad

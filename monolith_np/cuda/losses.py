@@ -65,7 +65,7 @@ def _sigmoid_kernel(x, y, nlsr, w, keep, sample_bias, clip, tau, before, g, zero
         kept = keep[i * sk] != 0
         wi = w[i * sw] if kept else zero
         loss, p, d = sigmoid_loss_pred_elem_dev(x[i], y[i * sy], nlsr[i * ss], wi, sample_bias, clip, tau, before,
-                                                g, zero, one)
+                                                False, g, zero, one)
         pred[i] = p
         losses[i] = loss if kept else 0.0
         if want_grad:

@@ -90,12 +90,14 @@ _MODES = (ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT)
 
 
 @functools.lru_cache(maxsize=None)
-def _sigmoid_driver(sample_bias, want_grad):
+def _sigmoid_driver(sample_bias, want_grad, single_exp):
     """The CPU driver of the sigmoid head with and without the sample-bias correction and the gradient.
 
-    Both choices are fixed in the closure (numba keys cached closures on
-    their cell contents), so they are decided at compile time: four
-    compilations per dtype at most, each compiled on first use. Every other
+    The three choices (``single_exp`` as in the rule: the prediction's logit
+    is the loss's, so one ``exp`` serves both) are fixed in the closure
+    (numba keys cached closures on their cell contents), so they are decided
+    at compile time: eight compilations per dtype at most, each compiled on
+    first use. Every other
     choice is a select inside the rule, so the element loop is branch-free
     and, with the rule's vectorisable ``exp``/``log1p``, compiles to SIMD code
     (a driver deciding the two flags per element ran 2.5-3.5x slower).
@@ -128,7 +130,7 @@ def _sigmoid_driver(sample_bias, want_grad):
                 kept = (kv if sk else k0) != 0
                 wi = (wv if sw else w0) if kept else zero
                 loss, p, d = sigmoid_loss_pred_elem(xc[i], yv if sy else y0, nv if ss else nl0, wi, sample_bias,
-                                                    clip, tau, before, g, zero, one)
+                                                    clip, tau, before, single_exp, g, zero, one)
                 pc[i] = p
                 terms[i] = loss if kept else 0.0
                 if want_grad:
@@ -476,7 +478,8 @@ def _sigmoid_head(xp, logits, y, nlsr, w, keep, sample_bias, clip, tau, before, 
             na, n0, ss = _per_example(nlsr, n, x)
             wa, w0, sw = _per_example(w, n, x)
             ka, k0, sk = _per_example(keep, n, x.view(np.uint8))
-            run_cpu(_sigmoid_driver(bool(sample_bias), bool(want_grad)), n, x, ya, y0, na, n0, wa, w0, ka, k0, sy,
+            single = not clip and (not before or (not sample_bias and not ss and n0 == 0))
+            run_cpu(_sigmoid_driver(bool(sample_bias), bool(want_grad), bool(single)), n, x, ya, y0, na, n0, wa, w0, ka, k0, sy,
                     ss, sw, sk, bool(clip), tau, bool(before), g, zero, one, pred, grad, partial)
     else:
         partial = xp.zeros((n,), dtype=np.float64)
