@@ -109,7 +109,7 @@ def auc_pair(d):
     e = vmath.exp(-abs(x))
     r = 1.0 / (1.0 + e)
     inside = (x > -87.0) & (x < 88.0)
-    term = min(x, 0.0) - vmath.log1p(e) if inside else (x if x <= -87.0 else 0.0)
+    term = min(x, 0.0) - vmath.log1p_unit(e) if inside else (x if x <= -87.0 else 0.0)
     gamma = (e * r if x >= 0.0 else r) if inside else (1.0 if x <= -87.0 else 0.0)
     return term, gamma
 
@@ -241,7 +241,7 @@ def sigmoid_loss_pred_elem(x, y, nlsr, w, sample_bias, clip, tau, before, single
     """
     if sample_bias:
         ex = vmath.exp(-abs(x))
-        z = min(x, zero) - vmath.log1p(ex) + nlsr
+        z = min(x, zero) - vmath.log1p_unit(ex) + nlsr
         dzdx = ex / (one + ex) if x >= 0 else one / (one + ex)
     else:
         ex = zero
@@ -254,7 +254,7 @@ def sigmoid_loss_pred_elem(x, y, nlsr, w, sample_bias, clip, tau, before, single
     flow = ((z <= tau) & (lo >= -tau)) | (not clip)
     ez = vmath.exp(-abs(zc))
     sig = sigmoid_from(zc, ez, one)
-    loss = max(zc, zero) - zc * y + vmath.log1p(ez)
+    loss = max(zc, zero) - zc * y + vmath.log1p_unit(ez)
     target = x if before else z
     et = vmath.exp(-abs(target))
     et = ex if before & sample_bias else et

@@ -89,7 +89,7 @@ def pair_loss_and_grad(kind, x, one):
         return max(one - x, zero), (-one if one - x > zero else zero)
     sp, sn, e = sigmoid_pair(x, one)
     if kind == LOGISTIC:
-        return max(-x, zero) + vmath.log1p(e), -sn
+        return max(-x, zero) + vmath.log1p_unit(e), -sn
     return sn, -sp * sn
 
 
@@ -318,7 +318,7 @@ def plain_pair_terms(kind, li, lj, wi, wj, x, one):
     else:
         sp, sn, e = sigmoid_pair(x, one)
         if kind == LOGISTIC:
-            soft = vmath.log1p(e)
+            soft = vmath.log1p_unit(e)
             f_i = max(-x, zero) + soft
             f_j = max(x, zero) + soft
             df_i = -sn

@@ -1,4 +1,4 @@
-"""Vectorisable ``exp``, ``log``, ``log1p`` (float32 and float64) and a float32 ``cos`` on a bounded range.
+"""Vectorisable ``exp``, ``log``, ``log1p`` (float32 and float64), and float32 ``log1p`` and ``cos`` on bounded ranges.
 
 numba >= 0.62 has no SVML: ``math.exp`` and ``math.log`` in a compiled loop
 are calls into libm, one element at a time, and the loop around them does not
@@ -16,6 +16,10 @@ selects at the end).
 - ``log1p(x)``: ``log`` of ``u = 1 + x`` plus the rounding error of the
   addition, ``(x - (u - 1)) / u``, carried in the low part; ``x`` itself
   below ``2^-54``.
+- ``log1p_unit(x)``, ``0 <= x <= 1`` (softplus's ``log1p(exp(-|v|))``):
+  ``2 atanh(s)``, ``s = x / (2 + x) <= 1/3``, by its series with no range
+  reduction (float32: about twice :func:`log1p`'s speed, at most 0.502 ulp
+  over every float32 in ``[0, 1]``; float64 goes to ``log1p``). NaN outside.
 - ``cos_small(x)``, ``|x| <= 65536``: ``x = n pi/2 + r`` with ``pi/2`` in
   four parts, the Taylor polynomials of ``cos r`` and ``sin r``, the quadrant
   by selects (float32; a float64 argument goes to libm).
@@ -49,7 +53,7 @@ from numba.extending import intrinsic, overload
 
 from .._compile import jitable
 
-__all__ = ["exp", "log", "log1p", "cos_small", "COS_SMALL_MAX"]
+__all__ = ["exp", "log", "log1p", "log1p_unit", "cos_small", "COS_SMALL_MAX"]
 
 # -- float <-> bits ------------------------------------------------------------------
 
@@ -339,6 +343,57 @@ def log1p(x):
 
 
 _compiled_by_dtype(log1p, _log1p32, _log1p64)
+
+
+# -- log1p on [0, 1] (softplus's log1p(exp(-|x|))) ---------------------------------------------
+
+
+@jitable
+def _log1p_unit32(x):
+    # log1p(x) = 2 atanh(s), s = x / (2 + x) in [0, 1/3]: the series 2 s (1 + z/3 + ... + z^8/17),
+    # z = s^2 <= 1/9, truncates below 3e-10 relative (0.005 of a float32 ulp); no range reduction.
+    # (A float32 reciprocal and a Newton step, as in _log_core32, was slower here than the division.)
+    xd = np.float64(x)
+    inside = (xd >= 0.0) & (xd <= 1.0)  # (false for NaN)
+    s = xd / (2.0 + xd)
+    z = s * s
+    R = z * (_L1 + z * (_L2 + z * (_L3 + z * (_L4 + z * (_L5 + z * (_L6 + z * (_L7 + z * _L8)))))))
+    return np.float32(2.0 * s + s * R if inside else np.nan)
+
+
+@jitable
+def _log1p_unit64(x):
+    x = np.float64(x)
+    return _log1p64(x) if (x >= 0.0) & (x <= 1.0) else np.nan
+
+
+def log1p_unit(x):
+    """``log(1 + x)`` for ``0 <= x <= 1``: softplus's ``log1p(exp(-|v|))``; float32 within 1 ulp, 2x :func:`log1p`'s speed.
+
+    A float32 argument needs no range reduction on this interval: one
+    float64 division and a polynomial (the ``atanh`` series), rounded once.
+    A float64 argument goes to :func:`log1p`. Outside ``[0, 1]``, and for
+    NaN, the result is NaN: never a wrong number.
+
+    Parameters
+    ----------
+    x : float32 or float64 scalar (other numbers are taken as float64)
+
+    Returns
+    -------
+    Same float type
+
+    Examples
+    --------
+    >>> float(log1p_unit(np.float64(1.0))) == float(np.log(2.0))
+    True
+    >>> log1p_unit(np.float32(0.0)), bool(np.isnan(log1p_unit(2.0)))
+    (np.float32(0.0), True)
+    """
+    return _log1p_unit32(x) if isinstance(x, np.float32) else _log1p_unit64(x)
+
+
+_compiled_by_dtype(log1p_unit, _log1p_unit32, _log1p_unit64)
 
 
 # -- cos on a bounded range ------------------------------------------------------------------

@@ -74,9 +74,11 @@ _KERNELS = {}
 
 
 def kernels(name):
-    """The :func:`_kernels` of ``vmath.<name>`` against ``math.<name>`` (``cos_small``: ``math.cos``)."""
+    """The :func:`_kernels` of ``vmath.<name>`` against ``math.<name>`` (``cos_small``: ``math.cos``, ``log1p_unit``:
+    ``math.log1p``)."""
     if name not in _KERNELS:
-        _KERNELS[name] = _kernels(getattr(vmath, name), getattr(math, "cos" if name == "cos_small" else name))
+        ref = {"cos_small": "cos", "log1p_unit": "log1p"}.get(name, name)
+        _KERNELS[name] = _kernels(getattr(vmath, name), getattr(math, ref))
     return _KERNELS[name]
 
 
@@ -190,7 +192,8 @@ def test_result_type_follows_the_argument(name):
 
 def test_loops_over_the_functions_vectorise():
     """A loop over each function compiles to packed (SIMD) arithmetic: no scalar libm call per element."""
-    cases = [(name, dtype) for name in FUNCS for dtype in (np.float32, np.float64)] + [("cos_small", np.float32)]
+    cases = [(name, dtype) for name in FUNCS for dtype in (np.float32, np.float64)] + [("cos_small", np.float32),
+                                                                                        ("log1p_unit", np.float32)]
     for name, dtype in cases:
         apply, _ = kernels(name)
         x = np.ones(4, dtype)
@@ -222,4 +225,36 @@ def test_cos_small_outside_its_range_is_nan_and_python_matches_compiled(dtype):
     np.testing.assert_allclose(got[inside], np.cos(x[inside].astype(np.float64)), rtol=2e-7 if dtype == np.float32
                                else 0)  # float64: libm's cos
     python = np.array([vmath.cos_small(v) for v in x], dtype)
+    np.testing.assert_array_equal(python.view(f"u{x.itemsize}"), got.view(f"u{x.itemsize}"))
+
+
+# -- log1p_unit: log1p on [0, 1] (float32: its own series; float64: log1p), NaN beyond ----------------------
+
+
+@pytest.mark.slow
+def test_log1p_unit_float32_within_one_ulp():
+    top = int(np.array([1.0], np.float32).view(np.uint32)[0]) + 1  # the bit patterns of [0, 1]
+    step = 1 if EXHAUSTIVE else 61
+    _, sweep = kernels("log1p_unit")
+    worst, at = sweep(0, top, step, 64)
+    x = np.array([at], np.uint32).view(np.float32)[0]
+    assert worst <= 1.0, f"log1p_unit({x!r}) is {worst:.3f} ulp off"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log1p_unit_is_log1p_inside_nan_outside_and_python_matches_compiled(dtype):
+    rng = np.random.default_rng(5)
+    x = np.concatenate([[0.0, -0.0, 1.0, 1e-45, 1e-30, 0.5, np.nextafter(1.0, 2.0), -1e-30, -0.5, 2.0, np.inf,
+                         -np.inf, np.nan], rng.random(500), np.exp(rng.uniform(-100, 0, 500))]).astype(dtype)
+    got = np.empty_like(x)
+    kernels("log1p_unit")[0](x, got)
+    inside = (x >= 0) & (x <= 1)
+    assert np.all(np.isnan(got[~inside])) and not np.any(np.isnan(got[inside]))
+    want = np.log1p(x[inside].astype(np.float64))
+    if dtype == np.float64:
+        np.testing.assert_array_equal(got[inside], [vmath.log1p(v) for v in x[inside]])  # the general function
+    else:
+        np.testing.assert_allclose(got[inside], want, rtol=1.2e-7, atol=0)
+    assert np.all(np.signbit(got[x == 0]) == np.signbit(x[x == 0]))  # log1p(-0) is -0
+    python = np.array([vmath.log1p_unit(v) for v in x], dtype)
     np.testing.assert_array_equal(python.view(f"u{x.itemsize}"), got.view(f"u{x.itemsize}"))
