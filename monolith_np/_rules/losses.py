@@ -109,7 +109,7 @@ def auc_pair(d):
     e = vmath.exp(-abs(x))
     r = 1.0 / (1.0 + e)
     inside = (x > -87.0) & (x < 88.0)
-    term = min(x, 0.0) - vmath.log1p_unit(e) if inside else (x if x <= -87.0 else 0.0)
+    term = min(x, 0.0) - vmath.log1p(e) if inside else (x if x <= -87.0 else 0.0)
     gamma = (e * r if x >= 0.0 else r) if inside else (1.0 if x <= -87.0 else 0.0)
     return term, gamma
 

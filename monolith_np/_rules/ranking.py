@@ -488,7 +488,9 @@ def list_mle_order(labels, draws, order, keys, clean):
             p = 0
             for j in range(n):
                 cj = clean[j]
-                p += 1 if (cj > ci) | ((cj == ci) & (keys[j] < ki)) | ((ci != ci) & ((cj == cj) | (keys[j] < ki))) else 0
+                earlier = keys[j] < ki
+                nan_last = (ci != ci) & ((cj == cj) | earlier)  # a NaN label is after every number
+                p += 1 if (cj > ci) | ((cj == ci) & earlier) | nan_last else 0
             order[p] = i
         return
     for i in range(n):

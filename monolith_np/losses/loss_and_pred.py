@@ -479,8 +479,9 @@ def _sigmoid_head(xp, logits, y, nlsr, w, keep, sample_bias, clip, tau, before, 
             wa, w0, sw = _per_example(w, n, x)
             ka, k0, sk = _per_example(keep, n, x.view(np.uint8))
             single = not clip and (not before or (not sample_bias and not ss and n0 == 0))
-            run_cpu(_sigmoid_driver(bool(sample_bias), bool(want_grad), bool(single)), n, x, ya, y0, na, n0, wa, w0, ka, k0, sy,
-                    ss, sw, sk, bool(clip), tau, bool(before), g, zero, one, pred, grad, partial)
+            driver = _sigmoid_driver(bool(sample_bias), bool(want_grad), bool(single))
+            run_cpu(driver, n, x, ya, y0, na, n0, wa, w0, ka, k0, sy, ss, sw, sk, bool(clip), tau, bool(before), g,
+                    zero, one, pred, grad, partial)
     else:
         partial = xp.zeros((n,), dtype=np.float64)
         if n:
